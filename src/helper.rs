@@ -1,0 +1,263 @@
+//! The credential-helper actions (`store`, `get`, `erase`, `list`, `version`):
+//! protocol in, keychain and index out. Kept free of argument parsing and
+//! terminal handling so that tests and `main` drive the same code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::ci_env;
+use crate::error::{Error, Result};
+use crate::index::{self, AccountKind};
+use crate::protocol;
+use crate::registry;
+use crate::secret::Secret;
+use crate::store::{self, StoreKind, Stored};
+
+pub const NAME: &str = "docker-credential-harbor";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const ACTIONS: [&str; 5] = ["store", "get", "erase", "list", "version"];
+
+pub fn usage() -> String {
+    format!("Usage: {NAME} <store|get|erase|list|version>")
+}
+
+pub fn version_line() -> String {
+    format!("{NAME} ({NAME}) {VERSION}\n")
+}
+
+/// Run one protocol action. What it returns goes to stdout; an error's
+/// one-line text goes to stdout too, as the Go helpers do.
+pub fn run(action: &str, stdin: impl std::io::Read, stderr: &mut dyn Write) -> Result<Secret<String>> {
+    match action {
+        "store" => {
+            let input = protocol::read_input(stdin)?;
+            store(protocol::parse_store(input.expose())?, stderr)?;
+            Ok(Secret::default())
+        }
+        "get" => {
+            let input = protocol::read_input(stdin)?;
+            get(&protocol::parse_server_url(input.expose())?, stderr)
+        }
+        "erase" => {
+            let input = protocol::read_input(stdin)?;
+            erase(&protocol::parse_server_url(input.expose())?, stderr)?;
+            Ok(Secret::default())
+        }
+        "list" => Ok(Secret::new(protocol::format_list(&list(stderr)?))),
+        "version" => Ok(Secret::new(version_line())),
+        other => Err(Error::Usage(format!("{NAME}: unknown action: {other}"))),
+    }
+}
+
+fn warn(stderr: &mut dyn Write, msg: &str) {
+    let _ = writeln!(stderr, "{NAME}: {msg}");
+}
+
+/// Facts about a login that `store` cannot learn from the protocol.
+#[derive(Default)]
+pub struct LoginFacts {
+    pub kind: Option<AccountKind>,
+    pub expires_at: Option<i64>,
+    pub verified_at: Option<i64>,
+}
+
+/// Keep credentials for the registry: keychain first, then the index, both
+/// under the index lock.
+pub fn store(creds: protocol::Credentials, stderr: &mut dyn Write) -> Result<Option<StoreKind>> {
+    store_with(creds, LoginFacts::default(), stderr)
+}
+
+pub fn store_with(
+    creds: protocol::Credentials,
+    facts: LoginFacts,
+    stderr: &mut dyn Write,
+) -> Result<Option<StoreKind>> {
+    let key = registry::normalize(&creds.server_url)?;
+    if ci_env::for_key(&key).is_some() {
+        // CI mode: the pipeline's variables are the credentials; keep nothing.
+        return Ok(None);
+    }
+    let kind = store::choose()?;
+    let protocol::Credentials {
+        server_url,
+        username,
+        secret,
+    } = creds;
+    let (_, note) = index::update(|idx| {
+        let previous = idx.registries.get(&key).cloned();
+        store::set(
+            kind,
+            &key,
+            Stored {
+                username: username.clone(),
+                secret,
+            },
+        )?;
+        if let Some(p) = &previous
+            && p.store != kind
+        {
+            // The secret moved keychains: leave no copy behind.
+            let _ = store::delete(p.store, &key);
+        }
+        let same_account = previous.as_ref().filter(|p| p.username == username);
+        idx.registries.insert(
+            key.clone(),
+            index::Entry {
+                kind: facts.kind.unwrap_or_else(|| AccountKind::guess(&username)),
+                username,
+                store: kind,
+                stored_at: index::now(),
+                expires_at: facts.expires_at.or_else(|| same_account.and_then(|p| p.expires_at)),
+                server_url: Some(server_url),
+                verified_at: facts.verified_at,
+            },
+        );
+        Ok(())
+    })?;
+    if let Some(n) = note {
+        warn(stderr, &format!("warning: {n}"));
+    }
+    if kind == StoreKind::Keyutils {
+        warn(
+            stderr,
+            "no Secret Service in this session: the secret is kept in the Linux kernel keyring, \
+             which survives logout but not a reboot",
+        );
+    }
+    Ok(Some(kind))
+}
+
+/// Look up the credentials for `server_url`; prints them as one JSON line.
+pub fn get(server_url: &str, stderr: &mut dyn Write) -> Result<Secret<String>> {
+    let (username, secret) = lookup(server_url, stderr)?;
+    Ok(protocol::format_get(server_url, &username, &secret))
+}
+
+/// The stored username and secret for `server_url`.
+pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secret<String>)> {
+    // A key nobody could have stored is simply not found: clients then go on
+    // anonymously instead of failing hard.
+    let key = registry::normalize(server_url).map_err(|_| Error::NotFound)?;
+    if let Some(ci) = ci_env::for_key(&key) {
+        return Ok((ci.username, ci.secret));
+    }
+    let (idx, damaged) = index::load_lenient()?;
+    if let Some(why) = &damaged {
+        warn(
+            stderr,
+            &format!("warning: {why}; reading the keychain directly; it is repaired at the next store"),
+        );
+    }
+    let known = idx.registries.get(&key);
+    let order = match known {
+        Some(e) => vec![e.store],
+        None => store::search_order()?,
+    };
+    for kind in order {
+        if let Some(found) = store::get(kind, &key)? {
+            match known {
+                Some(e) => expiry_warning(&key, e, stderr),
+                None => remember(&key, kind, &found.username, server_url),
+            }
+            return Ok((found.username, found.secret));
+        }
+    }
+    Err(Error::NotFound)
+}
+
+/// Put a keychain entry that the index lacks back into the index, so `list`
+/// shows it again. Best effort: `get` must not fail because of the index.
+fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
+    let _ = index::update(|idx| {
+        idx.registries.entry(key.to_string()).or_insert_with(|| index::Entry {
+            username: username.to_string(),
+            kind: AccountKind::guess(username),
+            store: kind,
+            stored_at: index::now(),
+            expires_at: None,
+            server_url: Some(server_url.to_string()),
+            verified_at: None,
+        });
+        Ok(())
+    });
+}
+
+/// One line on stderr (docker shows it during a pull) when a robot expires
+/// within a week or has expired; at most once a day per registry.
+fn expiry_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
+    let Some(expires) = entry.expires_at.filter(|e| *e > 0) else {
+        return;
+    };
+    let now = index::now();
+    if expires - now > 7 * 86_400 {
+        return;
+    }
+    if !crate::notice::due(&format!("expiry-{key}"), 86_400) {
+        return;
+    }
+    let msg = if expires <= now {
+        format!(
+            "warning: robot account {} for {key} expired {}; ask a project admin for a new secret, then run `{NAME} login --robot-file FILE`",
+            entry.username,
+            crate::notice::ago(now - expires)
+        )
+    } else {
+        format!(
+            "warning: robot account {} for {key} expires {}; ask a project admin to refresh it",
+            entry.username,
+            crate::notice::within(expires - now)
+        )
+    };
+    warn(stderr, &msg);
+}
+
+/// Remove the credentials for `server_url` from every keychain that has them.
+pub fn erase(server_url: &str, stderr: &mut dyn Write) -> Result<()> {
+    let key = registry::normalize(server_url).map_err(|_| Error::NotFound)?;
+    if ci_env::for_key(&key).is_some() {
+        return Ok(());
+    }
+    let (found, note) = index::update(|idx| {
+        let home = idx.registries.get(&key).map(|e| e.store);
+        let mut order: Vec<StoreKind> = home.into_iter().collect();
+        for k in store::search_order()? {
+            if !order.contains(&k) {
+                order.push(k);
+            }
+        }
+        let mut found = false;
+        for kind in order {
+            match store::delete(kind, &key) {
+                Ok(deleted) => found |= deleted,
+                // The keychain that holds it must answer; the others are a sweep.
+                Err(e) if Some(kind) == home => return Err(e),
+                Err(_) => {}
+            }
+        }
+        found |= idx.registries.remove(&key).is_some();
+        Ok(found)
+    })?;
+    if let Some(n) = note {
+        warn(stderr, &format!("warning: {n}"));
+    }
+    if found { Ok(()) } else { Err(Error::NotFound) }
+}
+
+/// Registry key to username, from the index alone.
+pub fn list(stderr: &mut dyn Write) -> Result<BTreeMap<String, String>> {
+    let (idx, damaged) = index::load_lenient()?;
+    if let Some(why) = damaged {
+        warn(stderr, &format!("warning: {why}; listing nothing until the next store repairs it"));
+    }
+    let mut out: BTreeMap<String, String> = idx
+        .registries
+        .into_iter()
+        .map(|(k, e)| (k, e.username))
+        .collect();
+    if let Some(ci) = ci_env::credentials()
+        && let Some(host) = ci.host
+    {
+        out.insert(host, ci.username);
+    }
+    Ok(out)
+}

@@ -1,0 +1,224 @@
+//! The non-secret index: which registries are stored, for whom, in which
+//! keychain, since when, and until when a robot account is valid.
+//!
+//! `list` answers from here without touching a keychain. Writers hold an
+//! exclusive file lock across their keychain change and the index rewrite, so
+//! parallel `docker login`s lose nothing and the index agrees with the keychain.
+//! Readers take no lock: the file is only ever replaced by an atomic rename.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paths;
+use crate::store::StoreKind;
+
+pub const FILE_NAME: &str = "index.json";
+const LOCK_NAME: &str = "index.lock";
+/// Longest wait for another process's index update (which may itself wait on a keychain).
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A Harbor user with a CLI secret (or a password on a non-OIDC Harbor).
+    User,
+    /// A robot account (`robot$project+name`, or a site-specific prefix such as `robot-`).
+    Robot,
+    /// An identity token (username `<token>`).
+    Token,
+}
+
+impl AccountKind {
+    /// Harbor robot names start with the robot prefix: `robot$` by default,
+    /// `robot-` at sites that changed it (UCAR's hub does).
+    pub fn guess(username: &str) -> AccountKind {
+        let lower = username.to_ascii_lowercase();
+        if username == crate::protocol::TOKEN_USERNAME {
+            AccountKind::Token
+        } else if lower.starts_with("robot$") || lower.starts_with("robot-") || lower.starts_with("robot+") {
+            AccountKind::Robot
+        } else {
+            AccountKind::User
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AccountKind::User => "user",
+            AccountKind::Robot => "robot",
+            AccountKind::Token => "token",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub username: String,
+    pub kind: AccountKind,
+    pub store: StoreKind,
+    /// Unix seconds.
+    pub stored_at: i64,
+    /// Robot expiry in Unix seconds, when known; never for users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// The address as the client or user first gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// When `login` last verified the secret with the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    #[serde(default = "one")]
+    pub version: u32,
+    #[serde(default)]
+    pub registries: BTreeMap<String, Entry>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            version: 1,
+            registries: BTreeMap::new(),
+        }
+    }
+}
+
+/// The outcome of reading the index without a lock.
+pub enum Loaded {
+    Ok(Index),
+    Missing,
+    /// Unreadable or not valid JSON; the string says why, in one line.
+    Corrupt(String),
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn path() -> Result<PathBuf> {
+    Ok(paths::data_dir()?.join(FILE_NAME))
+}
+
+/// Read the index as it is now.
+pub fn load() -> Result<Loaded> {
+    let p = path()?;
+    Ok(match fs::read(&p) {
+        Ok(bytes) => match serde_json::from_slice::<Index>(&bytes) {
+            Ok(i) => Loaded::Ok(i),
+            Err(e) => Loaded::Corrupt(format!("{} is not a valid index ({e})", p.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::Missing,
+        Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", p.display())),
+    })
+}
+
+/// The index for readers that can live with a damaged one: empty plus a
+/// one-line warning when it could not be read.
+pub fn load_lenient() -> Result<(Index, Option<String>)> {
+    Ok(match load()? {
+        Loaded::Ok(i) => (i, None),
+        Loaded::Missing => (Index::default(), None),
+        Loaded::Corrupt(why) => (Index::default(), Some(why)),
+    })
+}
+
+/// Run `change` on the index under the exclusive lock and write the result
+/// atomically. A corrupt index is moved aside (kept for inspection) and
+/// replaced; the caller is told so through the returned note.
+pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Option<String>)> {
+    let dir = paths::data_dir()?;
+    paths::ensure_private_dir(&dir)?;
+    let _lock = lock(&dir)?;
+    let p = dir.join(FILE_NAME);
+    let mut note = None;
+    let mut index = match load()? {
+        Loaded::Ok(i) => i,
+        Loaded::Missing => Index::default(),
+        Loaded::Corrupt(why) => {
+            let aside = dir.join(format!("{FILE_NAME}.corrupt"));
+            let _ = fs::rename(&p, &aside);
+            note = Some(format!(
+                "{why}; it was moved to {} and a new index started",
+                aside.display()
+            ));
+            Index::default()
+        }
+    };
+    let before = index.clone();
+    let out = change(&mut index)?;
+    if index != before || note.is_some() {
+        let mut text = serde_json::to_vec_pretty(&index)
+            .map_err(|e| Error::Config(format!("cannot encode the index: {e}")))?;
+        text.push(b'\n');
+        paths::write_atomic(&p, &text, 0o600)?;
+    }
+    Ok((out, note))
+}
+
+/// An exclusive advisory lock on `index.lock`, released when dropped.
+fn lock(dir: &std::path::Path) -> Result<fs::File> {
+    let p = dir.join(LOCK_NAME);
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let f = opts.open(&p).map_err(|e| Error::file("cannot open lock file", &p, e))?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Config(format!(
+                    "another docker-credential-harbor has held {} for over {} s; try again",
+                    p.display(),
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::file("cannot lock", &p, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn robot_names_are_recognised() {
+        assert_eq!(AccountKind::guess("robot$proj+ci"), AccountKind::Robot);
+        assert_eq!(AccountKind::guess("robot-proj+ci"), AccountKind::Robot);
+        assert_eq!(AccountKind::guess("jdoe@ucar.edu"), AccountKind::User);
+        assert_eq!(AccountKind::guess("<token>"), AccountKind::Token);
+        assert_eq!(AccountKind::guess("robotnik"), AccountKind::User);
+    }
+
+    #[test]
+    fn index_json_round_trips_and_tolerates_unknown_fields() {
+        let text = r#"{"version":1,"registries":{"h":{"username":"u","kind":"robot","store":"keyutils","stored_at":5,"expires_at":9,"future":true}}}"#;
+        let i: Index = serde_json::from_str(text).unwrap();
+        let e = &i.registries["h"];
+        assert_eq!((e.kind, e.store, e.expires_at), (AccountKind::Robot, StoreKind::Keyutils, Some(9)));
+        let again: Index = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
+        assert_eq!(again, i);
+    }
+}

@@ -1,0 +1,17 @@
+//! docker-credential-harbor: a Docker credential helper for Harbor registries
+//! that keeps secrets in the operating system's keychain.
+//!
+//! The binary speaks the docker-credential-helpers protocol (see [`helper`])
+//! and offers human commands (see [`cli`]).
+
+pub mod ci_env;
+pub mod cli;
+pub mod error;
+pub mod helper;
+pub mod index;
+pub mod notice;
+pub mod paths;
+pub mod protocol;
+pub mod registry;
+pub mod secret;
+pub mod store;

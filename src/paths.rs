@@ -1,0 +1,74 @@
+//! Where the tool keeps its own (non-secret) files. Everything it creates is
+//! 0600 in 0700 directories.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use directories::ProjectDirs;
+
+use crate::error::{Error, Result};
+
+fn project() -> Result<ProjectDirs> {
+    ProjectDirs::from("", "", "docker-credential-harbor")
+        .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
+}
+
+/// Holds the index of stored registries.
+pub fn data_dir() -> Result<PathBuf> {
+    Ok(project()?.data_dir().to_path_buf())
+}
+
+/// Holds `config.json` (the default registry).
+pub fn config_dir() -> Result<PathBuf> {
+    Ok(project()?.config_dir().to_path_buf())
+}
+
+/// Holds throw-away state such as when a warning was last shown.
+pub fn cache_dir() -> Result<PathBuf> {
+    Ok(project()?.cache_dir().to_path_buf())
+}
+
+/// Create `dir` and its missing parents; directories this creates are 0700.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir).map_err(|e| Error::file("cannot create directory", dir, e))
+}
+
+/// Replace `path` with `contents` atomically: write a temporary file beside it,
+/// flush it to disk, then rename over the target. Readers see the old or the
+/// new file, never a half-written one. `mode` applies to the new file (unix).
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = (|| {
+        let mut f = opts.open(&tmp).map_err(|e| Error::file("cannot write", &tmp, e))?;
+        // An existing temp file from a crashed run keeps its old mode: set it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::file("cannot set permissions on", &tmp, e))?;
+        }
+        f.write_all(contents).map_err(|e| Error::file("cannot write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::file("cannot write", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::file("cannot replace", path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

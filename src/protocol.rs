@@ -1,0 +1,337 @@
+//! The docker-credential-helpers wire format: what `store`, `get`, `erase` and
+//! `list` read on stdin and print on stdout.
+//!
+//! Output is byte-compatible with the Go helpers, which write with
+//! `json.NewEncoder`: compact, a trailing newline, map keys sorted, and `<`,
+//! `>`, `&`, U+2028, U+2029 escaped as `\u003c` and friends.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Largest stdin accepted. Clients send a few hundred bytes; anything near this
+/// is not a credential.
+pub const MAX_INPUT: usize = 1 << 20;
+
+/// Username that marks `Secret` as an identity (refresh) token.
+pub const TOKEN_USERNAME: &str = "<token>";
+
+/// The JSON object clients send to `store` and receive from `get`.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    pub server_url: String,
+    pub username: String,
+    pub secret: Secret<String>,
+}
+
+/// Read all of stdin, at most [`MAX_INPUT`] bytes, as UTF-8.
+pub fn read_input(mut input: impl Read) -> Result<Secret<String>> {
+    let mut buf = Vec::new();
+    input
+        .by_ref()
+        .take(MAX_INPUT as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::BadInput(format!("cannot read stdin: {e}")))?;
+    if buf.len() > MAX_INPUT {
+        zeroize::Zeroize::zeroize(&mut buf);
+        return Err(Error::BadInput("input on stdin is larger than 1 MiB".into()));
+    }
+    match String::from_utf8(buf) {
+        Ok(s) => Ok(Secret::new(s)),
+        Err(e) => {
+            let mut bytes = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            Err(Error::BadInput("input on stdin is not valid UTF-8".into()))
+        }
+    }
+}
+
+/// The server key for `get` and `erase`: stdin with surrounding white space
+/// trimmed, as the Go helpers do.
+pub fn parse_server_url(input: &str) -> Result<String> {
+    let url = input.trim();
+    if url.is_empty() {
+        return Err(Error::MissingServerUrl);
+    }
+    Ok(url.to_string())
+}
+
+/// Parse a `store` payload. Like Go's `encoding/json`, field names match
+/// case-insensitively, unknown fields are ignored, `null` leaves a field empty,
+/// and anything after the first JSON value is ignored.
+pub fn parse_store(input: &str) -> Result<Credentials> {
+    if input.trim().is_empty() {
+        return Err(Error::BadInput(
+            "no credentials on stdin: expected a JSON object with ServerURL, Username and Secret"
+                .into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(input);
+    let creds = de
+        .deserialize_any(CredentialsVisitor)
+        .map_err(|e| Error::BadInput(format!("invalid credentials JSON: {}", describe(&e))))?;
+    if creds.server_url.is_empty() {
+        return Err(Error::MissingServerUrl);
+    }
+    if creds.username.is_empty() {
+        return Err(Error::MissingUsername);
+    }
+    Ok(creds)
+}
+
+/// serde_json's message without the position. Type errors never quote the
+/// value because the visitors below reject every non-string type themselves.
+fn describe(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    }
+}
+
+/// Reject a JSON type by name only: serde's default message would quote the
+/// value, and a value here may be a secret.
+macro_rules! reject_types {
+    ($what:literal) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Err(E::custom(concat!("expected ", $what, ", found a boolean")))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom(concat!("expected ", $what, ", found a number")))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom(concat!("expected ", $what, ", found a number")))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom(concat!("expected ", $what, ", found a number")))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> std::result::Result<Self::Value, A::Error> {
+            Err(de::Error::custom(concat!("expected ", $what, ", found an array")))
+        }
+    };
+}
+
+fn first_clause(msg: &str) -> &str {
+    msg.find(" at line ").map_or(msg, |i| &msg[..i])
+}
+
+struct CredentialsVisitor;
+
+impl<'de> Visitor<'de> for CredentialsVisitor {
+    type Value = Credentials;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with ServerURL, Username and Secret")
+    }
+
+    reject_types!("a JSON object");
+
+    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Credentials, E> {
+        Err(E::custom("expected a JSON object, found a string"))
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Credentials, E> {
+        Err(E::custom("expected a JSON object, found null"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Credentials, A::Error> {
+        let mut creds = Credentials::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let field = key.to_ascii_lowercase();
+            let named = |e: A::Error| de::Error::custom(format_args!("field {field}: {}", first_clause(&e.to_string())));
+            match field.as_str() {
+                "serverurl" => creds.server_url = map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default(),
+                "username" => creds.username = map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default(),
+                "secret" => {
+                    creds.secret = Secret::new(map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default())
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(creds)
+    }
+}
+
+/// A string field that may be `null`; any other type is an error naming the type,
+/// never the value.
+struct Opt(Option<String>);
+
+impl<'de> de::Deserialize<'de> for Opt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Opt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            reject_types!("a string");
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> std::result::Result<Opt, A::Error> {
+                Err(de::Error::custom("expected a string, found an object"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Opt, E> {
+                Ok(Opt(Some(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Opt, E> {
+                Ok(Opt(Some(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Opt, E> {
+                Ok(Opt(None))
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<Opt, E> {
+                Ok(Opt(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The one line `get` prints.
+pub fn format_get(server_url: &str, username: &str, secret: &Secret<String>) -> Secret<String> {
+    let mut out = String::with_capacity(64 + server_url.len() + username.len() + secret.expose().len());
+    out.push_str("{\"ServerURL\":");
+    push_go_json_string(&mut out, server_url);
+    out.push_str(",\"Username\":");
+    push_go_json_string(&mut out, username);
+    out.push_str(",\"Secret\":");
+    push_go_json_string(&mut out, secret.expose());
+    out.push_str("}\n");
+    Secret::new(out)
+}
+
+/// What `list` prints: server key to username, sorted by key.
+pub fn format_list(entries: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_go_json_string(&mut out, k);
+        out.push(':');
+        push_go_json_string(&mut out, v);
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Encode a string the way Go's `encoding/json` does with HTML escaping on.
+pub fn push_go_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_round_trips_through_get_format() {
+        let c = parse_store(r#"{"ServerURL":"https://hub.k8s.ucar.edu","Username":"<token>","Secret":"a\"b<c>&"}"#)
+            .unwrap();
+        assert_eq!(c.server_url, "https://hub.k8s.ucar.edu");
+        assert_eq!(c.username, TOKEN_USERNAME);
+        let line = format_get(&c.server_url, &c.username, &c.secret);
+        assert_eq!(
+            line.expose(),
+            "{\"ServerURL\":\"https://hub.k8s.ucar.edu\",\"Username\":\"\\u003ctoken\\u003e\",\"Secret\":\"a\\\"b\\u003cc\\u003e\\u0026\"}\n"
+        );
+        // What we print parses back to the same values.
+        let v: serde_json::Value = serde_json::from_str(line.expose()).unwrap();
+        assert_eq!(v["Username"], "<token>");
+        assert_eq!(v["Secret"], "a\"b<c>&");
+    }
+
+    #[test]
+    fn field_names_are_case_insensitive_and_unknown_fields_ignored() {
+        let c = parse_store(r#"{"serverurl":"h","USERNAME":"u","secret":"s","Extra":[1,{"x":2}]}"#).unwrap();
+        assert_eq!((c.server_url.as_str(), c.username.as_str(), c.secret.expose().as_str()), ("h", "u", "s"));
+    }
+
+    #[test]
+    fn empty_secret_is_allowed_null_is_empty() {
+        let c = parse_store(r#"{"ServerURL":"h","Username":"u","Secret":null}"#).unwrap();
+        assert!(c.secret.is_empty());
+    }
+
+    #[test]
+    fn missing_fields_give_the_exact_texts() {
+        let e = parse_store(r#"{"Username":"u","Secret":"s"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "no credentials server URL");
+        let e = parse_store(r#"{"ServerURL":"h","Secret":"s"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "no credentials username");
+    }
+
+    #[test]
+    fn bad_payloads_are_one_line_and_never_echo_the_secret() {
+        for bad in [
+            "",
+            "   \n",
+            "{",
+            "[]",
+            "\"str\"",
+            "42",
+            r#"{"ServerURL":1,"Username":"u","Secret":"TOPSECRET"}"#,
+            r#"{"ServerURL":"h","Username":"u","Secret":["TOPSECRET"]}"#,
+            r#"{"ServerURL":"h","Username":"u","Secret":"TOPSECRET""#,
+        ] {
+            let e = parse_store(bad).unwrap_err();
+            let msg = e.one_line();
+            assert!(!msg.contains("TOPSECRET"), "{bad:?} -> {msg}");
+            assert!(!msg.contains('\n'));
+            assert!(matches!(e, Error::BadInput(_)), "{bad:?} -> {e:?}");
+        }
+    }
+
+    #[test]
+    fn oversize_and_non_utf8_input_is_refused() {
+        let big = vec![b'a'; MAX_INPUT + 1];
+        assert!(read_input(&big[..]).unwrap_err().to_string().contains("1 MiB"));
+        let exact = vec![b'a'; MAX_INPUT];
+        assert_eq!(read_input(&exact[..]).unwrap().expose().len(), MAX_INPUT);
+        assert!(read_input(&b"\xff\xfe"[..]).unwrap_err().to_string().contains("UTF-8"));
+    }
+
+    #[test]
+    fn server_url_is_trimmed() {
+        assert_eq!(parse_server_url(" hub.k8s.ucar.edu\n").unwrap(), "hub.k8s.ucar.edu");
+        assert!(matches!(parse_server_url(" \n"), Err(Error::MissingServerUrl)));
+    }
+
+    #[test]
+    fn list_is_sorted_compact_json() {
+        let mut m = BTreeMap::new();
+        m.insert("b.example".to_string(), "robot$p+x".to_string());
+        m.insert("a.example:5000".to_string(), "<token>".to_string());
+        assert_eq!(
+            format_list(&m),
+            "{\"a.example:5000\":\"\\u003ctoken\\u003e\",\"b.example\":\"robot$p+x\"}\n"
+        );
+        assert_eq!(format_list(&BTreeMap::new()), "{}\n");
+    }
+
+    #[test]
+    fn control_characters_escape_like_go() {
+        let mut s = String::new();
+        push_go_json_string(&mut s, "a\u{1}\u{2028}é");
+        assert_eq!(s, "\"a\\u0001\\u2028é\"");
+    }
+}

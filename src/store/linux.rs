@@ -1,0 +1,125 @@
+//! Linux: the Secret Service when the D-Bus session offers one, otherwise the
+//! kernel keyring (keyutils), which needs no daemon.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use keyring_core::CredentialStore;
+
+use super::StoreKind;
+use crate::error::{Error, Result};
+
+pub const SUPPORTED: &[StoreKind] = &[StoreKind::SecretService, StoreKind::Keyutils];
+
+const SS_HINT: &str = "start a Secret Service (gnome-keyring, KeePassXC) in this D-Bus session, \
+    or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils, or in CI set HARBOR_USERNAME and HARBOR_PASSWORD";
+const SS_LOCKED_HINT: &str = "unlock it (log in to the desktop, or run `gnome-keyring-daemon --unlock`), \
+    or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils";
+const KEYUTILS_DENIED_HINT: &str = "this process has no session keyring of its own (common in CI, cron \
+    and `su`); run the command inside `keyctl session - ...` or a login session, unlock a Secret Service, \
+    or in CI set HARBOR_USERNAME and HARBOR_PASSWORD";
+
+/// Whether this process can see a D-Bus session bus at all. Without one the
+/// Secret Service cannot exist and is not even tried.
+fn session_bus_present() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("bus"))
+        .is_some_and(|p| p.exists())
+}
+
+pub fn reachable(kind: StoreKind) -> bool {
+    match kind {
+        StoreKind::SecretService => session_bus_present(),
+        StoreKind::Keyutils => true,
+        _ => false,
+    }
+}
+
+/// Secret Service if a provider answers on the session bus, else the kernel keyring.
+pub fn detect() -> Result<StoreKind> {
+    if session_bus_present() && super::bounded(StoreKind::SecretService, |_| Ok(())).is_ok() {
+        return Ok(StoreKind::SecretService);
+    }
+    Ok(StoreKind::Keyutils)
+}
+
+static SECRET_SERVICE: OnceLock<Arc<CredentialStore>> = OnceLock::new();
+static KEYUTILS: OnceLock<Arc<CredentialStore>> = OnceLock::new();
+
+/// Open (once per process) the store for `kind`.
+pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
+    match kind {
+        StoreKind::SecretService => {
+            if let Some(s) = SECRET_SERVICE.get() {
+                return Ok(s.clone());
+            }
+            if !session_bus_present() {
+                return Err(Error::KeychainUnavailable {
+                    store: kind.display(),
+                    reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
+                    hint: SS_HINT,
+                });
+            }
+            let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()
+                .map_err(|e| Error::KeychainUnavailable {
+                    store: kind.display(),
+                    reason: format!("cannot reach it: {}", super::describe(&e)),
+                    hint: SS_HINT,
+                })?;
+            Ok(SECRET_SERVICE.get_or_init(|| store).clone())
+        }
+        StoreKind::Keyutils => {
+            if let Some(s) = KEYUTILS.get() {
+                return Ok(s.clone());
+            }
+            let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()
+                .map_err(|e| map_error(kind, e))?;
+            Ok(KEYUTILS.get_or_init(|| store).clone())
+        }
+        other => Err(Error::Config(format!("{} is not available on Linux", other.display()))),
+    }
+}
+
+pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+    use keyring_core::Error as K;
+    let reason = super::describe(&e);
+    match (kind, &e) {
+        (StoreKind::Keyutils, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
+            store: kind.display(),
+            reason: "access denied".into(),
+            hint: KEYUTILS_DENIED_HINT,
+        },
+        (StoreKind::SecretService, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
+            store: kind.display(),
+            reason: if reason.contains("prompt") {
+                "the collection is locked and the unlock prompt was dismissed or cannot be shown".into()
+            } else {
+                "the collection is locked".into()
+            },
+            hint: SS_LOCKED_HINT,
+        },
+        (StoreKind::SecretService, K::PlatformFailure(_)) if reason.contains("zbus") => {
+            Error::KeychainUnavailable {
+                store: kind.display(),
+                reason,
+                hint: SS_HINT,
+            }
+        }
+        _ => Error::Keychain {
+            store: kind.display(),
+            reason,
+        },
+    }
+}
+
+pub fn timeout_hint(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::SecretService => {
+            "it may be waiting for an unlock prompt; unlock the keyring, or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils"
+        }
+        _ => "",
+    }
+}

@@ -1,0 +1,43 @@
+//! Windows: the Credential Manager.
+
+use std::sync::{Arc, OnceLock};
+
+use keyring_core::CredentialStore;
+
+use super::StoreKind;
+use crate::error::{Error, Result};
+
+pub const SUPPORTED: &[StoreKind] = &[StoreKind::WindowsCredentialManager];
+
+pub fn reachable(kind: StoreKind) -> bool {
+    kind == StoreKind::WindowsCredentialManager
+}
+
+pub fn detect() -> Result<StoreKind> {
+    Ok(StoreKind::WindowsCredentialManager)
+}
+
+static CREDMAN: OnceLock<Arc<CredentialStore>> = OnceLock::new();
+
+pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
+    if kind != StoreKind::WindowsCredentialManager {
+        return Err(Error::Config(format!("{} is not available on Windows", kind.display())));
+    }
+    if let Some(s) = CREDMAN.get() {
+        return Ok(s.clone());
+    }
+    let store: Arc<CredentialStore> =
+        windows_native_keyring_store::Store::new().map_err(|e| map_error(kind, e))?;
+    Ok(CREDMAN.get_or_init(|| store).clone())
+}
+
+pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+    Error::Keychain {
+        store: kind.display(),
+        reason: super::describe(&e),
+    }
+}
+
+pub fn timeout_hint(_: StoreKind) -> &'static str {
+    ""
+}
