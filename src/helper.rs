@@ -27,7 +27,11 @@ pub fn version_line() -> String {
 
 /// Run one protocol action. What it returns goes to stdout; an error's
 /// one-line text goes to stdout too, as the Go helpers do.
-pub fn run(action: &str, stdin: impl std::io::Read, stderr: &mut dyn Write) -> Result<Secret<String>> {
+pub fn run(
+    action: &str,
+    stdin: impl std::io::Read,
+    stderr: &mut dyn Write,
+) -> Result<Secret<String>> {
     match action {
         "store" => {
             let input = protocol::read_input(stdin)?;
@@ -107,7 +111,9 @@ pub fn store_with(
                 username,
                 store: kind,
                 stored_at: index::now(),
-                expires_at: facts.expires_at.or_else(|| same_account.and_then(|p| p.expires_at)),
+                expires_at: facts
+                    .expires_at
+                    .or_else(|| same_account.and_then(|p| p.expires_at)),
                 server_url: Some(server_url),
                 verified_at: facts.verified_at,
             },
@@ -145,7 +151,9 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
     if let Some(why) = &damaged {
         warn(
             stderr,
-            &format!("warning: {why}; reading the keychain directly; it is repaired at the next store"),
+            &format!(
+                "warning: {why}; reading the keychain directly; it is repaired at the next store"
+            ),
         );
     }
     let known = idx.registries.get(&key);
@@ -169,15 +177,17 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
 /// shows it again. Best effort: `get` must not fail because of the index.
 fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
     let _ = index::update(|idx| {
-        idx.registries.entry(key.to_string()).or_insert_with(|| index::Entry {
-            username: username.to_string(),
-            kind: AccountKind::guess(username),
-            store: kind,
-            stored_at: index::now(),
-            expires_at: None,
-            server_url: Some(server_url.to_string()),
-            verified_at: None,
-        });
+        idx.registries
+            .entry(key.to_string())
+            .or_insert_with(|| index::Entry {
+                username: username.to_string(),
+                kind: AccountKind::guess(username),
+                store: kind,
+                stored_at: index::now(),
+                expires_at: None,
+                server_url: Some(server_url.to_string()),
+                verified_at: None,
+            });
         Ok(())
     });
 }
@@ -247,7 +257,10 @@ pub fn erase(server_url: &str, stderr: &mut dyn Write) -> Result<()> {
 pub fn list(stderr: &mut dyn Write) -> Result<BTreeMap<String, String>> {
     let (idx, damaged) = index::load_lenient()?;
     if let Some(why) = damaged {
-        warn(stderr, &format!("warning: {why}; listing nothing until the next store repairs it"));
+        warn(
+            stderr,
+            &format!("warning: {why}; listing nothing until the next store repairs it"),
+        );
     }
     let mut out: BTreeMap<String, String> = idx
         .registries

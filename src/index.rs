@@ -40,7 +40,10 @@ impl AccountKind {
         let lower = username.to_ascii_lowercase();
         if username == crate::protocol::TOKEN_USERNAME {
             AccountKind::Token
-        } else if lower.starts_with("robot$") || lower.starts_with("robot-") || lower.starts_with("robot+") {
+        } else if lower.starts_with("robot$")
+            || lower.starts_with("robot-")
+            || lower.starts_with("robot+")
+        {
             AccountKind::Robot
         } else {
             AccountKind::User
@@ -177,7 +180,9 @@ fn lock(dir: &std::path::Path) -> Result<fs::File> {
     opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let f = opts.open(&p).map_err(|e| Error::file("cannot open lock file", &p, e))?;
+    let f = opts
+        .open(&p)
+        .map_err(|e| Error::file("cannot open lock file", &p, e))?;
     let deadline = Instant::now() + LOCK_WAIT;
     let mut pause = Duration::from_millis(1);
     loop {
@@ -217,7 +222,10 @@ mod tests {
         let text = r#"{"version":1,"registries":{"h":{"username":"u","kind":"robot","store":"keyutils","stored_at":5,"expires_at":9,"future":true}}}"#;
         let i: Index = serde_json::from_str(text).unwrap();
         let e = &i.registries["h"];
-        assert_eq!((e.kind, e.store, e.expires_at), (AccountKind::Robot, StoreKind::Keyutils, Some(9)));
+        assert_eq!(
+            (e.kind, e.store, e.expires_at),
+            (AccountKind::Robot, StoreKind::Keyutils, Some(9))
+        );
         let again: Index = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
         assert_eq!(again, i);
     }

@@ -7,6 +7,8 @@
 pub mod ci_env;
 pub mod cli;
 pub mod error;
+#[cfg(feature = "net")]
+pub mod harbor;
 pub mod helper;
 pub mod index;
 pub mod notice;
@@ -14,4 +16,5 @@ pub mod paths;
 pub mod protocol;
 pub mod registry;
 pub mod secret;
+pub mod settings;
 pub mod store;

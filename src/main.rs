@@ -16,7 +16,11 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        println!("{}: internal error: {}", helper::NAME, msg.lines().next().unwrap_or(""));
+        println!(
+            "{}: internal error: {}",
+            helper::NAME,
+            msg.lines().next().unwrap_or("")
+        );
         std::process::exit(1);
     }));
 
@@ -45,7 +49,11 @@ fn protocol_action(action: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match result {
         Ok(text) => {
-            if out.write_all(text.expose().as_bytes()).and_then(|_| out.flush()).is_err() {
+            if out
+                .write_all(text.expose().as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS

@@ -14,7 +14,13 @@ pub fn due(name: &str, period_secs: u64) -> bool {
     };
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let stamp = dir.join("notices").join(safe);
     let recent = fs::metadata(&stamp)

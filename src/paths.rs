@@ -38,7 +38,8 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir).map_err(|e| Error::file("cannot create directory", dir, e))
+    b.create(dir)
+        .map_err(|e| Error::file("cannot create directory", dir, e))
 }
 
 /// Replace `path` with `contents` atomically: write a temporary file beside it,
@@ -55,7 +56,9 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     #[cfg(not(unix))]
     let _ = mode;
     let result = (|| {
-        let mut f = opts.open(&tmp).map_err(|e| Error::file("cannot write", &tmp, e))?;
+        let mut f = opts
+            .open(&tmp)
+            .map_err(|e| Error::file("cannot write", &tmp, e))?;
         // An existing temp file from a crashed run keeps its old mode: set it.
         #[cfg(unix)]
         {
@@ -63,8 +66,10 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
             f.set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(|e| Error::file("cannot set permissions on", &tmp, e))?;
         }
-        f.write_all(contents).map_err(|e| Error::file("cannot write", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::file("cannot write", &tmp, e))?;
+        f.write_all(contents)
+            .map_err(|e| Error::file("cannot write", &tmp, e))?;
+        f.sync_all()
+            .map_err(|e| Error::file("cannot write", &tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| Error::file("cannot replace", path, e))
     })();
     if result.is_err() {

@@ -39,7 +39,9 @@ pub fn read_input(mut input: impl Read) -> Result<Secret<String>> {
         .map_err(|e| Error::BadInput(format!("cannot read stdin: {e}")))?;
     if buf.len() > MAX_INPUT {
         zeroize::Zeroize::zeroize(&mut buf);
-        return Err(Error::BadInput("input on stdin is larger than 1 MiB".into()));
+        return Err(Error::BadInput(
+            "input on stdin is larger than 1 MiB".into(),
+        ));
     }
     match String::from_utf8(buf) {
         Ok(s) => Ok(Secret::new(s)),
@@ -110,8 +112,15 @@ macro_rules! reject_types {
         fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
             Err(E::custom(concat!("expected ", $what, ", found a number")))
         }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> std::result::Result<Self::Value, A::Error> {
-            Err(de::Error::custom(concat!("expected ", $what, ", found an array")))
+        fn visit_seq<A: de::SeqAccess<'de>>(
+            self,
+            _: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            Err(de::Error::custom(concat!(
+                "expected ",
+                $what,
+                ", found an array"
+            )))
         }
     };
 }
@@ -138,16 +147,41 @@ impl<'de> Visitor<'de> for CredentialsVisitor {
         Err(E::custom("expected a JSON object, found null"))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Credentials, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Credentials, A::Error> {
         let mut creds = Credentials::default();
         while let Some(key) = map.next_key::<String>()? {
             let field = key.to_ascii_lowercase();
-            let named = |e: A::Error| de::Error::custom(format_args!("field {field}: {}", first_clause(&e.to_string())));
+            let named = |e: A::Error| {
+                de::Error::custom(format_args!(
+                    "field {field}: {}",
+                    first_clause(&e.to_string())
+                ))
+            };
             match field.as_str() {
-                "serverurl" => creds.server_url = map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default(),
-                "username" => creds.username = map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default(),
+                "serverurl" => {
+                    creds.server_url = map
+                        .next_value::<Opt>()
+                        .map_err(named)?
+                        .0
+                        .unwrap_or_default()
+                }
+                "username" => {
+                    creds.username = map
+                        .next_value::<Opt>()
+                        .map_err(named)?
+                        .0
+                        .unwrap_or_default()
+                }
                 "secret" => {
-                    creds.secret = Secret::new(map.next_value::<Opt>().map_err(named)?.0.unwrap_or_default())
+                    creds.secret = Secret::new(
+                        map.next_value::<Opt>()
+                            .map_err(named)?
+                            .0
+                            .unwrap_or_default(),
+                    )
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -193,7 +227,8 @@ impl<'de> de::Deserialize<'de> for Opt {
 
 /// The one line `get` prints.
 pub fn format_get(server_url: &str, username: &str, secret: &Secret<String>) -> Secret<String> {
-    let mut out = String::with_capacity(64 + server_url.len() + username.len() + secret.expose().len());
+    let mut out =
+        String::with_capacity(64 + server_url.len() + username.len() + secret.expose().len());
     out.push_str("{\"ServerURL\":");
     push_go_json_string(&mut out, server_url);
     out.push_str(",\"Username\":");
@@ -245,8 +280,10 @@ mod tests {
 
     #[test]
     fn store_round_trips_through_get_format() {
-        let c = parse_store(r#"{"ServerURL":"https://hub.k8s.ucar.edu","Username":"<token>","Secret":"a\"b<c>&"}"#)
-            .unwrap();
+        let c = parse_store(
+            r#"{"ServerURL":"https://hub.k8s.ucar.edu","Username":"<token>","Secret":"a\"b<c>&"}"#,
+        )
+        .unwrap();
         assert_eq!(c.server_url, "https://hub.k8s.ucar.edu");
         assert_eq!(c.username, TOKEN_USERNAME);
         let line = format_get(&c.server_url, &c.username, &c.secret);
@@ -262,8 +299,16 @@ mod tests {
 
     #[test]
     fn field_names_are_case_insensitive_and_unknown_fields_ignored() {
-        let c = parse_store(r#"{"serverurl":"h","USERNAME":"u","secret":"s","Extra":[1,{"x":2}]}"#).unwrap();
-        assert_eq!((c.server_url.as_str(), c.username.as_str(), c.secret.expose().as_str()), ("h", "u", "s"));
+        let c = parse_store(r#"{"serverurl":"h","USERNAME":"u","secret":"s","Extra":[1,{"x":2}]}"#)
+            .unwrap();
+        assert_eq!(
+            (
+                c.server_url.as_str(),
+                c.username.as_str(),
+                c.secret.expose().as_str()
+            ),
+            ("h", "u", "s")
+        );
     }
 
     #[test]
@@ -304,16 +349,32 @@ mod tests {
     #[test]
     fn oversize_and_non_utf8_input_is_refused() {
         let big = vec![b'a'; MAX_INPUT + 1];
-        assert!(read_input(&big[..]).unwrap_err().to_string().contains("1 MiB"));
+        assert!(
+            read_input(&big[..])
+                .unwrap_err()
+                .to_string()
+                .contains("1 MiB")
+        );
         let exact = vec![b'a'; MAX_INPUT];
         assert_eq!(read_input(&exact[..]).unwrap().expose().len(), MAX_INPUT);
-        assert!(read_input(&b"\xff\xfe"[..]).unwrap_err().to_string().contains("UTF-8"));
+        assert!(
+            read_input(&b"\xff\xfe"[..])
+                .unwrap_err()
+                .to_string()
+                .contains("UTF-8")
+        );
     }
 
     #[test]
     fn server_url_is_trimmed() {
-        assert_eq!(parse_server_url(" hub.k8s.ucar.edu\n").unwrap(), "hub.k8s.ucar.edu");
-        assert!(matches!(parse_server_url(" \n"), Err(Error::MissingServerUrl)));
+        assert_eq!(
+            parse_server_url(" hub.k8s.ucar.edu\n").unwrap(),
+            "hub.k8s.ucar.edu"
+        );
+        assert!(matches!(
+            parse_server_url(" \n"),
+            Err(Error::MissingServerUrl)
+        ));
     }
 
     #[test]

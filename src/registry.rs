@@ -34,7 +34,9 @@ pub fn normalize(input: &str) -> Result<String> {
     } else if let Some(r) = lower.strip_prefix("http://") {
         (Some("http"), r)
     } else if lower.contains("://") {
-        return Err(invalid("only http:// and https:// addresses are registries"));
+        return Err(invalid(
+            "only http:// and https:// addresses are registries",
+        ));
     } else {
         (None, lower.as_str())
     };
@@ -44,12 +46,15 @@ pub fn normalize(input: &str) -> Result<String> {
     };
     // Drop user info ("user@host"): it is never part of the registry's identity.
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = split_host_port(authority).ok_or_else(|| invalid("malformed host or port"))?;
+    let (host, port) =
+        split_host_port(authority).ok_or_else(|| invalid("malformed host or port"))?;
     validate_host(host).map_err(invalid)?;
     let port = match port {
         Some(p) if p.is_empty() => return Err(invalid("empty port")),
         Some(p) => {
-            let n: u16 = p.parse().map_err(|_| invalid("port is not a number from 1 to 65535"))?;
+            let n: u16 = p
+                .parse()
+                .map_err(|_| invalid("port is not a number from 1 to 65535"))?;
             if n == 0 {
                 return Err(invalid("port is not a number from 1 to 65535"));
             }
@@ -115,7 +120,10 @@ fn validate_host(host: &str) -> std::result::Result<(), &'static str> {
         if label.is_empty() || label.len() > 63 {
             return Err("malformed host name");
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err("host name has characters a registry name cannot have");
         }
     }
@@ -125,7 +133,11 @@ fn validate_host(host: &str) -> std::result::Result<(), &'static str> {
 /// Quote at most a short prefix of bad input in messages.
 fn truncate(input: &str) -> String {
     let t: String = input.trim().chars().take(80).collect();
-    if t.len() < input.trim().len() { format!("{t}…") } else { t }
+    if t.len() < input.trim().len() {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 #[cfg(test)]
@@ -154,8 +166,14 @@ mod tests {
     #[test]
     fn non_default_ports_stay() {
         assert_eq!(normalize("127.0.0.1:5000").unwrap(), "127.0.0.1:5000");
-        assert_eq!(normalize("http://127.0.0.1:5000/").unwrap(), "127.0.0.1:5000");
-        assert_eq!(normalize("https://hub.k8s.ucar.edu:8443").unwrap(), "hub.k8s.ucar.edu:8443");
+        assert_eq!(
+            normalize("http://127.0.0.1:5000/").unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(
+            normalize("https://hub.k8s.ucar.edu:8443").unwrap(),
+            "hub.k8s.ucar.edu:8443"
+        );
         assert_eq!(normalize("http://h.example:443").unwrap(), "h.example:443");
         assert_eq!(normalize("http://h.example:80").unwrap(), "h.example");
         assert_eq!(normalize("[::1]:5000").unwrap(), "[::1]:5000");
@@ -164,7 +182,13 @@ mod tests {
 
     #[test]
     fn docker_hub_round_trips() {
-        for s in ["https://index.docker.io/v1/", "docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1"] {
+        for s in [
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "index.docker.io",
+            "registry-1.docker.io",
+            "https://index.docker.io/v1",
+        ] {
             assert_eq!(normalize(s).unwrap(), DOCKER_HUB, "{s}");
         }
         assert_eq!(
@@ -175,8 +199,23 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_with_a_reason() {
-        for s in ["ftp://x", "host:", "host:99999", "host:0", "host:abc", "a b", "[::zz]", "a..b", "h\u{0}x", "://", "-:1:2"] {
-            assert!(matches!(normalize(s), Err(Error::InvalidRegistry(..))), "{s:?}");
+        for s in [
+            "ftp://x",
+            "host:",
+            "host:99999",
+            "host:0",
+            "host:abc",
+            "a b",
+            "[::zz]",
+            "a..b",
+            "h\u{0}x",
+            "://",
+            "-:1:2",
+        ] {
+            assert!(
+                matches!(normalize(s), Err(Error::InvalidRegistry(..))),
+                "{s:?}"
+            );
         }
         assert!(matches!(normalize("  "), Err(Error::MissingServerUrl)));
         let long = "a".repeat(5000);

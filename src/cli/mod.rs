@@ -1,14 +1,133 @@
-//! Human commands: login, logout, status, configure.
+//! Human commands: login, logout, status, configure. Each prints what it did
+//! on stdout and one `error: ...` line on stderr when it fails.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub const COMMANDS: [&str; 7] = ["login", "logout", "status", "configure", "help", "--help", "-h"];
+use clap::{Args, Parser, Subcommand};
 
-pub fn is_command(arg: &str) -> bool {
-    COMMANDS.contains(&arg)
+mod login;
+mod status;
+
+const ABOUT: &str = "Docker credential helper for Harbor registries: keeps your Harbor secret in the \
+OS keychain instead of ~/.docker/config.json.";
+
+const LONG_ABOUT: &str = "\
+Docker credential helper for Harbor registries: keeps your Harbor secret in the OS keychain
+(macOS Keychain, Windows Credential Manager, Secret Service, or the Linux kernel keyring)
+instead of base64 in ~/.docker/config.json.
+
+docker, podman, skopeo and buildah call it through a credHelpers entry
+(`docker-credential-harbor configure` adds one) with the protocol actions
+store, get, erase, list and version. The commands below are for people.
+
+Two kinds of Harbor account:
+  CLI secret   Web users who sign in through an identity provider (at UCAR: Entra ID and Duo)
+               cannot use that password with docker. Open the Harbor web UI, click your name,
+               User Profile, and copy the CLI secret. Log in with your Harbor username (at UCAR
+               your ucar.edu e-mail address) and that secret. It stops working when your web
+               session expires: log in to the web UI once and it works again.
+  Robot        Project admins create robot accounts (Project > Robot Accounts) for CI and
+               servers. Their names carry a prefix (robot$project+name by default). Harbor
+               offers the new robot as a JSON file: `login --robot-file FILE` imports it,
+               expiry included.";
+
+#[derive(Parser)]
+#[command(name = "docker-credential-harbor", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    ExitCode::FAILURE
+#[derive(Subcommand)]
+enum Command {
+    /// Check a Harbor secret with the registry and keep it in the OS keychain.
+    Login(login::LoginArgs),
+    /// Remove the stored secret for a registry.
+    Logout(LogoutArgs),
+    /// Show stored registries, accounts, keychains and robot expiry.
+    Status(status::StatusArgs),
+}
+
+#[derive(Args)]
+struct LogoutArgs {
+    /// Registry (default: $DOCKER_CREDENTIAL_HARBOR_REGISTRY, the settings file, or hub.k8s.ucar.edu).
+    registry: Option<String>,
+}
+
+/// TLS and address options shared by the commands that reach the registry.
+#[derive(Args, Clone, Default)]
+pub struct NetArgs {
+    /// PEM file with the CA that signed the registry's certificate (SSL_CERT_FILE also works).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http:// to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+pub const COMMANDS: [&str; 8] = [
+    "login",
+    "logout",
+    "status",
+    "configure",
+    "help",
+    "--help",
+    "-h",
+    "-V",
+];
+
+pub fn is_command(arg: &str) -> bool {
+    COMMANDS.contains(&arg) || arg == "--version"
+}
+
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Login(a) => login::run(a),
+        Command::Logout(a) => logout(a),
+        Command::Status(a) => status::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", e.one_line());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The registry the user named, or the configured default.
+pub fn registry_or_default(r: Option<String>) -> crate::error::Result<String> {
+    match r {
+        Some(r) if !r.trim().is_empty() => Ok(r),
+        _ => crate::settings::default_registry(),
+    }
+}
+
+fn logout(a: LogoutArgs) -> crate::error::Result<ExitCode> {
+    let registry = registry_or_default(a.registry)?;
+    let key = crate::registry::normalize(&registry)?;
+    match crate::helper::erase(&key, &mut std::io::stderr()) {
+        Ok(()) => {
+            println!("Removed the credentials for {key}.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::error::Error::NotFound) => {
+            println!("Not logged in to {key}.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -75,11 +75,14 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             if let Some(s) = KEYUTILS.get() {
                 return Ok(s.clone());
             }
-            let store: Arc<CredentialStore> = linux_keyutils_keyring_store::Store::new()
-                .map_err(|e| map_error(kind, e))?;
+            let store: Arc<CredentialStore> =
+                linux_keyutils_keyring_store::Store::new().map_err(|e| map_error(kind, e))?;
             Ok(KEYUTILS.get_or_init(|| store).clone())
         }
-        other => Err(Error::Config(format!("{} is not available on Linux", other.display()))),
+        other => Err(Error::Config(format!(
+            "{} is not available on Linux",
+            other.display()
+        ))),
     }
 }
 
@@ -95,7 +98,8 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
         (StoreKind::SecretService, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
             store: kind.display(),
             reason: if reason.contains("prompt") {
-                "the collection is locked and the unlock prompt was dismissed or cannot be shown".into()
+                "the collection is locked and the unlock prompt was dismissed or cannot be shown"
+                    .into()
             } else {
                 "the collection is locked".into()
             },

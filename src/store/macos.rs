@@ -21,7 +21,10 @@ static KEYCHAIN: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
 pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     if kind != StoreKind::MacosKeychain {
-        return Err(Error::Config(format!("{} is not available on macOS", kind.display())));
+        return Err(Error::Config(format!(
+            "{} is not available on macOS",
+            kind.display()
+        )));
     }
     if let Some(s) = KEYCHAIN.get() {
         return Ok(s.clone());

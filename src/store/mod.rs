@@ -111,7 +111,11 @@ pub fn forced() -> Result<Option<StoreKind>> {
             let kind = StoreKind::parse(&v).ok_or_else(|| {
                 Error::Config(format!(
                     "{STORE_ENV}={v:?} is not a keychain this program knows; use one of: {}",
-                    platform::SUPPORTED.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                    platform::SUPPORTED
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             if !kind.supported() {
@@ -134,7 +138,12 @@ pub fn search_order() -> Result<Vec<StoreKind>> {
     }
     let first = platform::detect()?;
     let mut order = vec![first];
-    order.extend(platform::SUPPORTED.iter().copied().filter(|k| *k != first && platform::reachable(*k)));
+    order.extend(
+        platform::SUPPORTED
+            .iter()
+            .copied()
+            .filter(|k| *k != first && platform::reachable(*k)),
+    );
     Ok(order)
 }
 
@@ -260,10 +269,12 @@ pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
 /// Remove the entry under `key`; `false` when there was none.
 pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
     let key = key.to_string();
-    bounded(kind, move |store| match entry(kind, &store, &key)?.delete_credential() {
-        Ok(()) => Ok(true),
-        Err(keyring_core::Error::NoEntry) => Ok(false),
-        Err(e) => Err(platform::map_error(kind, e)),
+    bounded(kind, move |store| {
+        match entry(kind, &store, &key)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(platform::map_error(kind, e)),
+        }
     })
 }
 

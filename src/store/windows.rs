@@ -21,7 +21,10 @@ static CREDMAN: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
 pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     if kind != StoreKind::WindowsCredentialManager {
-        return Err(Error::Config(format!("{} is not available on Windows", kind.display())));
+        return Err(Error::Config(format!(
+            "{} is not available on Windows",
+            kind.display()
+        )));
     }
     if let Some(s) = CREDMAN.get() {
         return Ok(s.clone());

@@ -1,0 +1,330 @@
+//! `login`: ask for (or read) a Harbor secret, check it with the registry the
+//! way `docker login` would, and keep it in the keychain. A 401 is explained
+//! for the kind of account at hand instead of a bare "unauthorized".
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::NetArgs;
+use crate::error::{Error, Result};
+use crate::helper::{self, LoginFacts};
+use crate::index::{self, AccountKind};
+use crate::protocol::{self, Credentials};
+use crate::secret::Secret;
+
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  docker-credential-harbor login                         # asks for username and CLI secret
+  docker-credential-harbor login -u jdoe@ucar.edu --password-stdin < secret.txt
+  docker-credential-harbor login --robot-file 'robot$myproj+ci.json'
+
+A secret is never accepted as an argument: it would end up in shell history and `ps`.")]
+pub struct LoginArgs {
+    /// Registry (default: $DOCKER_CREDENTIAL_HARBOR_REGISTRY, the settings file, or hub.k8s.ucar.edu).
+    registry: Option<String>,
+    /// Harbor username: at UCAR your ucar.edu e-mail address, or a robot name such as robot$proj+ci.
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Read the secret from standard input (for scripts).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Import a robot account from the JSON file Harbor offers when the robot is created.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["username", "password_stdin"])]
+    robot_file: Option<PathBuf>,
+    /// Store without checking the secret with the registry.
+    #[arg(long)]
+    no_verify: bool,
+    #[command(flatten)]
+    net: NetArgs,
+    /// Refused: a secret in argv leaks. Use --password-stdin.
+    #[arg(short, long, hide = true, num_args = 0..=1)]
+    password: Option<Option<String>>,
+}
+
+/// The JSON Harbor's web UI and harbor-cli write for a new robot account.
+#[derive(Deserialize)]
+struct RobotFile {
+    #[serde(alias = "Name")]
+    name: String,
+    #[serde(alias = "Secret")]
+    secret: String,
+    #[serde(default, alias = "expiresAt", alias = "ExpiresAt")]
+    expires_at: Option<i64>,
+}
+
+struct Login {
+    username: String,
+    secret: Secret<String>,
+    kind: AccountKind,
+    expires_at: Option<i64>,
+}
+
+pub fn run(a: LoginArgs) -> Result<ExitCode> {
+    if a.password.is_some() {
+        return Err(Error::Usage(
+            "a secret on the command line ends up in shell history and `ps`; use --password-stdin, or let login ask for it".into(),
+        ));
+    }
+    let registry = super::registry_or_default(a.registry.clone())?;
+    let key = crate::registry::normalize(&registry)?;
+    let login = credentials(&a, &key)?;
+    if login.secret.is_empty() {
+        return Err(Error::BadInput("the secret is empty".into()));
+    }
+    if let (AccountKind::Robot, Some(exp)) = (login.kind, login.expires_at)
+        && exp <= index::now()
+    {
+        return Err(Error::Unauthorized(format!(
+            "robot account {} expired {}; ask a project admin to refresh its secret or create a new robot",
+            login.username,
+            crate::notice::ago(index::now() - exp)
+        )));
+    }
+    let verified_at = if a.no_verify {
+        None
+    } else {
+        verify(&registry, &a.net, &login)?;
+        Some(index::now())
+    };
+    let username = login.username.clone();
+    let kind = login.kind;
+    let expires_at = login.expires_at;
+    let stored_in = helper::store_with(
+        Credentials {
+            server_url: registry.trim().to_string(),
+            username: login.username,
+            secret: login.secret,
+        },
+        LoginFacts {
+            kind: Some(kind),
+            expires_at,
+            verified_at,
+        },
+        &mut std::io::stderr(),
+    )?;
+    match stored_in {
+        Some(store) => println!(
+            "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
+            kind.name(),
+            store.display()
+        ),
+        None => println!(
+            "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
+        ),
+    }
+    if let Some(exp) = expires_at {
+        println!(
+            "The robot account expires {}.",
+            crate::notice::within(exp - index::now())
+        );
+    }
+    if let Some(file) = &a.robot_file {
+        println!(
+            "The secret is now in the keychain; you can delete {} (it holds the secret in plain text).",
+            file.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
+    if let Some(file) = &a.robot_file {
+        return robot_file(file);
+    }
+    let username = match &a.username {
+        Some(u) => u.trim().to_string(),
+        None if a.password_stdin => {
+            return Err(Error::Usage("--password-stdin needs --username".into()));
+        }
+        None => ask_username(key)?,
+    };
+    if username.is_empty() {
+        return Err(Error::BadInput("the username is empty".into()));
+    }
+    let secret = if a.password_stdin {
+        let s = protocol::read_input(std::io::stdin().lock())?;
+        Secret::new(s.expose().trim_end_matches(['\n', '\r']).to_string())
+    } else {
+        ask_secret(&username)?
+    };
+    let kind = AccountKind::guess(&username);
+    Ok(Login {
+        username,
+        secret,
+        kind,
+        expires_at: None,
+    })
+}
+
+fn robot_file(path: &Path) -> Result<Login> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(protocol::MAX_INPUT as u64).read_to_end(&mut bytes))
+        .map_err(|e| Error::file("cannot read robot file", path, e))?;
+    let parsed = serde_json::from_slice::<RobotFile>(&bytes);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    let robot = parsed.map_err(|e| {
+        Error::BadInput(format!(
+            "{} is not a Harbor robot account file (expected JSON with \"name\" and \"secret\"): {}",
+            path.display(),
+            e.to_string().split(" at line ").next().unwrap_or_default()
+        ))
+    })?;
+    let secret = Secret::new(robot.secret);
+    if robot.name.trim().is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} has an empty \"name\"",
+            path.display()
+        )));
+    }
+    warn_if_readable_by_others(path);
+    Ok(Login {
+        username: robot.name.trim().to_string(),
+        secret,
+        kind: AccountKind::Robot,
+        // Harbor writes -1 for "never".
+        expires_at: robot.expires_at.filter(|e| *e > 0),
+    })
+}
+
+fn warn_if_readable_by_others(_path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(_path)
+            && m.permissions().mode() & 0o044 != 0
+        {
+            eprintln!(
+                "warning: {} is readable by other users; delete it once imported",
+                _path.display()
+            );
+        }
+    }
+}
+
+fn ask_username(key: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "no terminal to ask for the username; pass --username (and --password-stdin), or --robot-file".into(),
+        ));
+    }
+    let previous = index::load_lenient()
+        .ok()
+        .and_then(|(i, _)| i.registries.get(key).map(|e| e.username.clone()));
+    let mut err = std::io::stderr();
+    match &previous {
+        Some(p) => write!(err, "Username for {key} [{p}]: "),
+        None => write!(
+            err,
+            "Username for {key} (at UCAR: your ucar.edu e-mail address; or a robot name): "
+        ),
+    }
+    .and_then(|_| err.flush())
+    .map_err(|e| Error::Usage(format!("cannot prompt: {e}")))?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("cannot read the username: {e}")))?;
+    let typed = line.trim().to_string();
+    Ok(if typed.is_empty() {
+        previous.unwrap_or_default()
+    } else {
+        typed
+    })
+}
+
+fn ask_secret(username: &str) -> Result<Secret<String>> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "no terminal to ask for the secret; use --password-stdin or --robot-file".into(),
+        ));
+    }
+    let prompt = if AccountKind::guess(username) == AccountKind::Robot {
+        "Robot secret: ".to_string()
+    } else {
+        "CLI secret (Harbor web UI: your name > User Profile > CLI secret): ".to_string()
+    };
+    rpassword::prompt_password(prompt)
+        .map(Secret::new)
+        .map_err(|e| Error::Usage(format!("cannot read the secret: {e}")))
+}
+
+#[cfg(feature = "net")]
+fn verify(registry: &str, net: &NetArgs, login: &Login) -> Result<()> {
+    use crate::harbor::{self, Verdict};
+    let opts = harbor::Options {
+        ca_file: net.ca_file.clone(),
+        insecure: net.insecure,
+    };
+    let client = harbor::Client::new(harbor::target(registry, &opts)?, &opts)?;
+    let (verdict, api) = client.verify(&login.username, &login.secret)?;
+    if verdict == Verdict::Accepted {
+        return Ok(());
+    }
+    let info = client.system_info(api.as_deref()).unwrap_or_default();
+    Err(Error::Unauthorized(explain_rejection(
+        &client.target().host,
+        &login.username,
+        login.kind,
+        &info,
+    )))
+}
+
+#[cfg(not(feature = "net"))]
+fn verify(_: &str, _: &NetArgs, _: &Login) -> Result<()> {
+    Err(Error::Usage(
+        "this build has no network support; pass --no-verify to store without checking".into(),
+    ))
+}
+
+/// Why a registry most likely said 401, for this kind of account.
+#[cfg(feature = "net")]
+pub fn explain_rejection(
+    host: &str,
+    username: &str,
+    kind: AccountKind,
+    info: &crate::harbor::SystemInfo,
+) -> String {
+    match kind {
+        AccountKind::Robot => {
+            let mut s = format!(
+                "{host} rejected robot account {username}: the secret is wrong, or the robot has expired or was disabled \
+                 (a project admin can check under Project > Robot Accounts)"
+            );
+            let lower = username.to_ascii_lowercase();
+            if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
+                s.push_str(&format!(
+                    "; the name must include the robot prefix, e.g. robot${username}"
+                ));
+            } else {
+                s.push_str("; in a shell, quote names with $ in single quotes");
+            }
+            s
+        }
+        _ if info.auth_mode.as_deref() == Some("oidc_auth") => {
+            let provider = info
+                .oidc_provider_name
+                .as_deref()
+                .unwrap_or("your identity provider");
+            let mut s = format!(
+                "{host} rejected the CLI secret for {username}. This Harbor signs people in through {provider}: \
+                 use your Harbor username"
+            );
+            if !username.contains('@') {
+                s.push_str(" (at UCAR your ucar.edu e-mail address, not a display name)");
+            }
+            s.push_str(
+                " and the CLI secret from the web UI (your name > User Profile > CLI secret), not your password. \
+                 If it worked before, your web session has expired: log in to the Harbor web UI once, then run login again",
+            );
+            s
+        }
+        _ => format!("{host} rejected the username or password for {username}"),
+    }
+}

@@ -1,0 +1,160 @@
+//! `status`: what is stored where, robot expiry, and with `--check` whether the
+//! registry still accepts each secret.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::NetArgs;
+use crate::error::{Error, Result};
+use crate::index::{self, AccountKind};
+use crate::notice;
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Show one registry only.
+    registry: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Also check each secret with its registry.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Serialize)]
+struct Row {
+    registry: String,
+    username: String,
+    kind: AccountKind,
+    keychain: &'static str,
+    stored_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+    expired: bool,
+    /// "accepted", "rejected", "missing" or an error line; only with --check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<String>,
+}
+
+pub fn run(a: StatusArgs) -> Result<ExitCode> {
+    let (idx, damaged) = index::load_lenient()?;
+    if let Some(why) = damaged {
+        eprintln!("warning: {why}");
+    }
+    let only = a
+        .registry
+        .as_deref()
+        .map(crate::registry::normalize)
+        .transpose()?;
+    let now = index::now();
+    let mut rows = Vec::new();
+    for (key, e) in &idx.registries {
+        if only.as_ref().is_some_and(|o| o != key) {
+            continue;
+        }
+        let expired = e.expires_at.is_some_and(|x| x > 0 && x <= now);
+        let check = if a.check {
+            Some(check(key, e, &a.net))
+        } else {
+            None
+        };
+        rows.push(Row {
+            registry: key.clone(),
+            username: e.username.clone(),
+            kind: e.kind,
+            keychain: e.store.name(),
+            stored_at: e.stored_at,
+            expires_at: e.expires_at,
+            expired,
+            check,
+        });
+    }
+    if let Some(o) = &only
+        && rows.is_empty()
+    {
+        if a.json {
+            println!("[]");
+        }
+        return Err(Error::Config(format!(
+            "no credentials stored for {o}; run `docker-credential-harbor login {o}`"
+        )));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        );
+    } else if rows.is_empty() {
+        println!("No registries stored. Run `docker-credential-harbor login` to add one.");
+    } else {
+        for r in &rows {
+            println!("{}", r.registry);
+            println!("  account:  {} ({})", r.username, r.kind.name());
+            println!("  keychain: {}", r.keychain);
+            println!("  stored:   {}", notice::ago(now - r.stored_at));
+            if let Some(x) = r.expires_at {
+                if r.expired {
+                    println!("  expiry:   expired {}", notice::ago(now - x));
+                } else {
+                    println!("  expiry:   expires {}", notice::within(x - now));
+                }
+            } else if r.kind == AccountKind::Robot {
+                println!("  expiry:   unknown (import with --robot-file to track it)");
+            }
+            if let Some(c) = &r.check {
+                println!("  check:    {c}");
+            }
+        }
+    }
+    let failed = rows
+        .iter()
+        .any(|r| r.expired || r.check.as_deref().is_some_and(|c| c != "accepted"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(feature = "net")]
+fn check(key: &str, e: &index::Entry, net: &NetArgs) -> String {
+    use crate::harbor;
+    let stored = match crate::store::get(e.store, key) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return "missing: the keychain no longer holds this secret; log in again".into();
+        }
+        Err(err) => return format!("error: {}", err.one_line()),
+    };
+    let opts = harbor::Options {
+        ca_file: net.ca_file.clone(),
+        insecure: net.insecure,
+    };
+    let address = e.server_url.clone().unwrap_or_else(|| key.to_string());
+    let result = harbor::target(&address, &opts)
+        .and_then(|t| harbor::Client::new(t, &opts))
+        .and_then(|c| {
+            let (v, api) = c.verify(&stored.username, &stored.secret)?;
+            Ok((v, api, c))
+        });
+    match result {
+        Ok((harbor::Verdict::Accepted, _, _)) => "accepted".into(),
+        Ok((harbor::Verdict::Rejected, api, c)) => {
+            let info = c.system_info(api.as_deref()).unwrap_or_default();
+            format!(
+                "rejected: {}",
+                super::login::explain_rejection(&c.target().host, &stored.username, e.kind, &info)
+            )
+        }
+        Err(err) => format!("error: {}", err.one_line()),
+    }
+}
+
+#[cfg(not(feature = "net"))]
+fn check(_: &str, _: &index::Entry, _: &NetArgs) -> String {
+    "error: this build has no network support".into()
+}

@@ -1,0 +1,44 @@
+//! The tool's own small settings file (`config.json` in the config directory):
+//! just the default registry for `login`, `logout` and `status`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paths;
+
+/// The registry this tool was first built for.
+pub const DEFAULT_REGISTRY: &str = "hub.k8s.ucar.edu";
+pub const REGISTRY_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+}
+
+pub fn path() -> Result<std::path::PathBuf> {
+    Ok(paths::config_dir()?.join("config.json"))
+}
+
+pub fn load() -> Result<Settings> {
+    let p = path()?;
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::Config(format!("{} is not valid: {e}", p.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(e) => Err(Error::file("cannot read", p, e)),
+    }
+}
+
+/// The registry to use when the user names none: the environment, then the
+/// settings file, then [`DEFAULT_REGISTRY`].
+pub fn default_registry() -> Result<String> {
+    if let Ok(r) = std::env::var(REGISTRY_ENV)
+        && !r.trim().is_empty()
+    {
+        return Ok(r.trim().to_string());
+    }
+    Ok(load()?
+        .registry
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string()))
+}

@@ -1,0 +1,679 @@
+//! A small in-process stand-in for Harbor's token service and a few of its REST
+//! endpoints, built from Harbor's documented behaviour (see
+//! shared/reference/harbor-auth.md). It signs real RS256 tokens that the real
+//! `docker-registry` (configured with `cert_pem` as its rootcertbundle) accepts.
+//!
+//! Endpoints:
+//! - `GET /service/token?service=harbor-registry[&scope=...]` (Basic auth optional)
+//! - `GET /api/v2.0/systeminfo`, `/api/v2.0/users/current`, `/api/v2.0/ping`,
+//!   `/api/v2.0/projects`; anything else is 404.
+//!
+//! The HTTP server is hand-written on `std::net` (one thread per connection,
+//! `Connection: close`) to keep the rig free of heavy dependencies. Signing
+//! shells out to the `openssl` CLI, one process per token.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const ISSUER: &str = "harbor-token-issuer";
+pub const SERVICE: &str = "harbor-registry";
+/// What `systeminfo` reports as `harbor_version` to authenticated callers.
+pub const HARBOR_VERSION: &str = "v2.13.0-standin";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    /// An OIDC user logging in with the CLI secret from the web UI.
+    User,
+    /// A robot account (`robot$...`); works on every path and in every auth mode.
+    Robot,
+}
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: String,
+    pub secret: String,
+    pub kind: AccountKind,
+    /// Unix seconds; the account is refused once this is in the past.
+    /// `None` (or Harbor's `-1`) means never.
+    pub expires_at: Option<i64>,
+    pub disabled: bool,
+    /// A user whose CLI secret is right but whose OIDC session Harbor can no
+    /// longer refresh: refused everywhere, like a wrong secret.
+    pub oidc_session_expired: bool,
+}
+
+impl Account {
+    pub fn user(name: &str, secret: &str) -> Self {
+        Self::new(name, secret, AccountKind::User)
+    }
+
+    pub fn robot(name: &str, secret: &str) -> Self {
+        Self::new(name, secret, AccountKind::Robot)
+    }
+
+    /// A robot whose `expires_at` passed an hour ago.
+    pub fn expired_robot(name: &str, secret: &str) -> Self {
+        Account {
+            expires_at: Some(now() - 3600),
+            ..Self::robot(name, secret)
+        }
+    }
+
+    fn new(name: &str, secret: &str, kind: AccountKind) -> Self {
+        Account {
+            name: name.to_string(),
+            secret: secret.to_string(),
+            kind,
+            expires_at: None,
+            disabled: false,
+            oidc_session_expired: false,
+        }
+    }
+
+    /// Whether Harbor would accept this account's secret right now
+    /// (the secret itself is checked separately).
+    fn usable(&self) -> bool {
+        let expired = matches!(self.expires_at, Some(t) if t != -1 && t < now());
+        !expired && !self.disabled && !self.oidc_session_expired
+    }
+}
+
+pub struct StandinOptions {
+    pub accounts: Vec<Account>,
+    /// `oidc_auth` (default), `db_auth`, `ldap_auth`, `uaa_auth` or `http_auth`.
+    pub auth_mode: String,
+}
+
+impl Default for StandinOptions {
+    fn default() -> Self {
+        StandinOptions {
+            accounts: Vec::new(),
+            auth_mode: "oidc_auth".to_string(),
+        }
+    }
+}
+
+/// One request to `/service/token`, as the stand-in saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenLogEntry {
+    /// The Basic-auth username (even when refused); `None` for anonymous calls.
+    pub account: Option<String>,
+    /// The `scope` parameters, as sent.
+    pub scopes: Vec<String>,
+    pub status: u16,
+}
+
+/// Shared between the stand-in handle and its server threads.
+struct State {
+    accounts: Mutex<Vec<Account>>,
+    auth_mode: Mutex<String>,
+    token_log: Mutex<Vec<TokenLogEntry>>,
+    /// What `systeminfo` reports as `registry_url` (the stand-in's own address
+    /// until a test says where its registry is).
+    registry_url: Mutex<String>,
+    url: String,
+    key_pem: PathBuf,
+    kid: String,
+    jti: AtomicU64,
+    stop: AtomicBool,
+}
+
+pub struct HarborStandin {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub port: u16,
+    /// The token signing certificate: docker-registry's `rootcertbundle`.
+    pub cert_pem: PathBuf,
+    /// The libtrust key id put in every token's `kid` header.
+    pub kid: String,
+    state: Arc<State>,
+    thread: Option<JoinHandle<()>>,
+    // Last, so it is removed after the server thread has stopped.
+    _dir: tempfile::TempDir,
+}
+
+impl HarborStandin {
+    pub fn start(opts: StandinOptions) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("harbor-standin-")
+            .tempdir()
+            .expect("create a temp dir for the Harbor stand-in");
+        let key_pem = dir.path().join("key.pem");
+        let cert_pem = dir.path().join("cert.pem");
+        run_openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=harbor-token-issuer",
+            "-keyout",
+            path_str(&key_pem),
+            "-out",
+            path_str(&cert_pem),
+        ]);
+        let spki_der = run_openssl(&[
+            "pkey",
+            "-in",
+            path_str(&key_pem),
+            "-pubout",
+            "-outform",
+            "DER",
+        ]);
+        let kid = libtrust_key_id(&spki_der);
+
+        let listener =
+            TcpListener::bind("127.0.0.1:0").expect("bind the Harbor stand-in to 127.0.0.1:0");
+        let port = listener
+            .local_addr()
+            .expect("stand-in local address")
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let state = Arc::new(State {
+            accounts: Mutex::new(opts.accounts),
+            auth_mode: Mutex::new(opts.auth_mode),
+            token_log: Mutex::new(Vec::new()),
+            registry_url: Mutex::new(format!("127.0.0.1:{port}")),
+            url: url.clone(),
+            key_pem,
+            kid: kid.clone(),
+            jti: AtomicU64::new(1),
+            stop: AtomicBool::new(false),
+        });
+
+        let server_state = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("harbor-standin".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if server_state.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = conn else { continue };
+                    let st = Arc::clone(&server_state);
+                    std::thread::spawn(move || handle_connection(stream, &st));
+                }
+            })
+            .expect("spawn the Harbor stand-in thread");
+
+        HarborStandin {
+            url,
+            port,
+            cert_pem,
+            kid,
+            state,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// `/service/token` requests seen so far, oldest first.
+    pub fn token_log(&self) -> Vec<TokenLogEntry> {
+        self.state.token_log.lock().expect("token log lock").clone()
+    }
+
+    pub fn clear_token_log(&self) {
+        self.state.token_log.lock().expect("token log lock").clear();
+    }
+
+    /// Replace all accounts (e.g. to expire a robot or regenerate a secret mid-test).
+    pub fn set_accounts(&self, accounts: Vec<Account>) {
+        *self.state.accounts.lock().expect("accounts lock") = accounts;
+    }
+
+    /// Change one account in place; panics if there is no account of that name.
+    pub fn update_account(&self, name: &str, change: impl FnOnce(&mut Account)) {
+        let mut accounts = self.state.accounts.lock().expect("accounts lock");
+        let account = accounts
+            .iter_mut()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("stand-in has no account named {name:?}"));
+        change(account);
+    }
+
+    pub fn set_auth_mode(&self, mode: &str) {
+        *self.state.auth_mode.lock().expect("auth mode lock") = mode.to_string();
+    }
+
+    /// What authenticated `systeminfo` calls report as `registry_url`, e.g. a
+    /// [`super::registry::Registry::addr`]. (In a real Harbor the API and `/v2/`
+    /// share one host; in this rig they are two ports.)
+    pub fn set_registry_url(&self, registry_url: &str) {
+        *self.state.registry_url.lock().expect("registry url lock") = registry_url.to_string();
+    }
+
+    /// `http://127.0.0.1:PORT/service/token`, the registry's token realm.
+    pub fn realm(&self) -> String {
+        format!("{}/service/token", self.url)
+    }
+}
+
+impl Drop for HarborStandin {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        // The accept loop is blocked in accept(): one connection wakes it up.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP plumbing
+
+struct Request {
+    path: String,
+    query: Vec<(String, String)>,
+    /// Decoded HTTP Basic credentials, if any.
+    basic: Option<(String, String)>,
+}
+
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Response {
+    fn json(status: u16, body: Value) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
+    }
+
+    fn text(status: u16, body: &str) -> Self {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_string(),
+        }
+    }
+}
+
+fn handle_connection(stream: TcpStream, state: &State) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(&stream);
+    let response = match read_request(&mut reader) {
+        Some((method, req)) if method == "GET" => route(&req, state),
+        Some(_) => Response::text(405, "method not allowed"),
+        None => Response::text(400, "bad request"),
+    };
+    let mut out = &stream;
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len()
+    );
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(response.body.as_bytes());
+    let _ = out.flush();
+}
+
+/// Reads the request line and headers; returns the method and the parsed request.
+fn read_request(reader: &mut impl BufRead) -> Option<(String, Request)> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+
+    let mut basic = None;
+    let mut content_length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).ok()? == 0 {
+            break;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("authorization") {
+            basic = parse_basic(value);
+        } else if name.eq_ignore_ascii_case("content-length") {
+            content_length = value.parse().unwrap_or(0);
+        }
+    }
+    // Drain a body, if any, so the client does not see a reset.
+    let _ = std::io::copy(
+        &mut reader.take(content_length as u64),
+        &mut std::io::sink(),
+    );
+
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    Some((
+        method,
+        Request {
+            path: path.to_string(),
+            query,
+            basic,
+        },
+    ))
+}
+
+fn parse_basic(value: &str) -> Option<(String, String)> {
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+    // Usernames (robot$proj+name, e-mail addresses) never contain ':', secrets may.
+    let (user, pass) = decoded.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        412 => "Precondition Failed",
+        _ => "Status",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Harbor behaviour
+
+/// Who the Basic credentials of a request turned out to be.
+enum Caller {
+    Anonymous,
+    Valid(Account),
+    /// Wrong secret, unknown name, expired/disabled robot, dead OIDC session.
+    Refused(String),
+}
+
+fn authenticate(req: &Request, state: &State) -> Caller {
+    let Some((user, secret)) = &req.basic else {
+        return Caller::Anonymous;
+    };
+    let accounts = state.accounts.lock().expect("accounts lock");
+    match accounts.iter().find(|a| &a.name == user) {
+        Some(a) if &a.secret == secret && a.usable() => Caller::Valid(a.clone()),
+        _ => Caller::Refused(user.clone()),
+    }
+}
+
+fn route(req: &Request, state: &State) -> Response {
+    let caller = authenticate(req, state);
+    match req.path.as_str() {
+        "/service/token" => token(req, caller, state),
+        "/api/v2.0/ping" => Response::text(200, "Pong"),
+        "/api/v2.0/systeminfo" => systeminfo(caller, state),
+        "/api/v2.0/users/current" => users_current(caller, state),
+        // Harbor lets the CLI secret through here. Refused credentials fall back
+        // to an anonymous security context in Harbor, which lists public
+        // projects with 200: this endpoint is no credential check. The
+        // stand-in has no projects at all.
+        "/api/v2.0/projects" => Response::json(200, json!([])),
+        _ => Response::json(
+            404,
+            json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]}),
+        ),
+    }
+}
+
+fn unauthorized_json() -> Response {
+    Response::json(
+        401,
+        json!({"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}),
+    )
+}
+
+fn token(req: &Request, caller: Caller, state: &State) -> Response {
+    let scopes: Vec<String> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let (account, response) = match caller {
+        // Harbor answers bad credentials on the token service with an empty 401.
+        Caller::Refused(name) => (Some(name), Response::text(401, "")),
+        // Anonymous callers get a token that grants nothing.
+        Caller::Anonymous => (None, issue_token(state, "", &[])),
+        Caller::Valid(a) => (Some(a.name.clone()), issue_token(state, &a.name, &scopes)),
+    };
+    state
+        .token_log
+        .lock()
+        .expect("token log lock")
+        .push(TokenLogEntry {
+            account,
+            scopes,
+            status: response.status,
+        });
+    response
+}
+
+/// Builds the token response, granting every action asked for in `scopes`.
+fn issue_token(state: &State, sub: &str, scopes: &[String]) -> Response {
+    let iat = now();
+    let access: Vec<Value> = scopes
+        .iter()
+        // One `scope` parameter may hold several scopes separated by spaces.
+        .flat_map(|s| s.split(' '))
+        .filter_map(parse_scope)
+        .collect();
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": state.kid});
+    let claims = json!({
+        "iss": ISSUER,
+        "sub": sub,
+        "aud": SERVICE,
+        "exp": iat + 1800,
+        "nbf": iat,
+        "iat": iat,
+        "jti": format!("standin-{}-{}", std::process::id(), state.jti.fetch_add(1, Ordering::SeqCst)),
+        "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = openssl_with_stdin(
+        &["dgst", "-sha256", "-sign", path_str(&state.key_pem)],
+        signing_input.as_bytes(),
+    );
+    let jwt = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature));
+    Response::json(
+        200,
+        // Harbor fills `token` and leaves `access_token` empty.
+        json!({"token": jwt, "access_token": "", "expires_in": 1800, "issued_at": rfc3339(iat)}),
+    )
+}
+
+/// `type:name:actions`; the name may itself contain ':' (e.g. a host:port).
+fn parse_scope(scope: &str) -> Option<Value> {
+    let (kind, rest) = scope.split_once(':')?;
+    let (name, actions) = rest.rsplit_once(':')?;
+    let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+    Some(json!({"type": kind, "name": name, "actions": actions}))
+}
+
+fn systeminfo(caller: Caller, state: &State) -> Response {
+    let auth_mode = state.auth_mode.lock().expect("auth mode lock").clone();
+    let mut info = json!({
+        "auth_mode": auth_mode,
+        "banner_message": "",
+        "self_registration": false,
+        "primary_auth_mode": false,
+    });
+    if auth_mode == "oidc_auth" {
+        info["oidc_provider_name"] = json!("Entra ID");
+    }
+    // Refused credentials get the anonymous view (Harbor falls back to an
+    // anonymous security context on its REST API).
+    if let Caller::Valid(_) = caller {
+        info["harbor_version"] = json!(HARBOR_VERSION);
+        info["external_url"] = json!(state.url);
+        info["registry_url"] = json!(
+            state
+                .registry_url
+                .lock()
+                .expect("registry url lock")
+                .clone()
+        );
+        info["read_only"] = json!(false);
+        info["current_time"] = json!(rfc3339(now()));
+    }
+    Response::json(200, info)
+}
+
+fn users_current(caller: Caller, state: &State) -> Response {
+    match caller {
+        Caller::Valid(a) if a.kind == AccountKind::Robot => Response::json(
+            412,
+            json!({"errors":[{"code":"PRECONDITION","message":"can't get user info with robot account"}]}),
+        ),
+        // In db_auth/ldap_auth the "secret" is the password, which this
+        // endpoint accepts. An OIDC user's CLI secret is not accepted here.
+        Caller::Valid(a) if *state.auth_mode.lock().expect("auth mode lock") != "oidc_auth" => {
+            Response::json(
+                200,
+                json!({"user_id": 3, "username": a.name, "email": "", "realname": a.name,
+                       "sysadmin_flag": false, "admin_role_in_auth": false}),
+            )
+        }
+        _ => unauthorized_json(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (UTC), without a date crate.
+pub fn rfc3339(unix: i64) -> String {
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// libtrust key id, which docker-registry matches against the token's `kid`:
+/// SHA-256 of the DER SubjectPublicKeyInfo, first 30 bytes, base32 without
+/// padding, in 12 groups of 4 joined by ':'.
+pub fn libtrust_key_id(spki_der: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let digest = Sha256::digest(spki_der);
+    // 30 bytes = 240 bits = exactly 48 base32 characters, so no padding arises.
+    let mut b32 = String::new();
+    for chunk in digest[..30].chunks(5) {
+        let n = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        for i in (0..8).rev() {
+            b32.push(ALPHABET[((n >> (i * 5)) & 31) as usize] as char);
+        }
+    }
+    b32.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).expect("base32 is ASCII"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// Runs `openssl ARGS`, panicking with its stderr on failure; returns stdout.
+fn run_openssl(args: &[&str]) -> Vec<u8> {
+    openssl_with_stdin(args, b"")
+}
+
+fn openssl_with_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl (Debian package `openssl`) for the Harbor stand-in");
+    child
+        .stdin
+        .take()
+        .expect("openssl stdin")
+        .write_all(input)
+        .expect("write to openssl");
+    let out = child.wait_with_output().expect("wait for openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
