@@ -6,6 +6,7 @@
 
 pub mod ci_env;
 pub mod cli;
+pub mod config;
 pub mod error;
 #[cfg(feature = "net")]
 pub mod harbor;

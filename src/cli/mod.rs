@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod configure;
 mod login;
 mod status;
 
@@ -48,6 +49,8 @@ enum Command {
     Logout(LogoutArgs),
     /// Show stored registries, accounts, keychains and robot expiry.
     Status(status::StatusArgs),
+    /// Point docker and podman at this helper (credHelpers) and move plaintext secrets into the keychain.
+    Configure(configure::ConfigureArgs),
 }
 
 #[derive(Args)]
@@ -98,6 +101,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout(a),
         Command::Status(a) => status::run(a),
+        Command::Configure(a) => configure::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,84 @@
+#!/bin/sh
+# Build docker-credential-harbor, install it, and point docker and podman at it.
+#
+#   ./install.sh                   build, install into $PREFIX/bin, run `configure`
+#   ./install.sh --registry R      configure registry R instead of the default (repeatable)
+#   ./install.sh --no-configure    install only
+#   ./install.sh --uninstall       undo configure and remove the binary
+#
+# PREFIX defaults to ~/.local, or /usr/local when run as root. Safe to run again.
+set -eu
+
+name=docker-credential-harbor
+here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+
+if [ -z "${PREFIX:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then PREFIX=/usr/local; else PREFIX="$HOME/.local"; fi
+fi
+bindir="$PREFIX/bin"
+target="$bindir/$name"
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+uninstall=0
+configure=1
+configure_args=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --uninstall) uninstall=1 ;;
+        --no-configure) configure=0 ;;
+        --registry)
+            [ $# -ge 2 ] || die "--registry needs a value"
+            configure_args="$configure_args --registry $2"; shift ;;
+        --registry=*) configure_args="$configure_args --registry ${1#--registry=}" ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option: $1 (see --help)" ;;
+    esac
+    shift
+done
+
+if [ "$uninstall" = 1 ]; then
+    if [ -x "$target" ]; then
+        # shellcheck disable=SC2086
+        "$target" configure --undo $configure_args || die "configure --undo failed; binary left in place"
+        rm -f "$target"
+        say "Removed $target."
+    else
+        say "$target is not installed; nothing to remove."
+    fi
+    say "Secrets you stored stay in the OS keychain; run '$name logout REGISTRY' before uninstalling to remove them."
+    exit 0
+fi
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust first (https://rustup.rs), then run this again"
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1 \
+    || die "no C compiler found (cc, gcc or clang): install one (Debian: apt install build-essential; macOS: xcode-select --install)"
+
+say "Building $name (release)..."
+(cd "$here" && cargo build --release --locked --quiet) || die "cargo build failed"
+built="${CARGO_TARGET_DIR:-$here/target}/release/$name"
+[ -x "$built" ] || die "build produced no $built"
+
+mkdir -p "$bindir"
+if [ -x "$target" ] && cmp -s "$built" "$target"; then
+    say "$target is up to date."
+else
+    # Copy then rename, so a docker pull running now never sees a half-written binary.
+    cp "$built" "$target.tmp.$$"
+    chmod 0755 "$target.tmp.$$"
+    mv -f "$target.tmp.$$" "$target"
+    say "Installed $target."
+fi
+
+case ":$PATH:" in
+    *":$bindir:"*) ;;
+    *) say "warning: $bindir is not on PATH; docker and podman need to find $name there." >&2
+       say "         add this to your shell profile: export PATH=\"$bindir:\$PATH\"" >&2 ;;
+esac
+
+if [ "$configure" = 1 ]; then
+    # shellcheck disable=SC2086
+    PATH="$bindir:$PATH" "$target" configure --no-verify $configure_args
+fi
+say "Next: $name login    (paste the CLI secret from your Harbor User Profile)"

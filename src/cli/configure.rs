@@ -1,0 +1,240 @@
+//! `configure`: point docker and podman/skopeo/buildah at this helper with a
+//! `credHelpers` entry, move any plaintext secret for those registries into
+//! the keychain, and (`--undo`) take back exactly what it added.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::NetArgs;
+use crate::config::{self, ConfigFile};
+use crate::error::{Error, Result};
+use crate::helper::{self, LoginFacts};
+use crate::index;
+use crate::paths;
+use crate::protocol::Credentials;
+
+/// The helper name docker and containers/image turn into `docker-credential-harbor`.
+pub const HELPER: &str = "harbor";
+
+#[derive(Args)]
+pub struct ConfigureArgs {
+    /// Registry to route through this helper (repeatable; default: the configured default registry).
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    registries: Vec<String>,
+    /// Only docker's config.json ($DOCKER_CONFIG, else ~/.docker).
+    #[arg(long)]
+    docker: bool,
+    /// Only the containers auth.json used by podman, skopeo and buildah.
+    #[arg(long)]
+    podman: bool,
+    /// Remove exactly what configure added.
+    #[arg(long)]
+    undo: bool,
+    /// Move plaintext secrets into the keychain without checking them with the registry.
+    #[arg(long)]
+    no_verify: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// What configure changed in one file, so `--undo` can take back just that.
+#[derive(Default, Serialize, Deserialize)]
+struct FileRecord {
+    created_file: bool,
+    created_helpers: bool,
+    /// Registry key to the helper it had before (None: it had none).
+    keys: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    files: BTreeMap<PathBuf, FileRecord>,
+}
+
+fn state_path() -> Result<PathBuf> {
+    Ok(paths::data_dir()?.join("configure.json"))
+}
+
+fn load_state() -> Result<State> {
+    let p = state_path()?;
+    match std::fs::read(&p) {
+        Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(Error::file("cannot read", p, e)),
+    }
+}
+
+fn save_state(s: &State) -> Result<()> {
+    let p = state_path()?;
+    if s.files.is_empty() {
+        return match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::file("cannot remove", p, e)),
+            _ => Ok(()),
+        };
+    }
+    paths::ensure_private_dir(p.parent().unwrap_or(std::path::Path::new(".")))?;
+    let text = serde_json::to_vec_pretty(s).map_err(|e| Error::Config(e.to_string()))?;
+    paths::write_atomic(&p, &text, 0o600)
+}
+
+pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
+    let both = !a.docker && !a.podman;
+    let mut targets = Vec::new();
+    if a.docker || both {
+        targets.push(("docker", config::docker_config_path()?));
+    }
+    if a.podman || both {
+        targets.push(("podman/skopeo/buildah", config::containers_auth_path()?));
+    }
+    let keys = if a.registries.is_empty() {
+        vec![crate::registry::normalize(&crate::settings::default_registry()?)?]
+    } else {
+        a.registries
+            .iter()
+            .map(|r| crate::registry::normalize(r))
+            .collect::<Result<Vec<_>>>()?
+    };
+    // Open every file first: one invalid file stops the run before anything changes.
+    let mut files = Vec::new();
+    for (who, path) in targets {
+        files.push((who, ConfigFile::open(&path)?));
+    }
+    let mut state = load_state()?;
+    let mut failed = false;
+    for (who, mut file) in files {
+        let key_of_state = file.path.clone();
+        if a.undo {
+            undo(who, &mut file, &keys, state.files.remove(&key_of_state))?;
+            continue;
+        }
+        let record = state.files.entry(key_of_state).or_default();
+        if !file.existed() {
+            record.created_file = true;
+        }
+        let had_helpers = file.has_cred_helpers();
+        for key in &keys {
+            let previous = file.set_cred_helper(key, HELPER)?;
+            if previous.as_deref() != Some(HELPER) {
+                record.keys.entry(key.clone()).or_insert(previous.clone());
+                match previous {
+                    Some(p) => println!("{who}: {}: credHelpers[{key}] was {p:?}, now {HELPER:?}", file.path.display()),
+                    None => println!("{who}: {}: added credHelpers[{key}] = {HELPER:?}", file.path.display()),
+                }
+            } else {
+                println!("{who}: {}: {key} already uses this helper", file.path.display());
+            }
+            failed |= !migrate(who, &mut file, key, &a)?;
+        }
+        if !had_helpers {
+            record.created_helpers = true;
+        }
+        file.save()?;
+        if record.keys.is_empty() && !record.created_file {
+            state.files.remove(&file.path);
+        }
+    }
+    save_state(&state)?;
+    if !a.undo && !on_path() {
+        eprintln!(
+            "warning: docker-credential-harbor is not on PATH, so docker and podman cannot run it; \
+             add its directory to PATH"
+        );
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn undo(who: &str, file: &mut ConfigFile, keys: &[String], record: Option<FileRecord>) -> Result<()> {
+    let record = record.unwrap_or_else(|| FileRecord {
+        // No record (state lost): remove only entries that name this helper.
+        keys: keys
+            .iter()
+            .filter(|k| file.cred_helper(k) == Some(HELPER))
+            .map(|k| (k.clone(), None))
+            .collect(),
+        ..FileRecord::default()
+    });
+    for (key, previous) in &record.keys {
+        if file.cred_helper(key) == Some(HELPER) {
+            file.restore_cred_helper(key, previous.as_deref(), record.created_helpers);
+            println!("{who}: {}: removed credHelpers[{key}]", file.path.display());
+        }
+    }
+    if record.created_file && file.is_empty() {
+        if file.existed() {
+            file.remove()?;
+            println!("{who}: removed {} (configure had created it)", file.path.display());
+        }
+    } else if !file.save()? && record.keys.is_empty() {
+        println!("{who}: {}: nothing to undo", file.path.display());
+    }
+    Ok(())
+}
+
+/// Move plaintext secrets for `key` into the keychain. False when one could not be moved.
+fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Result<bool> {
+    let mut ok = true;
+    for found in file.plaintext(key) {
+        if !a.no_verify
+            && let Err(e) = check(key, &found.username, &found.secret, &a.net)
+        {
+            eprintln!(
+                "warning: {who}: {}: the plaintext secret for {key} was not moved ({}); \
+                 run `docker-credential-harbor login {key}`, or configure --no-verify",
+                file.path.display(),
+                e.one_line()
+            );
+            ok = false;
+            continue;
+        }
+        helper::store_with(
+            Credentials {
+                server_url: key.to_string(),
+                username: found.username.clone(),
+                secret: found.secret,
+            },
+            LoginFacts {
+                verified_at: (!a.no_verify).then(index::now),
+                ..LoginFacts::default()
+            },
+            &mut std::io::stderr(),
+        )?;
+        file.strip_secret(&found.auths_key);
+        println!(
+            "{who}: {}: moved the plaintext secret of {} for {key} into the keychain and removed it from the file",
+            file.path.display(),
+            found.username
+        );
+    }
+    Ok(ok)
+}
+
+#[cfg(feature = "net")]
+fn check(key: &str, username: &str, secret: &crate::secret::Secret<String>, net: &NetArgs) -> Result<()> {
+    use crate::harbor;
+    let opts = harbor::Options {
+        ca_file: net.ca_file.clone(),
+        insecure: net.insecure,
+    };
+    let client = harbor::Client::new(harbor::target(key, &opts)?, &opts)?;
+    match client.verify(username, secret)? {
+        (harbor::Verdict::Accepted, _) => Ok(()),
+        (harbor::Verdict::Rejected, _) => Err(Error::Unauthorized("the registry rejected it".into())),
+    }
+}
+
+#[cfg(not(feature = "net"))]
+fn check(_: &str, _: &str, _: &crate::secret::Secret<String>, _: &NetArgs) -> Result<()> {
+    Err(Error::Usage("this build has no network support; use --no-verify".into()))
+}
+
+/// Whether a `docker-credential-harbor` executable is on PATH.
+fn on_path() -> bool {
+    let name = if cfg!(windows) { "docker-credential-harbor.exe" } else { "docker-credential-harbor" };
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+}

@@ -1,0 +1,364 @@
+//! Editing docker's `config.json` and containers' `auth.json`: add or remove a
+//! `credHelpers` entry and take plaintext `auths` secrets out, keeping every
+//! other key and value (and their order) as it was.
+//!
+//! Writes are atomic (temp file + rename), keep the file's mode (0600 for a new
+//! file, 0700 for a new directory), and keep one backup of the previous
+//! content, minus any plaintext secret this tool moved into the keychain.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::paths;
+use crate::secret::Secret;
+
+/// Fields of an `auths` entry that hold a secret.
+const SECRET_FIELDS: [&str; 4] = ["auth", "password", "identitytoken", "registrytoken"];
+
+fn home() -> Result<PathBuf> {
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
+}
+
+/// docker: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+pub fn docker_config_path() -> Result<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) if !d.is_empty() => Ok(PathBuf::from(d).join("config.json")),
+        _ => Ok(home()?.join(".docker").join("config.json")),
+    }
+}
+
+/// podman, skopeo, buildah: `$REGISTRY_AUTH_FILE`, else
+/// `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`.
+pub fn containers_auth_path() -> Result<PathBuf> {
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
+        return Ok(PathBuf::from(f));
+    }
+    let base = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => home()?.join(".config"),
+    };
+    Ok(base.join("containers").join("auth.json"))
+}
+
+/// A plaintext credential found in `auths`.
+pub struct Plaintext {
+    /// The `auths` key as written in the file.
+    pub auths_key: String,
+    pub username: String,
+    pub secret: Secret<String>,
+}
+
+/// One JSON config file, loaded for editing.
+pub struct ConfigFile {
+    pub path: PathBuf,
+    original: Option<Vec<u8>>,
+    value: Map<String, Value>,
+    /// Secrets taken out, so the backup leaves them out too.
+    stripped: bool,
+}
+
+impl ConfigFile {
+    /// Load `path`; a missing (or empty) file is an empty object. Anything that
+    /// is not a JSON object is refused so the file is never clobbered.
+    pub fn open(path: &Path) -> Result<ConfigFile> {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let original = match std::fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::file("cannot read", &path, e)),
+        };
+        let value = match &original {
+            Some(b) if !b.iter().all(u8::is_ascii_whitespace) => match serde_json::from_slice::<Value>(b) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(Error::Config(format!(
+                        "{} is not a JSON object; left unchanged",
+                        path.display()
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::Config(format!(
+                        "{} is not valid JSON ({e}); left unchanged",
+                        path.display()
+                    )));
+                }
+            },
+            _ => Map::new(),
+        };
+        Ok(ConfigFile {
+            path,
+            original,
+            value,
+            stripped: false,
+        })
+    }
+
+    pub fn existed(&self) -> bool {
+        self.original.is_some()
+    }
+
+    /// Whether the file has a `credHelpers` object at all.
+    pub fn has_cred_helpers(&self) -> bool {
+        self.value.contains_key("credHelpers")
+    }
+
+    pub fn cred_helper(&self, key: &str) -> Option<&str> {
+        self.value.get("credHelpers")?.get(key)?.as_str()
+    }
+
+    /// Set `credHelpers[key]`; returns the previous value.
+    pub fn set_cred_helper(&mut self, key: &str, helper: &str) -> Result<Option<String>> {
+        let helpers = self
+            .value
+            .entry("credHelpers")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(map) = helpers else {
+            return Err(Error::Config(format!(
+                "{}: \"credHelpers\" is not an object; left unchanged",
+                self.path.display()
+            )));
+        };
+        let previous = map.insert(key.to_string(), Value::String(helper.to_string()));
+        Ok(previous.and_then(|v| v.as_str().map(str::to_string)))
+    }
+
+    /// Put `credHelpers[key]` back to `previous` (or remove it), dropping
+    /// `credHelpers` when it ends up empty and `drop_if_empty`.
+    pub fn restore_cred_helper(&mut self, key: &str, previous: Option<&str>, drop_if_empty: bool) {
+        let Some(Value::Object(map)) = self.value.get_mut("credHelpers") else {
+            return;
+        };
+        match previous {
+            Some(p) => {
+                map.insert(key.to_string(), Value::String(p.to_string()));
+            }
+            None => {
+                map.shift_remove(key);
+            }
+        }
+        if drop_if_empty && map.is_empty() {
+            self.value.shift_remove("credHelpers");
+        }
+    }
+
+    /// Plaintext credentials in `auths` for the registry `key` (any spelling).
+    pub fn plaintext(&self, key: &str) -> Vec<Plaintext> {
+        let Some(Value::Object(auths)) = self.value.get("auths") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in auths {
+            if crate::registry::normalize(k).ok().as_deref() != Some(key) {
+                continue;
+            }
+            if let Some((username, secret)) = decode_entry(v) {
+                out.push(Plaintext {
+                    auths_key: k.clone(),
+                    username,
+                    secret,
+                });
+            }
+        }
+        out
+    }
+
+    /// Remove the secret fields of `auths[auths_key]`, leaving `{}` as docker does.
+    pub fn strip_secret(&mut self, auths_key: &str) {
+        if let Some(Value::Object(entry)) = self
+            .value
+            .get_mut("auths")
+            .and_then(|a| a.get_mut(auths_key))
+        {
+            for f in SECRET_FIELDS.iter().chain(&["username"]) {
+                entry.shift_remove(*f);
+            }
+            self.stripped = true;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    fn render(value: &Map<String, Value>) -> Result<Vec<u8>> {
+        // docker writes config.json with tab indentation; match it.
+        let mut out = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+        serde::Serialize::serialize(value, &mut ser)
+            .map_err(|e| Error::Config(format!("cannot encode JSON: {e}")))?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// Whether saving would change the file.
+    pub fn changed(&self) -> bool {
+        match &self.original {
+            None => true,
+            Some(b) => match serde_json::from_slice::<Value>(b) {
+                Ok(Value::Object(m)) => m != self.value,
+                _ => !self.value.is_empty(),
+            },
+        }
+    }
+
+    /// Write the file if it changed. Returns whether it did.
+    pub fn save(&self) -> Result<bool> {
+        if !self.changed() {
+            return Ok(false);
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        paths::ensure_private_dir(dir)?;
+        let mode = self.mode();
+        if let Some(orig) = &self.original {
+            let backup = self.path.with_extension(match self.path.extension() {
+                Some(e) => format!("{}.bak", e.to_string_lossy()),
+                None => "bak".into(),
+            });
+            let content = if self.stripped { strip_all_secrets(orig)? } else { orig.clone() };
+            paths::write_atomic(&backup, &content, 0o600)?;
+        }
+        paths::write_atomic(&self.path, &Self::render(&self.value)?, mode)?;
+        Ok(true)
+    }
+
+    /// Remove the file (used by `--undo` for a file configure created and
+    /// that is empty again).
+    pub fn remove(&self) -> Result<()> {
+        std::fs::remove_file(&self.path).map_err(|e| Error::file("cannot remove", &self.path, e))
+    }
+
+    fn mode(&self) -> u32 {
+        #[cfg(unix)]
+        if self.original.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(&self.path) {
+                return m.permissions().mode() & 0o7777;
+            }
+        }
+        0o600
+    }
+}
+
+/// `auth` is base64 `user:secret`; docker also accepts separate fields.
+fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
+    if let Some(auth) = v.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+        let mut raw = base64::engine::general_purpose::STANDARD.decode(auth.trim()).ok()?;
+        let text = String::from_utf8(raw.clone()).ok();
+        zeroize::Zeroize::zeroize(&mut raw);
+        let text = Secret::new(text?);
+        let (u, s) = text.expose().split_once(':')?;
+        if u.is_empty() {
+            return None;
+        }
+        return Some((u.to_string(), Secret::new(s.to_string())));
+    }
+    let u = v.get("username").and_then(Value::as_str).filter(|u| !u.is_empty())?;
+    let p = v.get("password").and_then(Value::as_str)?;
+    Some((u.to_string(), Secret::new(p.to_string())))
+}
+
+/// The backup of a file whose secrets were moved: same content, no secrets.
+fn strip_all_secrets(orig: &[u8]) -> Result<Vec<u8>> {
+    let mut v: Map<String, Value> = serde_json::from_slice(orig)
+        .map_err(|e| Error::Config(format!("cannot re-read the original: {e}")))?;
+    if let Some(Value::Object(auths)) = v.get_mut("auths") {
+        for (_, entry) in auths.iter_mut() {
+            if let Value::Object(e) = entry {
+                for f in SECRET_FIELDS {
+                    e.shift_remove(f);
+                }
+            }
+        }
+    }
+    ConfigFile::render(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        std::fs::write(&p, text).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn adds_helper_and_keeps_everything_else_in_order() {
+        let (_d, p) = file_with(
+            "{\n  \"zeta\": 1,\n  \"auths\": {\"other.example\": {\"auth\": \"eDp5\"}},\n  \"credsStore\": \"desktop\",\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"},\n  \"alpha\": [1, {\"x\": null}]\n}",
+        );
+        let mut f = ConfigFile::open(&p).unwrap();
+        assert_eq!(f.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap(), None);
+        assert!(f.save().unwrap());
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["zeta", "auths", "credsStore", "credHelpers", "alpha"]);
+        assert_eq!(v["credHelpers"]["gcr.io"], "gcloud");
+        assert_eq!(v["credHelpers"]["hub.k8s.ucar.edu"], "harbor");
+        assert_eq!(v["auths"]["other.example"]["auth"], "eDp5");
+        assert_eq!(v["alpha"][1]["x"], Value::Null);
+        // A second identical change writes nothing.
+        let mut again = ConfigFile::open(&p).unwrap();
+        again.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap();
+        assert!(!again.save().unwrap());
+    }
+
+    #[test]
+    fn invalid_json_is_refused_and_untouched() {
+        for text in ["{not json", "[1,2]", "\"x\"", "{\"credHelpers\": 5}"] {
+            let (_d, p) = file_with(text);
+            let r = ConfigFile::open(&p).and_then(|mut f| f.set_cred_helper("h", "harbor").map(|_| f));
+            assert!(r.is_err(), "{text}");
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn plaintext_is_found_under_any_spelling_and_stripped_from_file_and_backup() {
+        // "jdoe@ucar.edu:s3cret" in base64
+        let auth = base64::engine::general_purpose::STANDARD.encode("jdoe@ucar.edu:s3cret");
+        let (_d, p) = file_with(&format!(
+            "{{\"auths\":{{\"https://hub.k8s.ucar.edu/\":{{\"auth\":\"{auth}\",\"email\":\"x\"}},\"o.example\":{{\"auth\":\"{auth}\"}}}}}}"
+        ));
+        let mut f = ConfigFile::open(&p).unwrap();
+        let found = f.plaintext("hub.k8s.ucar.edu");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].username, "jdoe@ucar.edu");
+        assert_eq!(found[0].secret.expose(), "s3cret");
+        f.strip_secret(&found[0].auths_key);
+        f.save().unwrap();
+        let now = std::fs::read_to_string(&p).unwrap();
+        assert!(!now.contains(&format!("\"{auth}\",\"email\"")));
+        let v: Value = serde_json::from_str(&now).unwrap();
+        assert_eq!(v["auths"]["https://hub.k8s.ucar.edu/"], serde_json::json!({"email": "x"}));
+        let backup = std::fs::read_to_string(p.with_extension("json.bak")).unwrap();
+        assert!(!backup.contains(&auth), "backup keeps no plaintext: {backup}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_private_and_existing_modes_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("new").join("config.json");
+        let mut f = ConfigFile::open(&p).unwrap();
+        f.set_cred_helper("h", "harbor").unwrap();
+        f.save().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(mode(p.parent().unwrap()), 0o700);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let mut f = ConfigFile::open(&p).unwrap();
+        f.set_cred_helper("h2", "harbor").unwrap();
+        f.save().unwrap();
+        assert_eq!(mode(&p), 0o640);
+    }
+}
