@@ -79,6 +79,7 @@ esac
 
 if [ "$configure" = 1 ]; then
     # shellcheck disable=SC2086
-    PATH="$bindir:$PATH" "$target" configure --no-verify $configure_args
+    PATH="$bindir:$PATH" "$target" configure $configure_args \
+        || say "warning: configure reported a problem (above); fix it and run '$name configure' again" >&2
 fi
 say "Next: $name login    (paste the CLI secret from your Harbor User Profile)"
