@@ -73,21 +73,23 @@ impl ConfigFile {
             Err(e) => return Err(Error::file("cannot read", &path, e)),
         };
         let value = match &original {
-            Some(b) if !b.iter().all(u8::is_ascii_whitespace) => match serde_json::from_slice::<Value>(b) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => {
-                    return Err(Error::Config(format!(
-                        "{} is not a JSON object; left unchanged",
-                        path.display()
-                    )));
+            Some(b) if !b.iter().all(u8::is_ascii_whitespace) => {
+                match serde_json::from_slice::<Value>(b) {
+                    Ok(Value::Object(m)) => m,
+                    Ok(_) => {
+                        return Err(Error::Config(format!(
+                            "{} is not a JSON object; left unchanged",
+                            path.display()
+                        )));
+                    }
+                    Err(e) => {
+                        return Err(Error::Config(format!(
+                            "{} is not valid JSON ({e}); left unchanged",
+                            path.display()
+                        )));
+                    }
                 }
-                Err(e) => {
-                    return Err(Error::Config(format!(
-                        "{} is not valid JSON ({e}); left unchanged",
-                        path.display()
-                    )));
-                }
-            },
+            }
             _ => Map::new(),
         };
         Ok(ConfigFile {
@@ -220,7 +222,11 @@ impl ConfigFile {
                 Some(e) => format!("{}.bak", e.to_string_lossy()),
                 None => "bak".into(),
             });
-            let content = if self.stripped { strip_all_secrets(orig)? } else { orig.clone() };
+            let content = if self.stripped {
+                strip_all_secrets(orig)?
+            } else {
+                orig.clone()
+            };
             paths::write_atomic(&backup, &content, 0o600)?;
         }
         paths::write_atomic(&self.path, &Self::render(&self.value)?, mode)?;
@@ -247,8 +253,14 @@ impl ConfigFile {
 
 /// `auth` is base64 `user:secret`; docker also accepts separate fields.
 fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
-    if let Some(auth) = v.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
-        let mut raw = base64::engine::general_purpose::STANDARD.decode(auth.trim()).ok()?;
+    if let Some(auth) = v
+        .get("auth")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+    {
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()?;
         let text = String::from_utf8(raw.clone()).ok();
         zeroize::Zeroize::zeroize(&mut raw);
         let text = Secret::new(text?);
@@ -258,7 +270,10 @@ fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
         }
         return Some((u.to_string(), Secret::new(s.to_string())));
     }
-    let u = v.get("username").and_then(Value::as_str).filter(|u| !u.is_empty())?;
+    let u = v
+        .get("username")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())?;
     let p = v.get("password").and_then(Value::as_str)?;
     Some((u.to_string(), Secret::new(p.to_string())))
 }
@@ -296,11 +311,17 @@ mod tests {
             "{\n  \"zeta\": 1,\n  \"auths\": {\"other.example\": {\"auth\": \"eDp5\"}},\n  \"credsStore\": \"desktop\",\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"},\n  \"alpha\": [1, {\"x\": null}]\n}",
         );
         let mut f = ConfigFile::open(&p).unwrap();
-        assert_eq!(f.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap(), None);
+        assert_eq!(
+            f.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap(),
+            None
+        );
         assert!(f.save().unwrap());
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["zeta", "auths", "credsStore", "credHelpers", "alpha"]);
+        assert_eq!(
+            keys,
+            ["zeta", "auths", "credsStore", "credHelpers", "alpha"]
+        );
         assert_eq!(v["credHelpers"]["gcr.io"], "gcloud");
         assert_eq!(v["credHelpers"]["hub.k8s.ucar.edu"], "harbor");
         assert_eq!(v["auths"]["other.example"]["auth"], "eDp5");
@@ -315,7 +336,8 @@ mod tests {
     fn invalid_json_is_refused_and_untouched() {
         for text in ["{not json", "[1,2]", "\"x\"", "{\"credHelpers\": 5}"] {
             let (_d, p) = file_with(text);
-            let r = ConfigFile::open(&p).and_then(|mut f| f.set_cred_helper("h", "harbor").map(|_| f));
+            let r =
+                ConfigFile::open(&p).and_then(|mut f| f.set_cred_helper("h", "harbor").map(|_| f));
             assert!(r.is_err(), "{text}");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
         }
@@ -338,9 +360,15 @@ mod tests {
         let now = std::fs::read_to_string(&p).unwrap();
         assert!(!now.contains(&format!("\"{auth}\",\"email\"")));
         let v: Value = serde_json::from_str(&now).unwrap();
-        assert_eq!(v["auths"]["https://hub.k8s.ucar.edu/"], serde_json::json!({"email": "x"}));
+        assert_eq!(
+            v["auths"]["https://hub.k8s.ucar.edu/"],
+            serde_json::json!({"email": "x"})
+        );
         let backup = std::fs::read_to_string(p.with_extension("json.bak")).unwrap();
-        assert!(!backup.contains(&auth), "backup keeps no plaintext: {backup}");
+        assert!(
+            !backup.contains(&auth),
+            "backup keeps no plaintext: {backup}"
+        );
     }
 
     #[cfg(unix)]

@@ -97,6 +97,7 @@ pub fn store_with(
                 secret,
             },
         )?;
+        crate::cache::invalidate(&key);
         if let Some(p) = &previous
             && p.store != kind
         {
@@ -115,6 +116,7 @@ pub fn store_with(
                     .expires_at
                     .or_else(|| same_account.and_then(|p| p.expires_at)),
                 server_url: Some(server_url),
+                generation: Some(crate::cache::new_generation()),
                 verified_at: facts.verified_at,
             },
         );
@@ -157,12 +159,25 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
         );
     }
     let known = idx.registries.get(&key);
+    // Warm path: a kernel-keyring copy made for this very index generation.
+    let cached_generation = known
+        .filter(|e| e.store == StoreKind::SecretService)
+        .and_then(|e| e.generation);
+    if let (Some(e), Some(g)) = (known, cached_generation)
+        && let Some(hit) = crate::cache::get(&key, g)
+    {
+        expiry_warning(&key, e, stderr);
+        return Ok((hit.username, hit.secret));
+    }
     let order = match known {
         Some(e) => vec![e.store],
         None => store::search_order()?,
     };
     for kind in order {
         if let Some(found) = store::get(kind, &key)? {
+            if let Some(g) = cached_generation {
+                crate::cache::put(&key, g, &found);
+            }
             match known {
                 Some(e) => expiry_warning(&key, e, stderr),
                 None => remember(&key, kind, &found.username, server_url),
@@ -186,6 +201,7 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
                 stored_at: index::now(),
                 expires_at: None,
                 server_url: Some(server_url.to_string()),
+                generation: Some(crate::cache::new_generation()),
                 verified_at: None,
             });
         Ok(())
@@ -235,6 +251,7 @@ pub fn erase(server_url: &str, stderr: &mut dyn Write) -> Result<()> {
                 order.push(k);
             }
         }
+        crate::cache::invalidate(&key);
         let mut found = false;
         for kind in order {
             match store::delete(kind, &key) {

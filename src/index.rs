@@ -72,6 +72,9 @@ pub struct Entry {
     /// The address as the client or user first gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_url: Option<String>,
+    /// Changes with every store; a cached copy is only served for the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     /// When `login` last verified the secret with the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<i64>,

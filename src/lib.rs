@@ -4,6 +4,7 @@
 //! The binary speaks the docker-credential-helpers protocol (see [`helper`])
 //! and offers human commands (see [`cli`]).
 
+pub mod cache;
 pub mod ci_env;
 pub mod cli;
 pub mod config;

@@ -72,7 +72,9 @@ fn save_state(s: &State) -> Result<()> {
     let p = state_path()?;
     if s.files.is_empty() {
         return match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::file("cannot remove", p, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::file("cannot remove", p, e))
+            }
             _ => Ok(()),
         };
     }
@@ -91,7 +93,9 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         targets.push(("podman/skopeo/buildah", config::containers_auth_path()?));
     }
     let keys = if a.registries.is_empty() {
-        vec![crate::registry::normalize(&crate::settings::default_registry()?)?]
+        vec![crate::registry::normalize(
+            &crate::settings::default_registry()?,
+        )?]
     } else {
         a.registries
             .iter()
@@ -121,11 +125,20 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             if previous.as_deref() != Some(HELPER) {
                 record.keys.entry(key.clone()).or_insert(previous.clone());
                 match previous {
-                    Some(p) => println!("{who}: {}: credHelpers[{key}] was {p:?}, now {HELPER:?}", file.path.display()),
-                    None => println!("{who}: {}: added credHelpers[{key}] = {HELPER:?}", file.path.display()),
+                    Some(p) => println!(
+                        "{who}: {}: credHelpers[{key}] was {p:?}, now {HELPER:?}",
+                        file.path.display()
+                    ),
+                    None => println!(
+                        "{who}: {}: added credHelpers[{key}] = {HELPER:?}",
+                        file.path.display()
+                    ),
                 }
             } else {
-                println!("{who}: {}: {key} already uses this helper", file.path.display());
+                println!(
+                    "{who}: {}: {key} already uses this helper",
+                    file.path.display()
+                );
             }
             failed |= !migrate(who, &mut file, key, &a)?;
         }
@@ -144,10 +157,19 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
              add its directory to PATH"
         );
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn undo(who: &str, file: &mut ConfigFile, keys: &[String], record: Option<FileRecord>) -> Result<()> {
+fn undo(
+    who: &str,
+    file: &mut ConfigFile,
+    keys: &[String],
+    record: Option<FileRecord>,
+) -> Result<()> {
     let record = record.unwrap_or_else(|| FileRecord {
         // No record (state lost): remove only entries that name this helper.
         keys: keys
@@ -166,7 +188,10 @@ fn undo(who: &str, file: &mut ConfigFile, keys: &[String], record: Option<FileRe
     if record.created_file && file.is_empty() {
         if file.existed() {
             file.remove()?;
-            println!("{who}: removed {} (configure had created it)", file.path.display());
+            println!(
+                "{who}: removed {} (configure had created it)",
+                file.path.display()
+            );
         }
     } else if !file.save()? && record.keys.is_empty() {
         println!("{who}: {}: nothing to undo", file.path.display());
@@ -213,7 +238,12 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
 }
 
 #[cfg(feature = "net")]
-fn check(key: &str, username: &str, secret: &crate::secret::Secret<String>, net: &NetArgs) -> Result<()> {
+fn check(
+    key: &str,
+    username: &str,
+    secret: &crate::secret::Secret<String>,
+    net: &NetArgs,
+) -> Result<()> {
     use crate::harbor;
     let opts = harbor::Options {
         ca_file: net.ca_file.clone(),
@@ -222,18 +252,26 @@ fn check(key: &str, username: &str, secret: &crate::secret::Secret<String>, net:
     let client = harbor::Client::new(harbor::target(key, &opts)?, &opts)?;
     match client.verify(username, secret)? {
         (harbor::Verdict::Accepted, _) => Ok(()),
-        (harbor::Verdict::Rejected, _) => Err(Error::Unauthorized("the registry rejected it".into())),
+        (harbor::Verdict::Rejected, _) => {
+            Err(Error::Unauthorized("the registry rejected it".into()))
+        }
     }
 }
 
 #[cfg(not(feature = "net"))]
 fn check(_: &str, _: &str, _: &crate::secret::Secret<String>, _: &NetArgs) -> Result<()> {
-    Err(Error::Usage("this build has no network support; use --no-verify".into()))
+    Err(Error::Usage(
+        "this build has no network support; use --no-verify".into(),
+    ))
 }
 
 /// Whether a `docker-credential-harbor` executable is on PATH.
 fn on_path() -> bool {
-    let name = if cfg!(windows) { "docker-credential-harbor.exe" } else { "docker-credential-harbor" };
+    let name = if cfg!(windows) {
+        "docker-credential-harbor.exe"
+    } else {
+        "docker-credential-harbor"
+    };
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false)

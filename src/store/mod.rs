@@ -172,6 +172,16 @@ impl std::fmt::Debug for Stored {
     }
 }
 
+/// The keychain blob for `stored`.
+pub fn encode_blob(stored: &Stored) -> Secret<String> {
+    stored.encode()
+}
+
+/// Parse a keychain blob; `None` when it is not in this program's format.
+pub fn decode_blob(text: &str) -> Option<Stored> {
+    Stored::decode(StoreKind::Keyutils, text.as_bytes().to_vec()).ok()
+}
+
 impl Stored {
     fn encode(&self) -> Secret<String> {
         let mut s = String::with_capacity(32 + self.username.len() + self.secret.expose().len());

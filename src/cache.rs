@@ -1,0 +1,102 @@
+//! A short-lived copy of recently read secrets in the Linux kernel keyring,
+//! in front of the Secret Service.
+//!
+//! A Secret Service read costs a D-Bus connection, a DH session and a few
+//! round trips (about 10 ms); a kernel keyring read costs a syscall. The copy
+//! lives in the caller's session keyring (possessor-only, never on disk), the
+//! kernel drops it after the TTL, and it is only served while its generation
+//! matches the index entry's, so a `store` or `erase` from any session makes
+//! it stale at once. Processes without a session keyring of their own simply
+//! do not cache.
+
+use crate::secret::Secret;
+use crate::store::Stored;
+
+/// Seconds a cached copy lives; `0` turns the cache off.
+pub const TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
+const DEFAULT_TTL: u64 = 600;
+
+pub fn ttl() -> u64 {
+    std::env::var(TTL_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_TTL)
+        .min(86_400)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+
+    use super::*;
+
+    fn description(key: &str) -> String {
+        format!("docker-credential-harbor-cache:{key}")
+    }
+
+    fn session() -> Option<KeyRing> {
+        KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
+    }
+
+    /// The cached entry for `key` if it was made for `generation`.
+    pub fn get(key: &str, generation: u64) -> Option<Stored> {
+        if ttl() == 0 {
+            return None;
+        }
+        let k = session()?.search(&description(key)).ok()?;
+        let mut bytes = k.read_to_vec().ok()?;
+        let blob = Secret::new(String::from_utf8(std::mem::take(&mut bytes)).ok()?);
+        let (gen_text, rest) = blob.expose().split_once('\n')?;
+        if gen_text.parse::<u64>().ok()? != generation {
+            return None;
+        }
+        crate::store::decode_blob(rest)
+    }
+
+    /// Keep a copy of `stored` for `generation`; failures are ignored (no cache).
+    pub fn put(key: &str, generation: u64, stored: &Stored) {
+        let ttl = ttl();
+        if ttl == 0 {
+            return;
+        }
+        let Some(ring) = session() else { return };
+        let blob = Secret::new(format!(
+            "{generation}\n{}",
+            crate::store::encode_blob(stored).expose()
+        ));
+        if let Ok(k) = ring.add_key(&description(key), blob.expose().as_bytes()) {
+            let _ = k.set_timeout(ttl as usize);
+        }
+    }
+
+    /// Forget the cached copy of `key` in this session.
+    pub fn invalidate(key: &str) {
+        if let Some(ring) = session()
+            && let Ok(k) = ring.search(&description(key))
+        {
+            let _ = k.invalidate();
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::*;
+
+    pub fn get(_: &str, _: u64) -> Option<Stored> {
+        None
+    }
+    pub fn put(_: &str, _: u64, _: &Stored) {}
+    pub fn invalidate(_: &str) {}
+}
+
+pub use imp::{get, invalidate, put};
+
+/// A fresh generation number for an index entry.
+pub fn new_generation() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ ((std::process::id() as u64) << 48)
+}
