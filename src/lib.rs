@@ -13,6 +13,7 @@ pub mod error;
 pub mod harbor;
 pub mod helper;
 pub mod index;
+pub mod kube;
 pub mod notice;
 pub mod paths;
 pub mod protocol;

@@ -57,11 +57,11 @@ struct RobotFile {
     expires_at: Option<i64>,
 }
 
-struct Login {
-    username: String,
-    secret: Secret<String>,
-    kind: AccountKind,
-    expires_at: Option<i64>,
+pub(crate) struct Login {
+    pub username: String,
+    pub secret: Secret<String>,
+    pub kind: AccountKind,
+    pub expires_at: Option<i64>,
 }
 
 pub fn run(a: LoginArgs) -> Result<ExitCode> {
@@ -134,7 +134,9 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
 
 fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
     if let Some(file) = &a.robot_file {
-        return robot_file(file);
+        let login = read_robot_file(file)?;
+        warn_if_readable_by_others(file);
+        return Ok(login);
     }
     let username = match &a.username {
         Some(u) => u.trim().to_string(),
@@ -161,7 +163,8 @@ fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
     })
 }
 
-fn robot_file(path: &Path) -> Result<Login> {
+/// Read a robot account file as Harbor exports it.
+pub(crate) fn read_robot_file(path: &Path) -> Result<Login> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(protocol::MAX_INPUT as u64).read_to_end(&mut bytes))
@@ -182,7 +185,6 @@ fn robot_file(path: &Path) -> Result<Login> {
             path.display()
         )));
     }
-    warn_if_readable_by_others(path);
     Ok(Login {
         username: robot.name.trim().to_string(),
         secret,

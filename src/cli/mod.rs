@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod configure;
+mod kube;
 mod login;
 mod status;
 
@@ -51,6 +52,10 @@ enum Command {
     Status(status::StatusArgs),
     /// Point docker and podman at this helper (credHelpers) and move plaintext secrets into the keychain.
     Configure(configure::ConfigureArgs),
+    /// Answer kubelet's image credential provider requests (credentialprovider.kubelet.k8s.io/v1).
+    KubeletCredentialProvider(kube::ProviderArgs),
+    /// Print a kubernetes.io/dockerconfigjson Secret for the stored account (for kubectl apply -f -).
+    KubeSecret(kube::SecretArgs),
 }
 
 #[derive(Args)]
@@ -70,19 +75,13 @@ pub struct NetArgs {
     pub insecure: bool,
 }
 
-pub const COMMANDS: [&str; 8] = [
-    "login",
-    "logout",
-    "status",
-    "configure",
-    "help",
-    "--help",
-    "-h",
-    "-V",
-];
-
+/// Whether `arg` starts a human command (the protocol actions are handled before).
 pub fn is_command(arg: &str) -> bool {
-    COMMANDS.contains(&arg) || arg == "--version"
+    use clap::CommandFactory;
+    matches!(arg, "help" | "--help" | "-h" | "-V" | "--version")
+        || Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == arg)
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
@@ -102,6 +101,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Command::Logout(a) => logout(a),
         Command::Status(a) => status::run(a),
         Command::Configure(a) => configure::run(a),
+        Command::KubeletCredentialProvider(a) => kube::provider(a),
+        Command::KubeSecret(a) => kube::secret(a),
     };
     match result {
         Ok(code) => code,
