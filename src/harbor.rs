@@ -22,6 +22,9 @@ pub struct Target {
     pub base: String,
     /// The host[:port] for messages.
     pub host: String,
+    /// No scheme was given and the host is loopback: like docker, which treats
+    /// local registries as insecure, fall back to plain HTTP when TLS fails.
+    pub http_fallback: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -50,12 +53,12 @@ pub struct SystemInfo {
 pub fn target(input: &str, opts: &Options) -> Result<Target> {
     let s = input.trim();
     let lower = s.to_ascii_lowercase();
-    let (scheme, rest) = if let Some(r) = lower.strip_prefix("https://") {
-        ("https", r)
+    let (scheme, rest, explicit) = if let Some(r) = lower.strip_prefix("https://") {
+        ("https", r, true)
     } else if let Some(r) = lower.strip_prefix("http://") {
-        ("http", r)
+        ("http", r, true)
     } else {
-        ("https", lower.as_str())
+        ("https", lower.as_str(), false)
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("").to_string();
     // Reuse the key normaliser's validation (host syntax, port range).
@@ -68,6 +71,7 @@ pub fn target(input: &str, opts: &Options) -> Result<Target> {
     }
     Ok(Target {
         base: format!("{scheme}://{host}"),
+        http_fallback: !explicit && is_loopback(&host),
         host,
     })
 }

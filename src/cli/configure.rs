@@ -204,7 +204,7 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
     let mut ok = true;
     for found in file.plaintext(key) {
         if !a.no_verify
-            && let Err(e) = check(key, &found.username, &found.secret, &a.net)
+            && let Err(e) = check(&found.auths_key, &found.username, &found.secret, &a.net)
         {
             eprintln!(
                 "warning: {who}: {}: the plaintext secret for {key} was not moved ({}); \

@@ -1,0 +1,255 @@
+//! `configure` on docker's config.json and containers' auth.json: every shape
+//! of file people have, what it must keep, what it must refuse, plaintext
+//! migration, and `--undo`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use common::bin::{self, Env};
+use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::registry::Registry;
+use serde_json::{Value, json};
+
+const KEY: &str = "hub.k8s.ucar.edu";
+
+fn env() -> Env {
+    common::keychain::require_own_session_keyring();
+    let mut env = Env::new();
+    env.set("DOCKER_CREDENTIAL_HARBOR_STORE", "keyutils");
+    env
+}
+
+fn docker_path(env: &Env) -> PathBuf {
+    env.home.join(".docker/config.json")
+}
+
+fn podman_path(env: &Env) -> PathBuf {
+    env.config_home.join("containers/auth.json")
+}
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn configure(env: &Env, args: &[&str]) -> bin::Output {
+    let mut all = vec!["configure"];
+    all.extend_from_slice(args);
+    bin::run(env, &all, b"")
+}
+
+#[test]
+fn no_files_at_all() {
+    let env = env();
+    let out = configure(&env, &[]);
+    assert_eq!(out.code(), 0, "{out}");
+    for p in [docker_path(&env), podman_path(&env)] {
+        assert_eq!(read_json(&p), json!({"credHelpers": {KEY: "harbor"}}), "{}", p.display());
+        assert_eq!(bin::mode_of(&p), 0o600, "{}", p.display());
+        assert_eq!(bin::mode_of(p.parent().unwrap()), 0o700, "{}", p.display());
+    }
+    assert!(out.stdout.contains("added credHelpers[hub.k8s.ucar.edu]"), "{out}");
+    // Undo removes the files it created.
+    let out = configure(&env, &["--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!docker_path(&env).exists() && !podman_path(&env).exists(), "{out}");
+}
+
+#[test]
+fn keeps_everything_else_and_undo_restores_it() {
+    let cases = [
+        ("empty object", "{}"),
+        ("empty file", ""),
+        ("auths", r#"{"auths":{"quay.io":{"auth":"eDp5"},"hub.k8s.ucar.edu":{}}}"#),
+        ("credsStore", r#"{"credsStore":"desktop","auths":{}}"#),
+        ("other credHelpers", r#"{"credHelpers":{"gcr.io":"gcloud","public.ecr.aws":"ecr-login"}}"#),
+        (
+            "unusual formatting",
+            "  {\"b\" :[ 1,2 ,{\"x\":\"\\u00e9\\n\"}],\r\n\t\"a\":{ } ,\"proxies\":{\"default\":{\"httpProxy\":\"http://p:3128\"}},\"z\":null}\n\n",
+        ),
+    ];
+    for (what, text) in cases {
+        let env = env();
+        write(&docker_path(&env), text);
+        let original: Value = if text.trim().is_empty() { json!({}) } else { serde_json::from_str(text).unwrap() };
+        let out = configure(&env, &["--docker"]);
+        assert_eq!(out.code(), 0, "{what}\n{out}");
+        let now = read_json(&docker_path(&env));
+        assert_eq!(now["credHelpers"][KEY], "harbor", "{what}");
+        for (k, v) in original.as_object().unwrap() {
+            if k == "credHelpers" {
+                for (hk, hv) in v.as_object().unwrap() {
+                    assert_eq!(&now["credHelpers"][hk], hv, "{what}: other helper {hk} kept");
+                }
+            } else {
+                assert_eq!(&now[k], v, "{what}: {k} kept");
+            }
+        }
+        // Key order is kept too: the original keys come first, in order.
+        let keys: Vec<&String> = now.as_object().unwrap().keys().collect();
+        let orig_keys: Vec<&String> = original.as_object().unwrap().keys().collect();
+        assert_eq!(&keys[..orig_keys.len()], &orig_keys[..], "{what}: key order");
+        assert!(!podman_path(&env).exists(), "--docker leaves podman alone");
+        // A second run changes nothing.
+        let bytes = std::fs::read(docker_path(&env)).unwrap();
+        assert_eq!(configure(&env, &["--docker"]).code(), 0);
+        assert_eq!(std::fs::read(docker_path(&env)).unwrap(), bytes, "{what}: idempotent");
+        // One backup of the previous content.
+        let backup = docker_path(&env).with_extension("json.bak");
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), text, "{what}: backup is the previous content");
+        // Undo gives back the original, semantically.
+        let out = configure(&env, &["--docker", "--undo"]);
+        assert_eq!(out.code(), 0, "{what}\n{out}");
+        assert_eq!(read_json(&docker_path(&env)), original, "{what}: undo");
+    }
+}
+
+#[test]
+fn another_helper_for_the_registry_is_replaced_and_restored() {
+    let env = env();
+    write(&docker_path(&env), r#"{"credHelpers":{"hub.k8s.ucar.edu":"secretservice"}}"#);
+    let out = configure(&env, &["--docker"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("was \"secretservice\""), "{out}");
+    assert_eq!(read_json(&docker_path(&env))["credHelpers"][KEY], "harbor");
+    configure(&env, &["--docker", "--undo"]);
+    assert_eq!(read_json(&docker_path(&env)), json!({"credHelpers": {KEY: "secretservice"}}));
+}
+
+#[test]
+fn several_registries_and_podman_only() {
+    let env = env();
+    let out = configure(&env, &["--podman", "--registry", "https://A.example:8443/", "--registry", "b.example"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        read_json(&podman_path(&env)),
+        json!({"credHelpers": {"a.example:8443": "harbor", "b.example": "harbor"}})
+    );
+    assert!(!docker_path(&env).exists());
+    // REGISTRY_AUTH_FILE and DOCKER_CONFIG are honoured.
+    let mut env2 = self::env();
+    let custom = env2.root().join("custom-auth.json");
+    let dcfg = env2.root().join("dockercfg");
+    env2.set("REGISTRY_AUTH_FILE", custom.to_str().unwrap());
+    env2.set("DOCKER_CONFIG", dcfg.to_str().unwrap());
+    assert_eq!(configure(&env2, &[]).code(), 0);
+    assert_eq!(read_json(&custom)["credHelpers"][KEY], "harbor");
+    assert_eq!(read_json(&dcfg.join("config.json"))["credHelpers"][KEY], "harbor");
+}
+
+#[test]
+fn invalid_json_is_refused_and_nothing_changes() {
+    for text in ["{\"auths\": {", "[1,2]", "\"just a string\"", "{\"credHelpers\": 7}", "{} trailing"] {
+        let env = env();
+        write(&docker_path(&env), text);
+        let out = configure(&env, &[]);
+        assert_eq!(out.code(), 1, "{text}\n{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{text}: one line\n{out}");
+        assert!(out.stderr.contains("config.json"), "{text}: names the file\n{out}");
+        assert_eq!(std::fs::read_to_string(docker_path(&env)).unwrap(), text, "unchanged");
+        assert!(!podman_path(&env).exists(), "{text}: the other file is not touched either");
+    }
+}
+
+/// A read-only file system under the docker config (root ignores mode bits).
+struct ReadOnlyMount(PathBuf);
+
+impl ReadOnlyMount {
+    fn new(dir: &Path, file_text: &str) -> ReadOnlyMount {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = |args: &[&str]| std::process::Command::new("mount").args(args).status().unwrap().success();
+        assert!(ok(&["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dir.to_str().unwrap()]), "mount tmpfs (needs root)");
+        std::fs::write(dir.join("config.json"), file_text).unwrap();
+        assert!(ok(&["-o", "remount,ro", dir.to_str().unwrap()]), "remount read-only");
+        ReadOnlyMount(dir.to_path_buf())
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn read_only_directory_gives_a_clear_error() {
+    let mut env = env();
+    let dir = env.root().join("ro-docker");
+    let _m = ReadOnlyMount::new(&dir, "{}");
+    env.set("DOCKER_CONFIG", dir.to_str().unwrap());
+    let out = configure(&env, &["--docker"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    assert!(out.stderr.contains(dir.to_str().unwrap()), "names the path\n{out}");
+    assert_eq!(std::fs::read_to_string(dir.join("config.json")).unwrap(), "{}");
+}
+
+fn auth_b64(user: &str, secret: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+}
+
+#[test]
+fn plaintext_secrets_move_into_the_keychain_after_a_check() {
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: vec![Account::user("jdoe@ucar.edu", "good-cli-secret-1")],
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    let key = registry.addr();
+    let env = env();
+    env.watch_secret("good-cli-secret-1");
+    let good = auth_b64("jdoe@ucar.edu", "good-cli-secret-1");
+    let text = format!(
+        r#"{{"auths":{{"http://{key}":{{"auth":"{good}","email":"jdoe@ucar.edu"}},"quay.io":{{"auth":"eDp5"}}}}}}"#
+    );
+    write(&docker_path(&env), &text);
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("moved the plaintext secret"), "{out}");
+    assert!(standin.token_log().iter().any(|e| e.account.as_deref() == Some("jdoe@ucar.edu") && e.status == 200), "verified first");
+    let now = read_json(&docker_path(&env));
+    assert_eq!(now["auths"][format!("http://{key}")], json!({"email": "jdoe@ucar.edu"}), "secret gone from the file");
+    assert_eq!(now["auths"]["quay.io"]["auth"], "eDp5", "other registries untouched");
+    assert_eq!(bin::get_ok(&env, &key), ("jdoe@ucar.edu".to_string(), "good-cli-secret-1".to_string()));
+    let backup = std::fs::read_to_string(docker_path(&env).with_extension("json.bak")).unwrap();
+    assert!(!backup.contains(&good), "the backup keeps no plaintext secret");
+    env.assert_no_secret_in_files();
+    // Undo takes back credHelpers but never writes the secret back.
+    configure(&env, &["--docker", "--registry", &key, "--undo"]);
+    let after = std::fs::read_to_string(docker_path(&env)).unwrap();
+    assert!(!after.contains(&good) && !after.contains("credHelpers"), "{after}");
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+#[test]
+fn a_rejected_plaintext_secret_stays_and_is_reported() {
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: vec![Account::user("jdoe@ucar.edu", "current-secret")],
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    let key = registry.addr();
+    let env = env();
+    let stale = auth_b64("jdoe@ucar.edu", "stale-secret-22");
+    write(&docker_path(&env), &format!(r#"{{"auths":{{"{key}":{{"auth":"{stale}"}}}}}}"#));
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("was not moved"), "{out}");
+    assert!(!out.stderr.contains("stale-secret-22"), "{out}");
+    assert_eq!(read_json(&docker_path(&env))["auths"][&key]["auth"], stale.as_str(), "left in place");
+    bin::assert_not_found(&env, &key);
+    // --no-verify moves it without asking the registry.
+    standin.clear_token_log();
+    let out = configure(&env, &["--docker", "--registry", &key, "--no-verify"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(standin.token_log().is_empty(), "no request with --no-verify");
+    assert_eq!(bin::get_ok(&env, &key).1, "stale-secret-22");
+    bin::run(&env, &["erase"], key.as_bytes());
+}

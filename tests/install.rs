@@ -1,0 +1,165 @@
+//! install.sh from this checkout into a temporary HOME and PREFIX: it builds,
+//! installs, configures docker and podman, changes nothing when run again,
+//! and `--uninstall` leaves no trace of the tool in those files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::bin;
+use serde_json::Value;
+
+const ORIGINAL_DOCKER_CONFIG: &str = r#"{
+  "auths": {"quay.io": {"auth": "eDp5"}},
+  "credsStore": "desktop",
+  "credHelpers": {"gcr.io": "gcloud"},
+  "experimental": "enabled"
+}"#;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Home {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    prefix: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        let tmp = tempfile::Builder::new().prefix("dch-install-").tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let prefix = tmp.path().join("prefix");
+        std::fs::create_dir_all(home.join(".docker")).unwrap();
+        std::fs::write(home.join(".docker/config.json"), ORIGINAL_DOCKER_CONFIG).unwrap();
+        Home { _tmp: tmp, home, prefix }
+    }
+
+    fn vars(&self, path: &str) -> BTreeMap<String, String> {
+        let mut v = BTreeMap::new();
+        v.insert("HOME".into(), self.home.to_string_lossy().into_owned());
+        v.insert("PREFIX".into(), self.prefix.to_string_lossy().into_owned());
+        v.insert("PATH".into(), path.to_string());
+        // Share the project's build directory: a release build is minutes on 2 cores.
+        v.insert("CARGO_TARGET_DIR".into(), repo().join("target").to_string_lossy().into_owned());
+        if let Ok(h) = std::env::var("CARGO_HOME") {
+            v.insert("CARGO_HOME".into(), h);
+        }
+        if let Ok(h) = std::env::var("RUSTUP_HOME") {
+            v.insert("RUSTUP_HOME".into(), h);
+        }
+        v.insert("DOCKER_CREDENTIAL_HARBOR_STORE".into(), "keyutils".into());
+        v
+    }
+
+    fn install(&self, args: &[&str], path: &str) -> bin::Output {
+        let script = repo().join("install.sh");
+        let mut all = vec![script.to_str().unwrap()];
+        all.extend_from_slice(args);
+        bin::run_bounded("sh", all, &self.vars(path), b"", Duration::from_secs(900))
+    }
+
+    fn docker_config(&self) -> PathBuf {
+        self.home.join(".docker/config.json")
+    }
+
+    fn auth_json(&self) -> PathBuf {
+        self.home.join(".config/containers/auth.json")
+    }
+
+    fn binary(&self) -> PathBuf {
+        self.prefix.join("bin/docker-credential-harbor")
+    }
+}
+
+/// PATH with cargo and the usual tools, but not the install prefix.
+fn path_with_cargo() -> String {
+    std::env::var("PATH").unwrap()
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))).unwrap()
+}
+
+fn mtime(p: &Path) -> std::time::SystemTime {
+    std::fs::metadata(p).unwrap().modified().unwrap()
+}
+
+#[test]
+fn install_rerun_and_uninstall() {
+    common::keychain::require_own_session_keyring();
+    let h = Home::new();
+    let out = h.install(&[], &path_with_cargo());
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("Installed"), "{out}");
+    assert!(out.stderr.contains("is not on PATH"), "the prefix is not on PATH: warn\n{out}");
+    let bin_path = h.binary();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&bin_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755, "installed binary is executable");
+    }
+
+    // docker: credHelpers added, everything else kept.
+    let docker = json(&h.docker_config());
+    let original: Value = serde_json::from_str(ORIGINAL_DOCKER_CONFIG).unwrap();
+    assert_eq!(docker["credHelpers"]["hub.k8s.ucar.edu"], "harbor");
+    assert_eq!(docker["credHelpers"]["gcr.io"], "gcloud");
+    for k in ["auths", "credsStore", "experimental"] {
+        assert_eq!(docker[k], original[k], "{k} kept");
+    }
+    // podman/skopeo/buildah: a new private auth.json.
+    assert_eq!(json(&h.auth_json())["credHelpers"]["hub.k8s.ucar.edu"], "harbor");
+    assert_eq!(bin::mode_of(&h.auth_json()), 0o600);
+
+    // The installed binary is the helper.
+    let v = bin::run_bounded(bin_path.to_str().unwrap(), ["version"], &h.vars(&path_with_cargo()), b"", Duration::from_secs(30));
+    assert_eq!(v.code(), 0, "{v}");
+    assert!(v.stdout.starts_with("docker-credential-harbor (docker-credential-harbor) "), "{v}");
+
+    // Again: nothing changes.
+    let before = (
+        std::fs::read(h.docker_config()).unwrap(),
+        std::fs::read(h.auth_json()).unwrap(),
+        mtime(&bin_path),
+    );
+    let out = h.install(&[], &format!("{}:{}", h.prefix.join("bin").display(), path_with_cargo()));
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("up to date"), "{out}");
+    assert!(!out.stderr.contains("not on PATH"), "{out}");
+    assert_eq!(std::fs::read(h.docker_config()).unwrap(), before.0, "config.json unchanged by a rerun");
+    assert_eq!(std::fs::read(h.auth_json()).unwrap(), before.1, "auth.json unchanged by a rerun");
+    assert_eq!(mtime(&bin_path), before.2, "binary not rewritten");
+
+    // Uninstall: no trace of the tool in those files.
+    let out = h.install(&["--uninstall"], &path_with_cargo());
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(!bin_path.exists(), "binary removed");
+    assert_eq!(json(&h.docker_config()), original, "config.json back to the original, semantically");
+    assert!(!h.auth_json().exists(), "auth.json that install created is gone");
+    let text = std::fs::read_to_string(h.docker_config()).unwrap();
+    assert!(!text.contains("harbor"), "{text}");
+    // Uninstalling twice is fine.
+    let out = h.install(&["--uninstall"], &path_with_cargo());
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("nothing to remove"), "{out}");
+}
+
+#[test]
+fn install_without_cargo_says_so() {
+    let h = Home::new();
+    // A PATH with the shell tools but no cargo.
+    let tools = tempfile::tempdir().unwrap();
+    for t in ["sh", "dirname", "id", "cat", "sed"] {
+        let src = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(t)).find(|p| p.exists()).unwrap();
+        std::os::unix::fs::symlink(src, tools.path().join(t)).unwrap();
+    }
+    let out = h.install(&[], tools.path().to_str().unwrap());
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("cargo not found"), "{out}");
+    assert!(!h.binary().exists());
+    assert_eq!(std::fs::read_to_string(h.docker_config()).unwrap(), ORIGINAL_DOCKER_CONFIG, "nothing touched");
+}
