@@ -149,13 +149,13 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
     if let Some(ci) = ci_env::for_key(&key) {
         return Ok((ci.username, ci.secret));
     }
+    // A mistyped DOCKER_CREDENTIAL_HARBOR_STORE is loud on every path.
+    store::forced()?;
     let (idx, damaged) = index::load_lenient()?;
     if let Some(why) = &damaged {
         warn(
             stderr,
-            &format!(
-                "warning: {why}; reading the keychain directly; it is repaired at the next store"
-            ),
+            &format!("warning: {why}; reading the keychain directly and starting a new index"),
         );
     }
     let known = idx.registries.get(&key);
@@ -173,8 +173,25 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
         Some(e) => vec![e.store],
         None => store::search_order()?,
     };
+    let mut first_error = None;
     for kind in order {
-        if let Some(found) = store::get(kind, &key)? {
+        let found = match store::get(kind, &key) {
+            Ok(f) => f,
+            Err(e) if known.is_some() => return Err(e),
+            // Searching for a key the index does not know: a keychain that
+            // cannot be used cannot hold it either; the kernel keyring
+            // refusing a process without a session keyring is no news at all.
+            Err(Error::KeychainUnavailable { store: s, .. })
+                if s == StoreKind::Keyutils.display() =>
+            {
+                continue;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if let Some(found) = found {
             if let Some(g) = cached_generation {
                 crate::cache::put(&key, g, &found);
             }
@@ -185,7 +202,7 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
             return Ok((found.username, found.secret));
         }
     }
-    Err(Error::NotFound)
+    Err(first_error.unwrap_or(Error::NotFound))
 }
 
 /// Put a keychain entry that the index lacks back into the index, so `list`

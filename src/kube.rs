@@ -40,7 +40,7 @@ pub fn parse_request(input: &str) -> Result<Request> {
     let raw: RawRequest = serde_json::from_str(input).map_err(|e| {
         Error::BadInput(format!(
             "invalid CredentialProviderRequest JSON: {}",
-            e.to_string().split(" at line ").next().unwrap_or_default()
+            crate::protocol::json_error(&e)
         ))
     })?;
     let api_version = raw.api_version.unwrap_or_default();

@@ -125,6 +125,27 @@ macro_rules! reject_types {
     };
 }
 
+/// A serde_json error as one line that never quotes the input: syntax errors
+/// and missing fields are described as they are; type errors (whose text
+/// would quote the offending value) only by position.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let msg = e.to_string();
+    let clause = first_clause(&msg);
+    match e.classify() {
+        Category::Data
+            if !(clause.starts_with("missing field") || clause.starts_with("unknown field")) =>
+        {
+            format!(
+                "a value has the wrong type (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        }
+        _ => clause.to_string(),
+    }
+}
+
 fn first_clause(msg: &str) -> &str {
     msg.find(" at line ").map_or(msg, |i| &msg[..i])
 }

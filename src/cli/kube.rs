@@ -92,6 +92,7 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
     };
     let now = index::now();
     if let Some(exp) = expires_at
+        && exp > 0
         && exp <= now
     {
         return Err(Error::Unauthorized(format!(
@@ -100,7 +101,8 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
         )));
     }
     let cache = match expires_at {
-        Some(exp) => cache_secs.min((exp - now).max(0) as u64),
+        Some(exp) if exp > 0 => cache_secs.min((exp - now).max(0) as u64),
+        Some(_) => cache_secs,
         None => cache_secs,
     };
     let out = kube::response(&req.api_version, &registry, &username, &secret, cache);

@@ -77,6 +77,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         return Err(Error::BadInput("the secret is empty".into()));
     }
     if let (AccountKind::Robot, Some(exp)) = (login.kind, login.expires_at)
+        && exp > 0
         && exp <= index::now()
     {
         return Err(Error::Unauthorized(format!(
@@ -117,11 +118,13 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
         ),
     }
-    if let Some(exp) = expires_at {
-        println!(
+    match expires_at {
+        Some(exp) if exp > 0 => println!(
             "The robot account expires {}.",
             crate::notice::within(exp - index::now())
-        );
+        ),
+        Some(_) => println!("The robot account never expires."),
+        None => {}
     }
     if let Some(file) = &a.robot_file {
         println!(
@@ -175,7 +178,7 @@ pub(crate) fn read_robot_file(path: &Path) -> Result<Login> {
         Error::BadInput(format!(
             "{} is not a Harbor robot account file (expected JSON with \"name\" and \"secret\"): {}",
             path.display(),
-            e.to_string().split(" at line ").next().unwrap_or_default()
+            protocol::json_error(&e)
         ))
     })?;
     let secret = Secret::new(robot.secret);
@@ -189,8 +192,8 @@ pub(crate) fn read_robot_file(path: &Path) -> Result<Login> {
         username: robot.name.trim().to_string(),
         secret,
         kind: AccountKind::Robot,
-        // Harbor writes -1 for "never".
-        expires_at: robot.expires_at.filter(|e| *e > 0),
+        // Harbor writes -1 for "never"; keep it so status can say so.
+        expires_at: robot.expires_at.map(|e| if e > 0 { e } else { -1 }),
     })
 }
 
@@ -300,7 +303,13 @@ pub fn explain_rejection(
                  (a project admin can check under Project > Robot Accounts)"
             );
             let lower = username.to_ascii_lowercase();
-            if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
+            if lower.starts_with("robot+") {
+                s.push_str(&format!(
+                    "; the shell may have swallowed the $project part of the name: quote it in single quotes, \
+                     e.g. 'robot$project{}'",
+                    &username["robot".len()..]
+                ));
+            } else if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
                 s.push_str(&format!(
                     "; the name must include the robot prefix, e.g. robot${username}"
                 ));
@@ -321,12 +330,21 @@ pub fn explain_rejection(
             if !username.contains('@') {
                 s.push_str(" (at UCAR your ucar.edu e-mail address, not a display name)");
             }
+            if username.contains('+') && !username.contains('@') {
+                s.push_str(&format!(
+                    "; if {username} is a robot account, its name needs the robot prefix, e.g. robot${username}"
+                ));
+            }
             s.push_str(
                 " and the CLI secret from the web UI (your name > User Profile > CLI secret), not your password. \
                  If it worked before, your web session has expired: log in to the Harbor web UI once, then run login again",
             );
             s
         }
+        _ if username.contains('+') && !username.contains('@') => format!(
+            "{host} rejected the username or password for {username}; if it is a robot account, \
+             its name needs the robot prefix, e.g. robot${username}"
+        ),
         _ => format!("{host} rejected the username or password for {username}"),
     }
 }

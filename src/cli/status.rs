@@ -97,7 +97,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             println!("  keychain: {}", r.keychain);
             println!("  stored:   {}", notice::ago(now - r.stored_at));
             if let Some(x) = r.expires_at {
-                if r.expired {
+                if x <= 0 {
+                    println!("  expiry:   never");
+                } else if r.expired {
                     println!("  expiry:   expired {}", notice::ago(now - x));
                 } else {
                     println!("  expiry:   expires {}", notice::within(x - now));

@@ -39,11 +39,17 @@ pub fn reachable(kind: StoreKind) -> bool {
 }
 
 /// Secret Service if a provider answers on the session bus, else the kernel keyring.
+/// A Secret Service that is there but hangs is an error, not a reason to put
+/// the secret somewhere the user does not expect.
 pub fn detect() -> Result<StoreKind> {
-    if session_bus_present() && super::bounded(StoreKind::SecretService, |_| Ok(())).is_ok() {
-        return Ok(StoreKind::SecretService);
+    if !session_bus_present() {
+        return Ok(StoreKind::Keyutils);
     }
-    Ok(StoreKind::Keyutils)
+    match super::bounded(StoreKind::SecretService, |_| Ok(())) {
+        Ok(()) => Ok(StoreKind::SecretService),
+        Err(e @ Error::KeychainTimeout { .. }) => Err(e),
+        Err(_) => Ok(StoreKind::Keyutils),
+    }
 }
 
 static SECRET_SERVICE: OnceLock<Arc<CredentialStore>> = OnceLock::new();

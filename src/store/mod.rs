@@ -132,19 +132,16 @@ pub fn forced() -> Result<Option<StoreKind>> {
 
 /// Keychains to search for a key whose home is unknown (no index entry):
 /// the preferred one first, then the others this session can reach.
+/// No probing here: each keychain is asked once, so a hung one costs one timeout.
 pub fn search_order() -> Result<Vec<StoreKind>> {
     if let Some(kind) = forced()? {
         return Ok(vec![kind]);
     }
-    let first = platform::detect()?;
-    let mut order = vec![first];
-    order.extend(
-        platform::SUPPORTED
-            .iter()
-            .copied()
-            .filter(|k| *k != first && platform::reachable(*k)),
-    );
-    Ok(order)
+    Ok(platform::SUPPORTED
+        .iter()
+        .copied()
+        .filter(|k| platform::reachable(*k))
+        .collect())
 }
 
 pub fn timeout() -> Duration {

@@ -1,4 +1,7 @@
 #![allow(dead_code)]
+pub mod bin;
+pub mod docker;
 pub mod harbor;
+pub mod keychain;
 pub mod oci;
 pub mod registry;

@@ -1,0 +1,1019 @@
+//! `docker-credential-harbor login` end to end: the real binary against the
+//! Harbor stand-in (token service + systeminfo) in front of a real
+//! docker-registry, or a TLS registry with a private CA, with the secret kept
+//! in the kernel keyring (`DOCKER_CREDENTIAL_HARBOR_STORE=keyutils`).
+//!
+//! What login stored is read back the way clients and people do: the protocol
+//! `get`, `status` / `status --json`, and `logout`.
+//!
+//! Every login is also checked for leaks: the secret never appears on its
+//! stdout or stderr, nor in any file under the temporary HOME and XDG
+//! directories, nor in any process's command line (scanned while the login
+//! waits for the secret on a held-open stdin, and again until it exits).
+//!
+//! Run under a session keyring of its own:
+//! `keyctl session - cargo test --test login`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::bin::{self, Env, Output};
+use common::harbor::{Account, HarborStandin, StandinOptions, now, rfc3339};
+use common::keychain::{self, KeyutilsCleanup};
+use common::registry::Registry;
+use serde_json::{Value, json};
+
+const USER: &str = "jdoe@ucar.edu";
+const USER_SECRET: &str = "cli-secret-jdoe-0123456789";
+/// A user whose CLI secret is right but whose OIDC session Harbor cannot refresh.
+const STALE_USER: &str = "stale@ucar.edu";
+const STALE_SECRET: &str = "cli-secret-stale-5555";
+const ROBOT: &str = "robot$proj+ci";
+const ROBOT_SECRET: &str = "robot-secret-ci-4567abcd";
+/// A robot that the stand-in says expired an hour ago.
+const OLD_ROBOT: &str = "robot$proj+old";
+const OLD_ROBOT_SECRET: &str = "robot-secret-old-99999";
+const WRONG_SECRET: &str = "wrong-secret-000000000";
+
+const DAY: i64 = 86_400;
+
+fn accounts() -> Vec<Account> {
+    vec![
+        Account::user(USER, USER_SECRET),
+        Account {
+            oidc_session_expired: true,
+            ..Account::user(STALE_USER, STALE_SECRET)
+        },
+        Account::robot(ROBOT, ROBOT_SECRET),
+        Account::expired_robot(OLD_ROBOT, OLD_ROBOT_SECRET),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Fixture
+
+/// One person's machine: a private HOME and XDG dirs with the kernel keyring
+/// forced, plus a separate directory for robot files (they hold the secret in
+/// plain text, so they must not live under the scanned HOME).
+struct Home {
+    env: Env,
+    files: tempfile::TempDir,
+    keyring: KeyutilsCleanup,
+}
+
+impl Home {
+    fn new() -> Home {
+        keychain::require_own_session_keyring();
+        let mut env = Env::new();
+        env.set(bin::STORE_ENV, "keyutils");
+        Home {
+            env,
+            files: tempfile::Builder::new()
+                .prefix("dch-robot-files-")
+                .tempdir()
+                .expect("temp dir for robot files"),
+            keyring: KeyutilsCleanup::default(),
+        }
+    }
+
+    /// Take `key` for this test: remove a kernel-keyring entry that an earlier
+    /// test on the same (reused) port may have left, and remove ours at the end.
+    fn claim(&self, key: &str) {
+        let stale = KeyutilsCleanup::default();
+        stale.add(key);
+        drop(stale);
+        self.keyring.add(key);
+    }
+
+    /// `login URL ARGS...`. With `--password-stdin` the login is started with
+    /// its stdin held open, the process table is scanned while it waits, then
+    /// `stdin` is written. Checks for leaks afterwards.
+    fn login(&self, url: &str, args: &[&str], stdin: &str) -> Output {
+        let secret = stdin.trim_end_matches(['\n', '\r']);
+        self.env.watch_secret(secret);
+        let mut full = vec!["login", url];
+        full.extend_from_slice(args);
+        let out = if args.contains(&"--password-stdin") {
+            run_holding_stdin(&self.env, &full, stdin.as_bytes())
+        } else {
+            bin::run(&self.env, &full, stdin.as_bytes())
+        };
+        self.assert_no_leak(&out);
+        out
+    }
+
+    /// A Harbor robot account file (as the web UI offers it), mode 0600.
+    fn robot_file(&self, name: &str, secret: &str, expires_at: i64) -> PathBuf {
+        self.env.watch_secret(secret);
+        let text = json!({
+            "id": 1,
+            "name": name,
+            "secret": secret,
+            "creation_time": rfc3339(now() - 60),
+            "expires_at": expires_at,
+        })
+        .to_string();
+        self.write_file(&format!("{name}.json"), &text, 0o600)
+    }
+
+    fn write_file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+        let p = self.files.path().join(name);
+        std::fs::write(&p, text).expect("write a robot file");
+        bin::set_mode(&p, mode);
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = bin::run(&self.env, args, b"");
+        self.assert_no_leak(&out);
+        out
+    }
+
+    /// `status --json`, which must succeed: its rows.
+    fn status_rows(&self) -> Vec<Value> {
+        let out = self.run(&["status", "--json"]);
+        assert_eq!(out.code(), 0, "status --json should succeed\n{out}");
+        match serde_json::from_str(&out.stdout) {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("status --json printed no JSON array ({other:?})\n{out}"),
+        }
+    }
+
+    /// `status` (text), which must succeed.
+    fn status_text(&self) -> String {
+        let out = self.run(&["status"]);
+        assert_eq!(out.code(), 0, "status should succeed\n{out}");
+        out.stdout
+    }
+
+    /// Nothing for `key` anywhere: not for clients, not in `status`, not in the keyring.
+    fn assert_nothing_stored(&self, key: &str) {
+        bin::assert_not_found(&self.env, key);
+        assert_eq!(
+            self.status_rows(),
+            Vec::<Value>::new(),
+            "status --json lists nothing"
+        );
+        let text = self.status_text();
+        assert!(
+            text.contains("No registries stored"),
+            "status should say nothing is stored, got:\n{text}"
+        );
+        assert!(
+            !keychain::keyutils_has(key),
+            "the kernel keyring holds an entry for {key}"
+        );
+        self.assert_no_secret_in_files();
+    }
+
+    /// No watched secret on the command's stdout or stderr, nor in any file
+    /// under the Env (HOME, XDG data/config/cache, runtime dir).
+    fn assert_no_leak(&self, out: &Output) {
+        for s in self.env.watched_secrets() {
+            assert!(
+                !out.stdout.contains(&s),
+                "the secret {s:?} appeared on stdout\n{out}"
+            );
+            assert!(
+                !out.stderr.contains(&s),
+                "the secret {s:?} appeared on stderr\n{out}"
+            );
+        }
+        self.assert_no_secret_in_files();
+    }
+
+    fn assert_no_secret_in_files(&self) {
+        let secrets = self.env.watched_secrets();
+        assert!(
+            !secrets.is_empty(),
+            "no secret watched: the scan would prove nothing"
+        );
+        let mut files = Vec::new();
+        walk(self.env.root(), &mut files);
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+            for s in &secrets {
+                assert!(
+                    !bin::contains(&bytes, s.as_bytes()),
+                    "the secret {s:?} is in plain text in {}",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+/// A Harbor: the stand-in (token service, systeminfo) and a real
+/// docker-registry that trusts its tokens, plus a Home to log in from.
+struct Fixture {
+    home: Home,
+    registry: Registry,
+    standin: HarborStandin,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let standin = HarborStandin::start(StandinOptions {
+            accounts: accounts(),
+            ..StandinOptions::default()
+        });
+        let registry = Registry::start_token(&standin);
+        standin.set_registry_url(&registry.addr());
+        let home = Home::new();
+        home.claim(&registry.addr());
+        Fixture {
+            home,
+            registry,
+            standin,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`: what the user types.
+    fn url(&self) -> String {
+        self.registry.url()
+    }
+
+    /// `127.0.0.1:PORT`: what docker sends to `get`, and the key in `status`.
+    fn key(&self) -> String {
+        self.registry.addr()
+    }
+
+    fn login(&self, args: &[&str], stdin: &str) -> Output {
+        self.home.login(&self.url(), args, stdin)
+    }
+
+    fn login_robot_file(&self, file: &Path) -> Output {
+        self.home
+            .login(&self.url(), &["--robot-file", path_str(file)], "")
+    }
+
+    fn get(&self) -> (String, String) {
+        bin::get_ok(&self.home.env, &self.key())
+    }
+
+    fn assert_nothing_stored(&self) {
+        self.home.assert_nothing_stored(&self.key());
+    }
+
+    /// The login never reached the token service.
+    fn assert_token_service_untouched(&self) {
+        let log = self.standin.token_log();
+        assert!(log.is_empty(), "the token service was contacted: {log:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+fn assert_succeeded(out: &Output) {
+    assert_eq!(out.code(), 0, "login should succeed\n{out}");
+    assert!(
+        out.stdout.starts_with("Login Succeeded"),
+        "stdout should start with \"Login Succeeded\"\n{out}"
+    );
+}
+
+/// Exit 1, nothing on stdout, exactly one `error: ...` line on stderr: that line.
+fn error_line(out: &Output) -> String {
+    assert_eq!(out.code(), 1, "expected exit status 1\n{out}");
+    assert_eq!(
+        out.stdout, "",
+        "a failed command prints nothing on stdout\n{out}"
+    );
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected exactly one line on stderr\n{out}");
+    assert!(
+        lines[0].starts_with("error: "),
+        "the stderr line should start with \"error: \"\n{out}"
+    );
+    lines[0].to_string()
+}
+
+fn assert_mentions(line: &str, needles: &[&str], out: &Output) {
+    for n in needles {
+        assert!(
+            line.contains(n),
+            "the message should mention {n:?}: {line}\n{out}"
+        );
+    }
+}
+
+fn row_for<'a>(rows: &'a [Value], key: &str) -> &'a Value {
+    assert_eq!(
+        rows.len(),
+        1,
+        "status --json should list one registry: {rows:#?}"
+    );
+    assert_eq!(rows[0]["registry"], key, "{rows:#?}");
+    &rows[0]
+}
+
+// ---------------------------------------------------------------------------
+// Running a login with its stdin held open
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            walk(&e.path(), out);
+        } else if ft.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+/// Every process command line that holds one of `secrets`, as "pid N: cmdline".
+fn cmdlines_holding(secrets: &[String]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        // Processes come and go while we scan.
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if secrets
+            .iter()
+            .any(|s| bin::contains(&cmdline, s.as_bytes()))
+        {
+            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            hits.push(format!("pid {pid}: {shown}"));
+        }
+    }
+    hits
+}
+
+/// Like `bin::run`, but the child starts with an open, empty stdin: while it
+/// waits for the secret, check that it is really waiting and that no process's
+/// command line holds a secret; then write `input` and keep scanning the
+/// process table until the login ends (a helper process given the secret as an
+/// argument would show up there).
+fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
+    let secrets = env.watched_secrets();
+    assert!(
+        !secrets.is_empty(),
+        "no secret watched: the scan would prove nothing"
+    );
+    let command = std::iter::once(bin::BIN)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let start = Instant::now();
+    let mut child = Command::new(bin::BIN)
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        )
+        .envs(env.vars())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
+    let pid = child.id();
+    let mut child_in = child.stdin.take().expect("child stdin");
+    let mut child_out = child.stdout.take().expect("child stdout");
+    let mut child_err = child.stderr.take().expect("child stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = child_out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = child_err.read_to_end(&mut v);
+        v
+    });
+
+    std::thread::sleep(Duration::from_millis(150));
+    if let Some(status) = child.try_wait().expect("poll the login") {
+        let err = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+        panic!("`{command}` exited ({status}) before it got the secret on stdin:\n{err}");
+    }
+    let own = std::fs::read(format!("/proc/{pid}/cmdline")).expect("read the login's cmdline");
+    assert!(
+        bin::contains(&own, b"login"),
+        "the /proc scan cannot see the waiting login (pid {pid}): it would prove nothing"
+    );
+    let hits = cmdlines_holding(&secrets);
+    assert!(
+        hits.is_empty(),
+        "while `{command}` waited for stdin, a command line held a secret:\n{}",
+        hits.join("\n")
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = Arc::clone(&stop);
+        let secrets = secrets.clone();
+        std::thread::spawn(move || {
+            let mut hits = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                hits.extend(cmdlines_holding(&secrets));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            hits
+        })
+    };
+    let _ = child_in.write_all(input);
+    drop(child_in);
+    let deadline = Instant::now() + bin::RUN_LIMIT;
+    let status = loop {
+        match child.try_wait().expect("wait for the login") {
+            Some(st) => break st,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                stop.store(true, Ordering::SeqCst);
+                panic!("`{command}` did not finish within {:?}", bin::RUN_LIMIT);
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let hits = watcher.join().expect("cmdline watcher");
+    assert!(
+        hits.is_empty(),
+        "during `{command}`, a command line held a secret:\n{}",
+        hits.join("\n")
+    );
+    let stdout = out_reader.join().expect("stdout reader");
+    let stderr = err_reader.join().expect("stderr reader");
+    Output {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        elapsed,
+        command,
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+// ---------------------------------------------------------------------------
+// Users with a CLI secret
+
+#[test]
+fn user_cli_secret_is_verified_and_stored() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
+    assert_succeeded(&out);
+    assert!(
+        out.stdout
+            .contains(&format!("{USER} (user) for {}", fx.key())),
+        "stdout names the account, its kind and the registry\n{out}"
+    );
+    assert!(out.stdout.contains("kernel keyring"), "{out}");
+
+    assert_eq!(fx.get(), (USER.to_string(), USER_SECRET.to_string()));
+    assert!(
+        keychain::keyutils_has(&fx.key()),
+        "the secret should be in the kernel keyring"
+    );
+
+    let rows = fx.home.status_rows();
+    let row = row_for(&rows, &fx.key());
+    assert_eq!(row["username"], USER);
+    assert_eq!(row["kind"], "user");
+    assert_eq!(row["keychain"], "keyutils");
+    assert_eq!(row["expired"], false);
+    assert!(
+        row.get("expires_at").is_none(),
+        "a user has no expiry: {row}"
+    );
+
+    // Checked as docker login does: the token service, this account, no scope.
+    let log = fx.standin.token_log();
+    assert!(
+        log.iter()
+            .any(|e| e.account.as_deref() == Some(USER) && e.scopes.is_empty() && e.status == 200),
+        "expected a scope-less token request for {USER}: {log:?}"
+    );
+    assert!(
+        log.iter().all(|e| e.scopes.is_empty()),
+        "login must never ask for a scope (anonymous callers pass then): {log:?}"
+    );
+    fx.home.assert_no_secret_in_files();
+}
+
+#[test]
+fn wrong_user_secret_is_explained_and_nothing_stored() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", USER, "--password-stdin"], WRONG_SECRET);
+    let line = error_line(&out);
+    assert_mentions(
+        &line,
+        &[
+            &fx.key(),
+            USER,
+            "CLI secret",
+            "User Profile",
+            "web UI",
+            "Entra ID",
+        ],
+        &out,
+    );
+    assert!(
+        !line.contains("e-mail"),
+        "the username is an e-mail address already: no e-mail hint\n{out}"
+    );
+    let log = fx.standin.token_log();
+    assert!(
+        log.iter()
+            .any(|e| e.account.as_deref() == Some(USER) && e.status == 401),
+        "the secret should have been tried with the token service: {log:?}"
+    );
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn wrong_username_hints_at_the_email_address() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", "jdoe", "--password-stdin"], USER_SECRET);
+    let line = error_line(&out);
+    assert_mentions(&line, &["jdoe", "e-mail address", "CLI secret"], &out);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn expired_oidc_session_says_to_log_in_to_the_web_ui() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", STALE_USER, "--password-stdin"], STALE_SECRET);
+    let line = error_line(&out);
+    assert_mentions(&line, &[STALE_USER, "log in to the Harbor web UI"], &out);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn password_stdin_trailing_newline_is_stripped() {
+    let fx = Fixture::new();
+    let out = fx.login(
+        &["-u", USER, "--password-stdin"],
+        &format!("{USER_SECRET}\n"),
+    );
+    // The stand-in accepted it, so the newline did not reach the registry...
+    assert_succeeded(&out);
+    // ...nor the keychain.
+    assert_eq!(fx.get(), (USER.to_string(), USER_SECRET.to_string()));
+}
+
+#[test]
+fn secret_as_an_argument_is_refused() {
+    let fx = Fixture::new();
+    // Only ever given in argv, so no other test scans for it.
+    let argv_secret = "argv-only-secret-31337";
+    fx.home.env.watch_secret(argv_secret);
+    let url = fx.url();
+    let joined = format!("--password={argv_secret}");
+    let glued = format!("-p{argv_secret}");
+    let variants: [&[&str]; 4] = [
+        &["-p", argv_secret],
+        &["--password", argv_secret],
+        &[&joined],
+        &[&glued],
+    ];
+    for extra in variants {
+        let mut args = vec!["login", url.as_str(), "-u", USER];
+        args.extend_from_slice(extra);
+        let out = fx.home.run(&args);
+        let line = error_line(&out);
+        assert_mentions(&line, &["command line", "--password-stdin"], &out);
+    }
+    fx.assert_token_service_untouched();
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn no_verify_stores_without_contacting_the_registry() {
+    let fx = Fixture::new();
+    let unchecked = "unchecked-secret-24680";
+    let out = fx.login(&["-u", USER, "--password-stdin", "--no-verify"], unchecked);
+    assert_succeeded(&out);
+    fx.assert_token_service_untouched();
+    assert_eq!(fx.get(), (USER.to_string(), unchecked.to_string()));
+    let rows = fx.home.status_rows();
+    assert_eq!(row_for(&rows, &fx.key())["username"], USER);
+}
+
+// ---------------------------------------------------------------------------
+// Robot accounts
+
+#[test]
+fn robot_with_password_stdin_is_stored_as_robot() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", ROBOT, "--password-stdin"], ROBOT_SECRET);
+    assert_succeeded(&out);
+    assert!(out.stdout.contains(&format!("{ROBOT} (robot)")), "{out}");
+    assert_eq!(fx.get(), (ROBOT.to_string(), ROBOT_SECRET.to_string()));
+    let rows = fx.home.status_rows();
+    let row = row_for(&rows, &fx.key());
+    assert_eq!(row["username"], ROBOT);
+    assert_eq!(row["kind"], "robot");
+    assert_eq!(row["keychain"], "keyutils");
+    assert!(row.get("expires_at").is_none(), "expiry unknown: {row}");
+}
+
+#[test]
+fn robot_file_is_imported_with_its_expiry() {
+    let fx = Fixture::new();
+    let expires = now() + 5 * DAY;
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, expires);
+    let out = fx.login_robot_file(&file);
+    assert_succeeded(&out);
+    assert!(out.stdout.contains(&format!("{ROBOT} (robot)")), "{out}");
+    assert!(
+        out.stdout.contains("expires in 5 days") || out.stdout.contains("expires in 4 days"),
+        "login should say when the robot expires\n{out}"
+    );
+    assert!(
+        !out.stderr.contains("readable by other users"),
+        "a 0600 file draws no warning\n{out}"
+    );
+    assert_eq!(fx.get(), (ROBOT.to_string(), ROBOT_SECRET.to_string()));
+
+    let rows = fx.home.status_rows();
+    let row = row_for(&rows, &fx.key());
+    assert_eq!(row["kind"], "robot");
+    assert_eq!(row["expires_at"], expires, "{row}");
+    assert_eq!(row["expired"], false);
+    let text = fx.home.status_text();
+    assert!(
+        text.contains("expires in 5 days") || text.contains("expires in 4 days"),
+        "status should show the expiry, got:\n{text}"
+    );
+}
+
+#[test]
+fn robot_file_that_never_expires_has_no_expiry() {
+    let fx = Fixture::new();
+    fx.home.env.watch_secret(ROBOT_SECRET);
+    let text = json!({"id": 1, "name": ROBOT, "secret": ROBOT_SECRET,
+                      "creation_time": rfc3339(now()), "expires_at": -1})
+    .to_string();
+    // Group/world-readable, as a browser download often is: a warning, no refusal.
+    let file = fx.home.write_file("robot.json", &text, 0o644);
+    let out = fx.login_robot_file(&file);
+    assert_succeeded(&out);
+    assert!(
+        out.stdout.contains("never expires"),
+        "Harbor's -1 means never, and login says so\n{out}"
+    );
+    assert!(
+        out.stderr.contains("readable by other users"),
+        "a world-readable robot file deserves a warning\n{out}"
+    );
+    let rows = fx.home.status_rows();
+    let row = row_for(&rows, &fx.key());
+    assert_eq!(row["expires_at"], -1, "-1 (Harbor's never) is kept: {row}");
+    assert_eq!(row["expired"], false);
+    // No expiry warning for clients either.
+    let got = bin::get(&fx.home.env, &fx.key());
+    bin::parse_get(&got, &fx.key());
+    assert!(got.stderr_lines().is_empty(), "{got}");
+}
+
+#[test]
+fn status_does_not_call_a_never_expiring_robot_unknown() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, -1);
+    assert_succeeded(&fx.login_robot_file(&file));
+    let text = fx.home.status_text();
+    assert!(text.contains(ROBOT), "{text}");
+    // The expiry is known: Harbor's file says -1, never.
+    assert!(
+        !text.contains("unknown") && !text.contains("import with --robot-file"),
+        "status should not call the expiry of a robot imported with --robot-file \
+         (expires_at -1) unknown, nor ask to import it with --robot-file:\n{text}"
+    );
+}
+
+#[test]
+fn robot_rejected_as_expired_by_harbor_is_not_stored() {
+    let fx = Fixture::new();
+    // The file claims a year; Harbor says it expired an hour ago.
+    let file = fx
+        .home
+        .robot_file(OLD_ROBOT, OLD_ROBOT_SECRET, now() + 365 * DAY);
+    let out = fx.login_robot_file(&file);
+    let line = error_line(&out);
+    assert_mentions(&line, &[OLD_ROBOT, "expired", "Robot Accounts"], &out);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn robot_file_already_expired_is_refused_before_contacting_the_registry() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() - 2 * 3600);
+    let out = fx.login_robot_file(&file);
+    let line = error_line(&out);
+    assert_mentions(&line, &[ROBOT, "expired"], &out);
+    fx.assert_token_service_untouched();
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn robot_name_without_prefix_in_a_file_hints_at_the_prefix() {
+    let fx = Fixture::new();
+    let file = fx
+        .home
+        .robot_file("proj+ci", ROBOT_SECRET, now() + 30 * DAY);
+    let out = fx.login_robot_file(&file);
+    let line = error_line(&out);
+    assert_mentions(&line, &["robot prefix", "robot$proj+ci"], &out);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn robot_name_without_prefix_on_the_command_line_hints_at_the_prefix() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", "proj+ci", "--password-stdin"], ROBOT_SECRET);
+    let line = error_line(&out);
+    assert_mentions(&line, &["robot prefix"], &out);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn robot_name_mangled_by_the_shell_hints_at_quoting() {
+    let fx = Fixture::new();
+    // `-u robot$proj+ci` unquoted in sh/bash: `$proj` expands to nothing.
+    let out = fx.login(&["-u", "robot+ci", "--password-stdin"], ROBOT_SECRET);
+    let line = error_line(&out);
+    assert_mentions(&line, &["quote"], &out);
+    assert!(
+        !line.contains("robot$robot+ci"),
+        "suggesting robot$robot+ci is wrong advice: {line}\n{out}"
+    );
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn malformed_robot_file_is_one_clear_line() {
+    let fx = Fixture::new();
+    let secret = "robot-secret-in-bad-file-777";
+    fx.home.env.watch_secret(secret);
+    let cases = [
+        (
+            "truncated.json",
+            format!(r#"{{"name":"{ROBOT}","secret":"{secret}""#),
+        ),
+        (
+            "no-secret.json",
+            format!(r#"{{"name":"{ROBOT}","expires_at":-1}}"#),
+        ),
+        ("yaml.json", format!("name: {ROBOT}\nsecret: {secret}\n")),
+    ];
+    for (name, text) in cases {
+        let file = fx.home.write_file(name, &text, 0o600);
+        let out = fx.login_robot_file(&file);
+        let line = error_line(&out);
+        assert_mentions(&line, &[name, "not a Harbor robot account file"], &out);
+    }
+    fx.assert_token_service_untouched();
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn malformed_robot_file_error_does_not_echo_the_secret() {
+    let fx = Fixture::new();
+    let secret = "robot-secret-echoed-888";
+    // Just the secret, as a JSON string (e.g. copied from the web UI and quoted).
+    let file = fx
+        .home
+        .write_file("only-secret.json", &format!("\"{secret}\"\n"), 0o600);
+    let url = fx.url();
+    // Run directly, before the secret is watched, so that this test's own
+    // assertion (not the rig's) reports the echo.
+    let out = bin::run(
+        &fx.home.env,
+        &["login", &url, "--robot-file", path_str(&file)],
+        b"",
+    );
+    let line = error_line(&out);
+    assert_mentions(&line, &["not a Harbor robot account file"], &out);
+    assert!(
+        !line.contains(secret),
+        "the error line echoes the secret from the robot file: {line}"
+    );
+    fx.home.env.watch_secret(secret);
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn robot_expiring_within_a_week_warns_clients_once_a_day() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() + 3 * DAY);
+    assert_succeeded(&fx.login_robot_file(&file));
+
+    let first = bin::get(&fx.home.env, &fx.key());
+    assert_eq!(
+        bin::parse_get(&first, &fx.key()),
+        (ROBOT.to_string(), ROBOT_SECRET.to_string())
+    );
+    let warnings = first.stderr_lines();
+    assert_eq!(warnings.len(), 1, "one warning line on stderr\n{first}");
+    assert!(
+        warnings[0].contains("expires") && warnings[0].contains(ROBOT),
+        "the warning says which robot expires\n{first}"
+    );
+
+    let second = bin::get(&fx.home.env, &fx.key());
+    assert_eq!(
+        second.stdout, first.stdout,
+        "stdout stays the one JSON line"
+    );
+    assert!(
+        second.stderr_lines().is_empty(),
+        "the warning is shown once a day, not at every get\n{second}"
+    );
+    fx.home.assert_no_secret_in_files();
+}
+
+// ---------------------------------------------------------------------------
+// Reaching the registry
+
+#[test]
+fn closed_port_is_reported_as_refused() {
+    let home = Home::new();
+    let port = closed_port();
+    let key = format!("127.0.0.1:{port}");
+    home.claim(&key);
+    let out = home.login(
+        &format!("http://{key}"),
+        &["-u", USER, "--password-stdin"],
+        USER_SECRET,
+    );
+    let line = error_line(&out);
+    assert_mentions(&line, &[&key, "refused the connection"], &out);
+    home.assert_nothing_stored(&key);
+}
+
+#[test]
+fn unresolvable_host_is_reported_quickly() {
+    let home = Home::new();
+    home.claim("nonexistent.invalid");
+    let out = home.login(
+        "https://nonexistent.invalid",
+        &["-u", USER, "--password-stdin"],
+        USER_SECRET,
+    );
+    let line = error_line(&out);
+    assert_mentions(&line, &["nonexistent.invalid", "cannot resolve"], &out);
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "a name that does not resolve should fail fast\n{out}"
+    );
+    home.assert_nothing_stored("nonexistent.invalid");
+}
+
+#[test]
+fn plain_http_to_a_remote_name_needs_insecure() {
+    let home = Home::new();
+    home.claim("registry.example.com");
+    let out = home.login(
+        "http://registry.example.com",
+        &["-u", USER, "--password-stdin"],
+        USER_SECRET,
+    );
+    let line = error_line(&out);
+    assert_mentions(
+        &line,
+        &["http://", "registry.example.com", "--insecure"],
+        &out,
+    );
+    home.assert_nothing_stored("registry.example.com");
+
+    // --insecure lifts that refusal (this name then fails on DNS instead).
+    home.claim("nonexistent.invalid");
+    let out = home.login(
+        "http://nonexistent.invalid",
+        &["-u", USER, "--password-stdin", "--insecure"],
+        USER_SECRET,
+    );
+    let line = error_line(&out);
+    assert!(!line.contains("--insecure"), "{out}");
+    assert_mentions(&line, &["cannot resolve"], &out);
+}
+
+#[test]
+fn private_ca_registry_needs_ca_file() {
+    let (user, secret) = ("tlsuser", "tls-basic-secret-8642");
+    let registry = Registry::start_tls_basic(user, secret);
+    let ca = registry.ca_cert().expect("the TLS registry has a CA");
+    let home = Home::new();
+    let key = registry.addr();
+    home.claim(&key);
+
+    let out = home.login(&registry.url(), &["-u", user, "--password-stdin"], secret);
+    let line = error_line(&out);
+    assert_mentions(&line, &[&key, "not trusted", "--ca-file"], &out);
+    home.assert_nothing_stored(&key);
+
+    let out = home.login(
+        &registry.url(),
+        &["-u", user, "--password-stdin", "--ca-file", path_str(&ca)],
+        secret,
+    );
+    assert_succeeded(&out);
+    assert_eq!(
+        bin::get_ok(&home.env, &key),
+        (user.to_string(), secret.to_string())
+    );
+}
+
+// ---------------------------------------------------------------------------
+// logout and status --check
+
+#[test]
+fn logout_removes_what_login_stored() {
+    let fx = Fixture::new();
+    assert_succeeded(&fx.login(&["-u", USER, "--password-stdin"], USER_SECRET));
+    assert_eq!(fx.get().0, USER);
+
+    let out = fx.home.run(&["logout", &fx.url()]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("Removed the credentials for {}", fx.key())),
+        "{out}"
+    );
+    fx.assert_nothing_stored();
+
+    let out = fx.home.run(&["logout", &fx.url()]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("Not logged in to {}", fx.key())),
+        "{out}"
+    );
+}
+
+#[test]
+fn status_check_notices_a_changed_user_secret() {
+    let fx = Fixture::new();
+    assert_succeeded(&fx.login(&["-u", USER, "--password-stdin"], USER_SECRET));
+
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 0, "the secret is still accepted\n{out}");
+    assert!(out.stdout.contains("check:    accepted"), "{out}");
+
+    // The user regenerates the CLI secret in the web UI.
+    fx.standin
+        .update_account(USER, |a| a.secret = "regenerated-secret-1111".into());
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 1, "a rejected secret fails the check\n{out}");
+    assert!(out.stdout.contains("check:    rejected"), "{out}");
+    let out = fx.home.run(&["status", "--check", "--json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let rows: Vec<Value> = serde_json::from_str(&out.stdout).expect("status --json is JSON");
+    let check = row_for(&rows, &fx.key())["check"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(check.starts_with("rejected"), "{out}");
+}
+
+#[test]
+fn status_check_notices_an_expired_robot() {
+    let fx = Fixture::new();
+    assert_succeeded(&fx.login(&["-u", ROBOT, "--password-stdin"], ROBOT_SECRET));
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("check:    accepted"), "{out}");
+
+    fx.standin
+        .update_account(ROBOT, |a| a.expires_at = Some(now() - 60));
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 1, "an expired robot fails the check\n{out}");
+    assert!(out.stdout.contains("check:    rejected"), "{out}");
+    assert!(out.stdout.contains("expired"), "{out}");
+}
