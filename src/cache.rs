@@ -9,7 +9,6 @@
 //! it stale at once. Processes without a session keyring of their own simply
 //! do not cache.
 
-use crate::secret::Secret;
 use crate::store::Stored;
 
 /// Seconds a cached copy lives; `0` turns the cache off.
@@ -29,6 +28,7 @@ mod imp {
     use linux_keyutils::{KeyRing, KeyRingIdentifier};
 
     use super::*;
+    use crate::secret::Secret;
 
     fn description(key: &str) -> String {
         format!("docker-credential-harbor-cache:{key}")

@@ -50,7 +50,7 @@ pub fn normalize(input: &str) -> Result<String> {
         split_host_port(authority).ok_or_else(|| invalid("malformed host or port"))?;
     validate_host(host).map_err(invalid)?;
     let port = match port {
-        Some(p) if p.is_empty() => return Err(invalid("empty port")),
+        Some("") => return Err(invalid("empty port")),
         Some(p) => {
             let n: u16 = p
                 .parse()

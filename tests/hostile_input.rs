@@ -45,12 +45,12 @@ proptest! {
 
     #[test]
     fn store_parser_never_panics_or_echoes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        if let Ok(text) = protocol::read_input(&bytes[..]) {
-            if let Err(e) = protocol::parse_store(text.expose()) {
-                let line = e.one_line();
-                prop_assert!(!line.contains('\n'));
-                prop_assert!(line.len() < 400, "{}", line);
-            }
+        if let Ok(text) = protocol::read_input(&bytes[..])
+            && let Err(e) = protocol::parse_store(text.expose())
+        {
+            let line = e.one_line();
+            prop_assert!(!line.contains('\n'));
+            prop_assert!(line.len() < 400, "{}", line);
         }
     }
 
