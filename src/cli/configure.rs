@@ -92,16 +92,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     if a.podman || both {
         targets.push(("podman/skopeo/buildah", config::containers_auth_path()?));
     }
-    let keys = if a.registries.is_empty() {
-        vec![crate::registry::normalize(
-            &crate::settings::default_registry()?,
-        )?]
-    } else {
-        a.registries
-            .iter()
-            .map(|r| crate::registry::normalize(r))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let keys = super::registry_keys(&a.registries)?;
     // Open every file first: one invalid file stops the run before anything changes.
     let mut files = Vec::new();
     for (who, path) in targets {

@@ -56,16 +56,7 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             a.cache_duration
         ))
     })?;
-    let served: Vec<String> = if a.registries.is_empty() {
-        vec![crate::registry::normalize(
-            &crate::settings::default_registry()?,
-        )?]
-    } else {
-        a.registries
-            .iter()
-            .map(|r| crate::registry::normalize(r))
-            .collect::<Result<_>>()?
-    };
+    let served = super::registry_keys(&a.registries)?;
     let input = crate::protocol::read_input(std::io::stdin().lock())?;
     let req = kube::parse_request(input.expose())?;
     let registry = kube::image_registry(&req.image)?;

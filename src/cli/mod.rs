@@ -121,6 +121,19 @@ pub fn registry_or_default(r: Option<String>) -> crate::error::Result<String> {
     }
 }
 
+/// The keys of the registries named with `--registry`, or of the default one.
+pub fn registry_keys(named: &[String]) -> crate::error::Result<Vec<String>> {
+    if named.is_empty() {
+        return Ok(vec![crate::registry::normalize(
+            &crate::settings::default_registry()?,
+        )?]);
+    }
+    named
+        .iter()
+        .map(|r| crate::registry::normalize(r))
+        .collect()
+}
+
 fn logout(a: LogoutArgs) -> crate::error::Result<ExitCode> {
     let registry = registry_or_default(a.registry)?;
     let key = crate::registry::normalize(&registry)?;

@@ -301,8 +301,12 @@ pub fn helper_dir(env: &Env) -> PathBuf {
     let link = dir.join(format!("docker-credential-{HELPER_SUFFIX}"));
     if !link.exists() {
         std::fs::create_dir_all(&dir).expect("create helper bin dir");
-        std::os::unix::fs::symlink(bin::BIN, &link)
-            .unwrap_or_else(|e| panic!("symlink {} -> {}: {e}", link.display(), bin::BIN));
+        match std::os::unix::fs::symlink(bin::BIN, &link) {
+            // Another thread of the same test made it first.
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("symlink {} -> {}: {e}", link.display(), bin::BIN),
+        }
     }
     dir
 }
