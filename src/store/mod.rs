@@ -241,7 +241,15 @@ fn bounded<T: Send + 'static>(
 }
 
 fn entry(kind: StoreKind, store: &Arc<CredentialStore>, key: &str) -> Result<Entry> {
-    Entry::new_in_store(store, SERVICE, key).map_err(|e| platform::map_error(kind, e))
+    let entry = if kind == StoreKind::SecretService {
+        // The label is what people see in Seahorse or KeePassXC.
+        let label = format!("Harbor registry {key} (docker-credential-harbor)");
+        let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
+        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers)
+    } else {
+        Entry::new_in_store(store, SERVICE, key)
+    };
+    entry.map_err(|e| platform::map_error(kind, e))
 }
 
 /// Keep `stored` under `key`, replacing what was there.
