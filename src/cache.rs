@@ -34,7 +34,12 @@ mod imp {
         format!("docker-credential-harbor-cache:{key}")
     }
 
+    /// The caller's own session keyring; never the shared fallback, where a
+    /// copy would outlive the session and be unreachable to erase.
     fn session() -> Option<KeyRing> {
+        if !crate::store::own_session_keyring() {
+            return None;
+        }
         KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
     }
 

@@ -87,29 +87,17 @@ pub fn store_with(
         username,
         secret,
     } = creds;
-    let (_, note) = index::update(|idx| {
-        let previous = idx.registries.get(&key).cloned();
-        store::set(
-            kind,
-            &key,
-            Stored {
-                username: username.clone(),
-                secret,
-            },
-        )?;
-        crate::cache::invalidate(&key);
-        if let Some(p) = &previous
-            && p.store != kind
-        {
-            // The secret moved keychains: leave no copy behind.
-            let _ = store::delete(p.store, &key);
-        }
-        let same_account = previous.as_ref().filter(|p| p.username == username);
-        idx.registries.insert(
-            key.clone(),
-            index::Entry {
+    let stored = Stored {
+        username: username.clone(),
+        secret,
+    };
+    let (_, (), note) = index::transact(
+        |idx| {
+            let previous = idx.registries.get(&key).cloned();
+            let same_account = previous.as_ref().filter(|p| p.username == username);
+            let entry = index::Entry {
                 kind: facts.kind.unwrap_or_else(|| AccountKind::guess(&username)),
-                username,
+                username: username.clone(),
                 store: kind,
                 stored_at: index::now(),
                 expires_at: facts
@@ -118,10 +106,22 @@ pub fn store_with(
                 server_url: Some(server_url),
                 generation: Some(crate::cache::new_generation()),
                 verified_at: facts.verified_at,
-            },
-        );
-        Ok(())
-    })?;
+            };
+            idx.registries.insert(key.clone(), entry);
+            Ok(previous)
+        },
+        |previous| {
+            store::set(kind, &key, stored)?;
+            crate::cache::invalidate(&key);
+            if let Some(p) = previous
+                && p.store != kind
+            {
+                // The secret moved keychains: leave no copy behind.
+                let _ = store::delete(p.store, &key);
+            }
+            Ok(())
+        },
+    )?;
     if let Some(n) = note {
         warn(stderr, &format!("warning: {n}"));
     }
@@ -235,7 +235,14 @@ fn expiry_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
     if expires - now > 7 * 86_400 {
         return;
     }
-    if !crate::notice::due(&format!("expiry-{key}"), 86_400) {
+    // "Expired" has its own daily slot: the "expires soon" reminder shown
+    // yesterday must not hide the news that pulls now fail.
+    let slot = if expires <= now {
+        "expired"
+    } else {
+        "expires-soon"
+    };
+    if !crate::notice::due(&format!("{slot}-{key}"), 86_400) {
         return;
     }
     let msg = if expires <= now {
@@ -260,27 +267,29 @@ pub fn erase(server_url: &str, stderr: &mut dyn Write) -> Result<()> {
     if ci_env::for_key(&key).is_some() {
         return Ok(());
     }
-    let (found, note) = index::update(|idx| {
-        let home = idx.registries.get(&key).map(|e| e.store);
-        let mut order: Vec<StoreKind> = home.into_iter().collect();
-        for k in store::search_order()? {
-            if !order.contains(&k) {
-                order.push(k);
+    let order = store::search_order()?;
+    let (home, found, note) = index::transact(
+        |idx| Ok(idx.registries.remove(&key).map(|e| e.store)),
+        |home| {
+            let mut order = order;
+            if let Some(h) = home {
+                order.retain(|k| k != h);
+                order.insert(0, *h);
             }
-        }
-        crate::cache::invalidate(&key);
-        let mut found = false;
-        for kind in order {
-            match store::delete(kind, &key) {
-                Ok(deleted) => found |= deleted,
-                // The keychain that holds it must answer; the others are a sweep.
-                Err(e) if Some(kind) == home => return Err(e),
-                Err(_) => {}
+            crate::cache::invalidate(&key);
+            let mut found = false;
+            for kind in order {
+                match store::delete(kind, &key) {
+                    Ok(deleted) => found |= deleted,
+                    // The keychain that holds it must answer; the others are a sweep.
+                    Err(e) if Some(kind) == *home => return Err(e),
+                    Err(_) => {}
+                }
             }
-        }
-        found |= idx.registries.remove(&key).is_some();
-        Ok(found)
-    })?;
+            Ok(found)
+        },
+    )?;
+    let found = found || home.is_some();
     if let Some(n) = note {
         warn(stderr, &format!("warning: {n}"));
     }

@@ -147,6 +147,18 @@ pub fn load_lenient() -> Result<(Index, Option<String>)> {
 /// atomically. A corrupt index is moved aside (kept for inspection) and
 /// replaced; the caller is told so through the returned note.
 pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Option<String>)> {
+    transact(change, |_| Ok(())).map(|(t, (), note)| (t, note))
+}
+
+/// Change the index and the keychain together, under the lock, so that a
+/// failure leaves both as they were: `change` edits the index in memory (no
+/// side effects), the new index is written beside the old one, `apply` then
+/// changes the keychain, and only if it succeeds is the new index put in
+/// place. A full or read-only disk thus fails before the keychain is touched.
+pub fn transact<T, U>(
+    change: impl FnOnce(&mut Index) -> Result<T>,
+    apply: impl FnOnce(&T) -> Result<U>,
+) -> Result<(T, U, Option<String>)> {
     let dir = paths::data_dir()?;
     paths::ensure_private_dir(&dir)?;
     let _lock = lock(&dir)?;
@@ -157,7 +169,14 @@ pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Opt
         Loaded::Missing => Index::default(),
         Loaded::Corrupt(why) => {
             let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-            let _ = fs::rename(&p, &aside);
+            if let Err(e) = fs::rename(&p, &aside)
+                && p.exists()
+            {
+                return Err(Error::Config(format!(
+                    "{why}, and it cannot be moved aside to {} ({e}); move it away by hand",
+                    aside.display()
+                )));
+            }
             note = Some(format!(
                 "{why}; it was moved to {} and a new index started",
                 aside.display()
@@ -167,13 +186,17 @@ pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Opt
     };
     let before = index.clone();
     let out = change(&mut index)?;
-    if index != before || note.is_some() {
-        let mut text = serde_json::to_vec_pretty(&index)
-            .map_err(|e| Error::Config(format!("cannot encode the index: {e}")))?;
-        text.push(b'\n');
-        paths::write_atomic(&p, &text, 0o600)?;
+    if index == before && note.is_none() {
+        let applied = apply(&out)?;
+        return Ok((out, applied, note));
     }
-    Ok((out, note))
+    let mut text = serde_json::to_vec_pretty(&index)
+        .map_err(|e| Error::Config(format!("cannot encode the index: {e}")))?;
+    text.push(b'\n');
+    let staged = paths::Staged::write(&p, &text, 0o600)?;
+    let applied = apply(&out)?;
+    staged.commit()?;
+    Ok((out, applied, note))
 }
 
 /// An exclusive advisory lock on `index.lock`, released when dropped.

@@ -46,34 +46,64 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// flush it to disk, then rename over the target. Readers see the old or the
 /// new file, never a half-written one. `mode` applies to the new file (unix).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let result = (|| {
+    Staged::write(path, contents, mode)?.commit()
+}
+
+/// New content for a file, written and flushed beside it but not yet in place.
+/// [`Staged::commit`] renames it over the target; dropping it uncommitted
+/// removes it. Writing first lets a caller learn that the disk is full or
+/// read-only before it changes anything else.
+pub struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let staged = Staged {
+            tmp: dir.join(format!(".{name}.tmp.{}", std::process::id())),
+            target: path.to_path_buf(),
+            done: false,
+        };
+        let tmp = &staged.tmp;
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
         let mut f = opts
-            .open(&tmp)
-            .map_err(|e| Error::file("cannot write", &tmp, e))?;
+            .open(tmp)
+            .map_err(|e| Error::file("cannot write", tmp, e))?;
         // An existing temp file from a crashed run keeps its old mode: set it.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             f.set_permissions(fs::Permissions::from_mode(mode))
-                .map_err(|e| Error::file("cannot set permissions on", &tmp, e))?;
+                .map_err(|e| Error::file("cannot set permissions on", tmp, e))?;
         }
         f.write_all(contents)
-            .map_err(|e| Error::file("cannot write", &tmp, e))?;
+            .map_err(|e| Error::file("cannot write", tmp, e))?;
         f.sync_all()
-            .map_err(|e| Error::file("cannot write", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::file("cannot replace", path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+            .map_err(|e| Error::file("cannot write", tmp, e))?;
+        Ok(staged)
     }
-    result
+
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.tmp, &self.target)
+            .map_err(|e| Error::file("cannot replace", &self.target, e))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }

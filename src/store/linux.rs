@@ -52,6 +52,35 @@ pub fn detect() -> Result<StoreKind> {
     }
 }
 
+/// Whether this process has a session keyring of its own. Without one (cron,
+/// `su`, many CI runners) the kernel falls back to the shared user-session
+/// keyring: keys can be added there but not found again by this process, so
+/// the kernel keyring is treated as unusable rather than left holding an
+/// unreachable secret.
+pub fn own_session_keyring() -> bool {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
+    // SAFETY: KEYCTL_GET_KEYRING_ID with create=0 only reads this process's keyring ids.
+    let (session, user_session) = unsafe {
+        (
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_GET_KEYRING_ID,
+                KEY_SPEC_SESSION_KEYRING,
+                0,
+            ),
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_GET_KEYRING_ID,
+                KEY_SPEC_USER_SESSION_KEYRING,
+                0,
+            ),
+        )
+    };
+    session > 0 && session != user_session
+}
+
 static SECRET_SERVICE: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 static KEYUTILS: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
@@ -81,6 +110,13 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             if let Some(s) = KEYUTILS.get() {
                 return Ok(s.clone());
             }
+            if !own_session_keyring() {
+                return Err(Error::KeychainUnavailable {
+                    store: kind.display(),
+                    reason: "access denied".into(),
+                    hint: KEYUTILS_DENIED_HINT,
+                });
+            }
             let store: Arc<CredentialStore> =
                 linux_keyutils_keyring_store::Store::new().map_err(|e| map_error(kind, e))?;
             Ok(KEYUTILS.get_or_init(|| store).clone())
@@ -90,6 +126,15 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             other.display()
         ))),
     }
+}
+
+/// The item was deleted (by a concurrent `erase`) between the search that
+/// found it and the call that used it: for the caller that is "not there".
+pub fn vanished(e: &keyring_core::Error) -> bool {
+    let text = super::describe(e);
+    text.contains("Object does not exist")
+        || text.contains("UnknownObject")
+        || text.contains("No such interface \"org.freedesktop.Secret.Item\"")
 }
 
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
@@ -111,7 +156,18 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
             },
             hint: SS_LOCKED_HINT,
         },
-        (StoreKind::SecretService, K::PlatformFailure(_)) if reason.contains("zbus") => {
+        // The daemon went away between connecting and this call.
+        (StoreKind::SecretService, K::PlatformFailure(_))
+            if [
+                "ServiceUnknown",
+                "NameHasNoOwner",
+                "NoReply",
+                "Disconnected",
+                "InputOutput",
+            ]
+            .iter()
+            .any(|m| reason.contains(m)) =>
+        {
             Error::KeychainUnavailable {
                 store: kind.display(),
                 reason,

@@ -23,6 +23,8 @@ mod windows;
 
 #[cfg(target_os = "linux")]
 use linux as platform;
+#[cfg(target_os = "linux")]
+pub use linux::own_session_keyring;
 #[cfg(target_os = "macos")]
 use macos as platform;
 #[cfg(windows)]
@@ -263,9 +265,13 @@ pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
     let key = key.to_string();
     bounded(kind, move |store| {
         let blob = stored.encode();
-        entry(kind, &store, &key)?
-            .set_password(blob.expose())
-            .map_err(|e| platform::map_error(kind, e))
+        let entry = entry(kind, &store, &key)?;
+        // An item erased between the lookup and the write: write afresh, once.
+        match entry.set_password(blob.expose()) {
+            Err(e) if platform::vanished(&e) => entry.set_password(blob.expose()),
+            other => other,
+        }
+        .map_err(|e| platform::map_error(kind, e))
     })
 }
 
@@ -276,6 +282,7 @@ pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
         match entry(kind, &store, &key)?.get_secret() {
             Ok(bytes) => Stored::decode(kind, bytes).map(Some),
             Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) if platform::vanished(&e) => Ok(None),
             Err(e) => Err(platform::map_error(kind, e)),
         }
     })
@@ -288,6 +295,7 @@ pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
         match entry(kind, &store, &key)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) if platform::vanished(&e) => Ok(false),
             Err(e) => Err(platform::map_error(kind, e)),
         }
     })

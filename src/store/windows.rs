@@ -34,6 +34,10 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     Ok(CREDMAN.get_or_init(|| store).clone())
 }
 
+pub fn vanished(_: &keyring_core::Error) -> bool {
+    false
+}
+
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     Error::Keychain {
         store: kind.display(),

@@ -258,9 +258,23 @@ impl Drop for Dockerd {
     }
 }
 
-/// The docker CLI: the newest on PATH (`/usr/local/bin/docker` when present).
+/// Names the docker CLI to use instead of the first on the system PATH, e.g.
+/// `/usr/bin/docker` (Debian's 20.10) when a newer one is in /usr/local/bin.
+pub const DOCKER_CLI_ENV: &str = "DCH_E2E_DOCKER_CLI";
+
+/// The docker CLI: `$DCH_E2E_DOCKER_CLI`, else the first on the system PATH
+/// (`/usr/local/bin/docker` when present, else Debian's `/usr/bin/docker`).
 pub fn docker_cli() -> PathBuf {
-    find_program("docker", "docker.io")
+    match std::env::var(DOCKER_CLI_ENV) {
+        Ok(p) if !p.is_empty() => {
+            assert!(
+                Path::new(&p).is_file(),
+                "{DOCKER_CLI_ENV}={p} is not a file"
+            );
+            PathBuf::from(p)
+        }
+        _ => find_program("docker", "docker.io"),
+    }
 }
 
 /// Writes the client configs of `env` so that docker, podman and skopeo ask
