@@ -134,7 +134,8 @@ pub fn vanished(e: &keyring_core::Error) -> bool {
     let text = super::describe(e);
     text.contains("Object does not exist")
         || text.contains("UnknownObject")
-        || text.contains("No such interface \"org.freedesktop.Secret.Item\"")
+        // gnome-keyring quotes the name with typographic quotes.
+        || (text.contains("No such interface") && text.contains("org.freedesktop.Secret.Item"))
 }
 
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
