@@ -325,12 +325,51 @@ fn write_robot_file(env: &Env, name: &str, secret: &str, expires_at: i64) -> Pat
 /// Scenarios 1, 2 and 3 for one keychain: `login` with the helper, docker
 /// push and pull through `credHelpers`, `docker logout`, plain `docker login`.
 /// `keychain_has(key)` tells whether the keychain holds an entry for `key`.
-fn docker_journey(user: &User, keychain_name: &str, keychain_has: &dyn Fn(&str) -> bool) {
+/// Scenario 1's first step, as a user does it: `install.sh --registry ADDR`
+/// into a temporary PREFIX (its `configure` writes the clients' configs), and
+/// the installed binary is the helper the clients run from then on.
+fn install_for(env: &Env, addr: &str) {
+    let prefix = env.root().join("prefix");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut vars = env.vars().clone();
+    vars.insert("PREFIX".into(), prefix.display().to_string());
+    vars.insert("CARGO_TARGET_DIR".into(), repo.join("target").display().to_string());
+    for k in ["CARGO_HOME", "RUSTUP_HOME"] {
+        if let Ok(v) = std::env::var(k) {
+            vars.insert(k.into(), v);
+        }
+    }
+    let script = repo.join("install.sh");
+    let out = bin::run_bounded(
+        "sh",
+        [script.to_str().unwrap(), "--registry", addr],
+        &vars,
+        b"",
+        Duration::from_secs(900),
+    );
+    assert_ok(&out, "install.sh --registry");
+    let installed = prefix.join("bin/docker-credential-harbor");
+    assert!(installed.is_file(), "{out}");
+    for file in [docker::docker_config_file(env), docker::auth_file(env)] {
+        let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(v["credHelpers"][addr], "harbor", "install configured {}", file.display());
+    }
+    // The clients' PATH starts with this directory: put the installed binary there.
+    let dir = env.root().join("helper-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(&installed, dir.join("docker-credential-harbor")).unwrap();
+}
+
+fn docker_journey(user: &User, keychain_name: &str, keychain_has: &dyn Fn(&str) -> bool, via_install: bool) {
     let d = Dockerd::shared();
     let rig = Rig::start();
     let env = &user.env;
     let addr = rig.addr();
-    configure_clients(env, &[&addr]);
+    if via_install {
+        install_for(env, &addr);
+    } else {
+        configure_clients(env, &[&addr]);
+    }
     let image = rig.image("proj/img:v1");
 
     // 1. login with the helper's own command: verified with the registry, kept.
@@ -473,7 +512,7 @@ fn docker_journey(user: &User, keychain_name: &str, keychain_has: &dyn Fn(&str) 
 fn docker_journey_with_secret_service() {
     let user = User::with_secret_service();
     let ss = user.ss();
-    docker_journey(&user, "secret-service", &|key| ss.count(key) == 1);
+    docker_journey(&user, "secret-service", &|key| ss.count(key) == 1, true);
     assert_eq!(
         ss.items().len(),
         1,
@@ -493,7 +532,7 @@ fn docker_journey_with_kernel_keyring() {
         cleanup.add(key);
         keychain::keyutils_has(key)
     };
-    docker_journey(&user, "keyutils", &rig_probe);
+    docker_journey(&user, "keyutils", &rig_probe, false);
 }
 
 // ---------------------------------------------------------------------------
