@@ -35,7 +35,8 @@ fn write(p: &Path, text: &str) {
 }
 
 fn read_json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    serde_json::from_slice(&std::fs::read(p).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn configure(env: &Env, args: &[&str]) -> bin::Output {
@@ -50,15 +51,26 @@ fn no_files_at_all() {
     let out = configure(&env, &[]);
     assert_eq!(out.code(), 0, "{out}");
     for p in [docker_path(&env), podman_path(&env)] {
-        assert_eq!(read_json(&p), json!({"credHelpers": {KEY: "harbor"}}), "{}", p.display());
+        assert_eq!(
+            read_json(&p),
+            json!({"credHelpers": {KEY: "harbor"}}),
+            "{}",
+            p.display()
+        );
         assert_eq!(bin::mode_of(&p), 0o600, "{}", p.display());
         assert_eq!(bin::mode_of(p.parent().unwrap()), 0o700, "{}", p.display());
     }
-    assert!(out.stdout.contains("added credHelpers[hub.k8s.ucar.edu]"), "{out}");
+    assert!(
+        out.stdout.contains("added credHelpers[hub.k8s.ucar.edu]"),
+        "{out}"
+    );
     // Undo removes the files it created.
     let out = configure(&env, &["--undo"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(!docker_path(&env).exists() && !podman_path(&env).exists(), "{out}");
+    assert!(
+        !docker_path(&env).exists() && !podman_path(&env).exists(),
+        "{out}"
+    );
 }
 
 #[test]
@@ -66,9 +78,15 @@ fn keeps_everything_else_and_undo_restores_it() {
     let cases = [
         ("empty object", "{}"),
         ("empty file", ""),
-        ("auths", r#"{"auths":{"quay.io":{"auth":"eDp5"},"hub.k8s.ucar.edu":{}}}"#),
+        (
+            "auths",
+            r#"{"auths":{"quay.io":{"auth":"eDp5"},"hub.k8s.ucar.edu":{}}}"#,
+        ),
         ("credsStore", r#"{"credsStore":"desktop","auths":{}}"#),
-        ("other credHelpers", r#"{"credHelpers":{"gcr.io":"gcloud","public.ecr.aws":"ecr-login"}}"#),
+        (
+            "other credHelpers",
+            r#"{"credHelpers":{"gcr.io":"gcloud","public.ecr.aws":"ecr-login"}}"#,
+        ),
         (
             "unusual formatting",
             "  {\"b\" :[ 1,2 ,{\"x\":\"\\u00e9\\n\"}],\r\n\t\"a\":{ } ,\"proxies\":{\"default\":{\"httpProxy\":\"http://p:3128\"}},\"z\":null}\n\n",
@@ -77,7 +95,11 @@ fn keeps_everything_else_and_undo_restores_it() {
     for (what, text) in cases {
         let env = env();
         write(&docker_path(&env), text);
-        let original: Value = if text.trim().is_empty() { json!({}) } else { serde_json::from_str(text).unwrap() };
+        let original: Value = if text.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(text).unwrap()
+        };
         let out = configure(&env, &["--docker"]);
         assert_eq!(out.code(), 0, "{what}\n{out}");
         let now = read_json(&docker_path(&env));
@@ -85,7 +107,10 @@ fn keeps_everything_else_and_undo_restores_it() {
         for (k, v) in original.as_object().unwrap() {
             if k == "credHelpers" {
                 for (hk, hv) in v.as_object().unwrap() {
-                    assert_eq!(&now["credHelpers"][hk], hv, "{what}: other helper {hk} kept");
+                    assert_eq!(
+                        &now["credHelpers"][hk], hv,
+                        "{what}: other helper {hk} kept"
+                    );
                 }
             } else {
                 assert_eq!(&now[k], v, "{what}: {k} kept");
@@ -94,15 +119,27 @@ fn keeps_everything_else_and_undo_restores_it() {
         // Key order is kept too: the original keys come first, in order.
         let keys: Vec<&String> = now.as_object().unwrap().keys().collect();
         let orig_keys: Vec<&String> = original.as_object().unwrap().keys().collect();
-        assert_eq!(&keys[..orig_keys.len()], &orig_keys[..], "{what}: key order");
+        assert_eq!(
+            &keys[..orig_keys.len()],
+            &orig_keys[..],
+            "{what}: key order"
+        );
         assert!(!podman_path(&env).exists(), "--docker leaves podman alone");
         // A second run changes nothing.
         let bytes = std::fs::read(docker_path(&env)).unwrap();
         assert_eq!(configure(&env, &["--docker"]).code(), 0);
-        assert_eq!(std::fs::read(docker_path(&env)).unwrap(), bytes, "{what}: idempotent");
+        assert_eq!(
+            std::fs::read(docker_path(&env)).unwrap(),
+            bytes,
+            "{what}: idempotent"
+        );
         // One backup of the previous content.
         let backup = docker_path(&env).with_extension("json.bak");
-        assert_eq!(std::fs::read_to_string(&backup).unwrap(), text, "{what}: backup is the previous content");
+        assert_eq!(
+            std::fs::read_to_string(&backup).unwrap(),
+            text,
+            "{what}: backup is the previous content"
+        );
         // Undo gives back the original, semantically.
         let out = configure(&env, &["--docker", "--undo"]);
         assert_eq!(out.code(), 0, "{what}\n{out}");
@@ -113,19 +150,34 @@ fn keeps_everything_else_and_undo_restores_it() {
 #[test]
 fn another_helper_for_the_registry_is_replaced_and_restored() {
     let env = env();
-    write(&docker_path(&env), r#"{"credHelpers":{"hub.k8s.ucar.edu":"secretservice"}}"#);
+    write(
+        &docker_path(&env),
+        r#"{"credHelpers":{"hub.k8s.ucar.edu":"secretservice"}}"#,
+    );
     let out = configure(&env, &["--docker"]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("was \"secretservice\""), "{out}");
     assert_eq!(read_json(&docker_path(&env))["credHelpers"][KEY], "harbor");
     configure(&env, &["--docker", "--undo"]);
-    assert_eq!(read_json(&docker_path(&env)), json!({"credHelpers": {KEY: "secretservice"}}));
+    assert_eq!(
+        read_json(&docker_path(&env)),
+        json!({"credHelpers": {KEY: "secretservice"}})
+    );
 }
 
 #[test]
 fn several_registries_and_podman_only() {
     let env = env();
-    let out = configure(&env, &["--podman", "--registry", "https://A.example:8443/", "--registry", "b.example"]);
+    let out = configure(
+        &env,
+        &[
+            "--podman",
+            "--registry",
+            "https://A.example:8443/",
+            "--registry",
+            "b.example",
+        ],
+    );
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(
         read_json(&podman_path(&env)),
@@ -140,20 +192,39 @@ fn several_registries_and_podman_only() {
     env2.set("DOCKER_CONFIG", dcfg.to_str().unwrap());
     assert_eq!(configure(&env2, &[]).code(), 0);
     assert_eq!(read_json(&custom)["credHelpers"][KEY], "harbor");
-    assert_eq!(read_json(&dcfg.join("config.json"))["credHelpers"][KEY], "harbor");
+    assert_eq!(
+        read_json(&dcfg.join("config.json"))["credHelpers"][KEY],
+        "harbor"
+    );
 }
 
 #[test]
 fn invalid_json_is_refused_and_nothing_changes() {
-    for text in ["{\"auths\": {", "[1,2]", "\"just a string\"", "{\"credHelpers\": 7}", "{} trailing"] {
+    for text in [
+        "{\"auths\": {",
+        "[1,2]",
+        "\"just a string\"",
+        "{\"credHelpers\": 7}",
+        "{} trailing",
+    ] {
         let env = env();
         write(&docker_path(&env), text);
         let out = configure(&env, &[]);
         assert_eq!(out.code(), 1, "{text}\n{out}");
         assert_eq!(out.stderr.lines().count(), 1, "{text}: one line\n{out}");
-        assert!(out.stderr.contains("config.json"), "{text}: names the file\n{out}");
-        assert_eq!(std::fs::read_to_string(docker_path(&env)).unwrap(), text, "unchanged");
-        assert!(!podman_path(&env).exists(), "{text}: the other file is not touched either");
+        assert!(
+            out.stderr.contains("config.json"),
+            "{text}: names the file\n{out}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(docker_path(&env)).unwrap(),
+            text,
+            "unchanged"
+        );
+        assert!(
+            !podman_path(&env).exists(),
+            "{text}: the other file is not touched either"
+        );
     }
 }
 
@@ -163,10 +234,29 @@ struct ReadOnlyMount(PathBuf);
 impl ReadOnlyMount {
     fn new(dir: &Path, file_text: &str) -> ReadOnlyMount {
         std::fs::create_dir_all(dir).unwrap();
-        let ok = |args: &[&str]| std::process::Command::new("mount").args(args).status().unwrap().success();
-        assert!(ok(&["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dir.to_str().unwrap()]), "mount tmpfs (needs root)");
+        let ok = |args: &[&str]| {
+            std::process::Command::new("mount")
+                .args(args)
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(
+            ok(&[
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=1m,mode=0700",
+                "tmpfs",
+                dir.to_str().unwrap()
+            ]),
+            "mount tmpfs (needs root)"
+        );
         std::fs::write(dir.join("config.json"), file_text).unwrap();
-        assert!(ok(&["-o", "remount,ro", dir.to_str().unwrap()]), "remount read-only");
+        assert!(
+            ok(&["-o", "remount,ro", dir.to_str().unwrap()]),
+            "remount read-only"
+        );
         ReadOnlyMount(dir.to_path_buf())
     }
 }
@@ -187,8 +277,14 @@ fn read_only_directory_gives_a_clear_error() {
     assert_eq!(out.code(), 1, "{out}");
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert!(out.stderr.contains("Read-only file system"), "{out}");
-    assert!(out.stderr.contains(dir.to_str().unwrap()), "names the path\n{out}");
-    assert_eq!(std::fs::read_to_string(dir.join("config.json")).unwrap(), "{}");
+    assert!(
+        out.stderr.contains(dir.to_str().unwrap()),
+        "names the path\n{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.json")).unwrap(),
+        "{}"
+    );
 }
 
 fn auth_b64(user: &str, secret: &str) -> String {
@@ -213,18 +309,40 @@ fn plaintext_secrets_move_into_the_keychain_after_a_check() {
     let out = configure(&env, &["--docker", "--registry", &key]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("moved the plaintext secret"), "{out}");
-    assert!(standin.token_log().iter().any(|e| e.account.as_deref() == Some("jdoe@ucar.edu") && e.status == 200), "verified first");
+    assert!(
+        standin
+            .token_log()
+            .iter()
+            .any(|e| e.account.as_deref() == Some("jdoe@ucar.edu") && e.status == 200),
+        "verified first"
+    );
     let now = read_json(&docker_path(&env));
-    assert_eq!(now["auths"][format!("http://{key}")], json!({"email": "jdoe@ucar.edu"}), "secret gone from the file");
-    assert_eq!(now["auths"]["quay.io"]["auth"], "eDp5", "other registries untouched");
-    assert_eq!(bin::get_ok(&env, &key), ("jdoe@ucar.edu".to_string(), "good-cli-secret-1".to_string()));
+    assert_eq!(
+        now["auths"][format!("http://{key}")],
+        json!({"email": "jdoe@ucar.edu"}),
+        "secret gone from the file"
+    );
+    assert_eq!(
+        now["auths"]["quay.io"]["auth"], "eDp5",
+        "other registries untouched"
+    );
+    assert_eq!(
+        bin::get_ok(&env, &key),
+        ("jdoe@ucar.edu".to_string(), "good-cli-secret-1".to_string())
+    );
     let backup = std::fs::read_to_string(docker_path(&env).with_extension("json.bak")).unwrap();
-    assert!(!backup.contains(&good), "the backup keeps no plaintext secret");
+    assert!(
+        !backup.contains(&good),
+        "the backup keeps no plaintext secret"
+    );
     env.assert_no_secret_in_files();
     // Undo takes back credHelpers but never writes the secret back.
     configure(&env, &["--docker", "--registry", &key, "--undo"]);
     let after = std::fs::read_to_string(docker_path(&env)).unwrap();
-    assert!(!after.contains(&good) && !after.contains("credHelpers"), "{after}");
+    assert!(
+        !after.contains(&good) && !after.contains("credHelpers"),
+        "{after}"
+    );
     bin::run(&env, &["erase"], key.as_bytes());
 }
 
@@ -238,18 +356,28 @@ fn a_rejected_plaintext_secret_stays_and_is_reported() {
     let key = registry.addr();
     let env = env();
     let stale = auth_b64("jdoe@ucar.edu", "stale-secret-22");
-    write(&docker_path(&env), &format!(r#"{{"auths":{{"{key}":{{"auth":"{stale}"}}}}}}"#));
+    write(
+        &docker_path(&env),
+        &format!(r#"{{"auths":{{"{key}":{{"auth":"{stale}"}}}}}}"#),
+    );
     let out = configure(&env, &["--docker", "--registry", &key]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("was not moved"), "{out}");
     assert!(!out.stderr.contains("stale-secret-22"), "{out}");
-    assert_eq!(read_json(&docker_path(&env))["auths"][&key]["auth"], stale.as_str(), "left in place");
+    assert_eq!(
+        read_json(&docker_path(&env))["auths"][&key]["auth"],
+        stale.as_str(),
+        "left in place"
+    );
     bin::assert_not_found(&env, &key);
     // --no-verify moves it without asking the registry.
     standin.clear_token_log();
     let out = configure(&env, &["--docker", "--registry", &key, "--no-verify"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(standin.token_log().is_empty(), "no request with --no-verify");
+    assert!(
+        standin.token_log().is_empty(),
+        "no request with --no-verify"
+    );
     assert_eq!(bin::get_ok(&env, &key).1, "stale-secret-22");
     bin::run(&env, &["erase"], key.as_bytes());
 }

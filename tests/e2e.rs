@@ -333,7 +333,10 @@ fn install_for(env: &Env, addr: &str) {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut vars = env.vars().clone();
     vars.insert("PREFIX".into(), prefix.display().to_string());
-    vars.insert("CARGO_TARGET_DIR".into(), repo.join("target").display().to_string());
+    vars.insert(
+        "CARGO_TARGET_DIR".into(),
+        repo.join("target").display().to_string(),
+    );
     for k in ["CARGO_HOME", "RUSTUP_HOME"] {
         if let Ok(v) = std::env::var(k) {
             vars.insert(k.into(), v);
@@ -352,7 +355,12 @@ fn install_for(env: &Env, addr: &str) {
     assert!(installed.is_file(), "{out}");
     for file in [docker::docker_config_file(env), docker::auth_file(env)] {
         let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert_eq!(v["credHelpers"][addr], "harbor", "install configured {}", file.display());
+        assert_eq!(
+            v["credHelpers"][addr],
+            "harbor",
+            "install configured {}",
+            file.display()
+        );
     }
     // The clients' PATH starts with this directory: put the installed binary there.
     let dir = env.root().join("helper-bin");
@@ -360,7 +368,12 @@ fn install_for(env: &Env, addr: &str) {
     std::os::unix::fs::symlink(&installed, dir.join("docker-credential-harbor")).unwrap();
 }
 
-fn docker_journey(user: &User, keychain_name: &str, keychain_has: &dyn Fn(&str) -> bool, via_install: bool) {
+fn docker_journey(
+    user: &User,
+    keychain_name: &str,
+    keychain_has: &dyn Fn(&str) -> bool,
+    via_install: bool,
+) {
     let d = Dockerd::shared();
     let rig = Rig::start();
     let env = &user.env;

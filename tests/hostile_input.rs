@@ -14,7 +14,10 @@ use docker_credential_harbor::{config, kube, protocol, registry};
 use proptest::prelude::*;
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
 }
 
 /// Strings that look like what clients send, plus the hostile rest.
@@ -144,9 +147,17 @@ fn binary_survives_huge_nested_and_binary_stdin() {
         for (what, input) in &inputs {
             let start = Instant::now();
             let out = bin::run(&env, &[action], input);
-            assert!(start.elapsed() < Duration::from_secs(10), "{action} {what} took {:?}", start.elapsed());
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{action} {what} took {:?}",
+                start.elapsed()
+            );
             assert_eq!(out.code(), 1, "{action} {what}\n{out}");
-            assert_eq!(out.stdout.lines().count(), 1, "{action} {what}: one line\n{out}");
+            assert_eq!(
+                out.stdout.lines().count(),
+                1,
+                "{action} {what}: one line\n{out}"
+            );
             assert!(!out.stderr.contains("panicked"), "{action} {what}\n{out}");
         }
     }

@@ -30,12 +30,19 @@ struct Home {
 
 impl Home {
     fn new() -> Home {
-        let tmp = tempfile::Builder::new().prefix("dch-install-").tempdir().unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("dch-install-")
+            .tempdir()
+            .unwrap();
         let home = tmp.path().join("home");
         let prefix = tmp.path().join("prefix");
         std::fs::create_dir_all(home.join(".docker")).unwrap();
         std::fs::write(home.join(".docker/config.json"), ORIGINAL_DOCKER_CONFIG).unwrap();
-        Home { _tmp: tmp, home, prefix }
+        Home {
+            _tmp: tmp,
+            home,
+            prefix,
+        }
     }
 
     fn vars(&self, path: &str) -> BTreeMap<String, String> {
@@ -44,7 +51,10 @@ impl Home {
         v.insert("PREFIX".into(), self.prefix.to_string_lossy().into_owned());
         v.insert("PATH".into(), path.to_string());
         // Share the project's build directory: a release build is minutes on 2 cores.
-        v.insert("CARGO_TARGET_DIR".into(), repo().join("target").to_string_lossy().into_owned());
+        v.insert(
+            "CARGO_TARGET_DIR".into(),
+            repo().join("target").to_string_lossy().into_owned(),
+        );
         if let Ok(h) = std::env::var("CARGO_HOME") {
             v.insert("CARGO_HOME".into(), h);
         }
@@ -81,7 +91,10 @@ fn path_with_cargo() -> String {
 }
 
 fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())),
+    )
+    .unwrap()
 }
 
 fn mtime(p: &Path) -> std::time::SystemTime {
@@ -95,7 +108,10 @@ fn install_rerun_and_uninstall() {
     let out = h.install(&[], &path_with_cargo());
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("Installed"), "{out}");
-    assert!(out.stderr.contains("is not on PATH"), "the prefix is not on PATH: warn\n{out}");
+    assert!(
+        out.stderr.contains("is not on PATH"),
+        "the prefix is not on PATH: warn\n{out}"
+    );
     let bin_path = h.binary();
     {
         use std::os::unix::fs::PermissionsExt;
@@ -112,13 +128,26 @@ fn install_rerun_and_uninstall() {
         assert_eq!(docker[k], original[k], "{k} kept");
     }
     // podman/skopeo/buildah: a new private auth.json.
-    assert_eq!(json(&h.auth_json())["credHelpers"]["hub.k8s.ucar.edu"], "harbor");
+    assert_eq!(
+        json(&h.auth_json())["credHelpers"]["hub.k8s.ucar.edu"],
+        "harbor"
+    );
     assert_eq!(bin::mode_of(&h.auth_json()), 0o600);
 
     // The installed binary is the helper.
-    let v = bin::run_bounded(bin_path.to_str().unwrap(), ["version"], &h.vars(&path_with_cargo()), b"", Duration::from_secs(30));
+    let v = bin::run_bounded(
+        bin_path.to_str().unwrap(),
+        ["version"],
+        &h.vars(&path_with_cargo()),
+        b"",
+        Duration::from_secs(30),
+    );
     assert_eq!(v.code(), 0, "{v}");
-    assert!(v.stdout.starts_with("docker-credential-harbor (docker-credential-harbor) "), "{v}");
+    assert!(
+        v.stdout
+            .starts_with("docker-credential-harbor (docker-credential-harbor) "),
+        "{v}"
+    );
 
     // Again: nothing changes.
     let before = (
@@ -126,20 +155,38 @@ fn install_rerun_and_uninstall() {
         std::fs::read(h.auth_json()).unwrap(),
         mtime(&bin_path),
     );
-    let out = h.install(&[], &format!("{}:{}", h.prefix.join("bin").display(), path_with_cargo()));
+    let out = h.install(
+        &[],
+        &format!("{}:{}", h.prefix.join("bin").display(), path_with_cargo()),
+    );
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stdout.contains("up to date"), "{out}");
     assert!(!out.stderr.contains("not on PATH"), "{out}");
-    assert_eq!(std::fs::read(h.docker_config()).unwrap(), before.0, "config.json unchanged by a rerun");
-    assert_eq!(std::fs::read(h.auth_json()).unwrap(), before.1, "auth.json unchanged by a rerun");
+    assert_eq!(
+        std::fs::read(h.docker_config()).unwrap(),
+        before.0,
+        "config.json unchanged by a rerun"
+    );
+    assert_eq!(
+        std::fs::read(h.auth_json()).unwrap(),
+        before.1,
+        "auth.json unchanged by a rerun"
+    );
     assert_eq!(mtime(&bin_path), before.2, "binary not rewritten");
 
     // Uninstall: no trace of the tool in those files.
     let out = h.install(&["--uninstall"], &path_with_cargo());
     assert_eq!(out.code(), 0, "{out}");
     assert!(!bin_path.exists(), "binary removed");
-    assert_eq!(json(&h.docker_config()), original, "config.json back to the original, semantically");
-    assert!(!h.auth_json().exists(), "auth.json that install created is gone");
+    assert_eq!(
+        json(&h.docker_config()),
+        original,
+        "config.json back to the original, semantically"
+    );
+    assert!(
+        !h.auth_json().exists(),
+        "auth.json that install created is gone"
+    );
     let text = std::fs::read_to_string(h.docker_config()).unwrap();
     assert!(!text.contains("harbor"), "{text}");
     // Uninstalling twice is fine.
@@ -154,12 +201,20 @@ fn install_without_cargo_says_so() {
     // A PATH with the shell tools but no cargo.
     let tools = tempfile::tempdir().unwrap();
     for t in ["sh", "dirname", "id", "cat", "sed"] {
-        let src = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(t)).find(|p| p.exists()).unwrap();
+        let src = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(t))
+            .find(|p| p.exists())
+            .unwrap();
         std::os::unix::fs::symlink(src, tools.path().join(t)).unwrap();
     }
     let out = h.install(&[], tools.path().to_str().unwrap());
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("cargo not found"), "{out}");
     assert!(!h.binary().exists());
-    assert_eq!(std::fs::read_to_string(h.docker_config()).unwrap(), ORIGINAL_DOCKER_CONFIG, "nothing touched");
+    assert_eq!(
+        std::fs::read_to_string(h.docker_config()).unwrap(),
+        ORIGINAL_DOCKER_CONFIG,
+        "nothing touched"
+    );
 }

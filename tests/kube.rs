@@ -25,24 +25,39 @@ fn keyutils_env() -> Env {
 }
 
 fn request(image: &str) -> String {
-    serde_json::json!({"apiVersion": V1, "kind": "CredentialProviderRequest", "image": image}).to_string()
+    serde_json::json!({"apiVersion": V1, "kind": "CredentialProviderRequest", "image": image})
+        .to_string()
 }
 
 /// Check a response against the v1 Go type and return its `auth` map.
 fn assert_v1_response(out: &bin::Output) -> serde_json::Map<String, Value> {
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.stdout.lines().count(), 1, "{out}");
-    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{out}"));
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{out}"));
     let o = v.as_object().expect("an object");
-    let allowed = ["apiVersion", "kind", "cacheKeyType", "cacheDuration", "auth"];
+    let allowed = [
+        "apiVersion",
+        "kind",
+        "cacheKeyType",
+        "cacheDuration",
+        "auth",
+    ];
     for k in o.keys() {
         assert!(allowed.contains(&k.as_str()), "unknown field {k} in {out}");
     }
-    assert_eq!(o["apiVersion"], V1, "the response echoes the request's apiVersion");
+    assert_eq!(
+        o["apiVersion"], V1,
+        "the response echoes the request's apiVersion"
+    );
     assert_eq!(o["kind"], "CredentialProviderResponse");
-    let ckt = o["cacheKeyType"].as_str().expect("cacheKeyType is required");
+    let ckt = o["cacheKeyType"]
+        .as_str()
+        .expect("cacheKeyType is required");
     assert!(["Image", "Registry", "Global"].contains(&ckt), "{ckt}");
-    let dur = o["cacheDuration"].as_str().expect("cacheDuration as a Go duration string");
+    let dur = o["cacheDuration"]
+        .as_str()
+        .expect("cacheDuration as a Go duration string");
     assert!(is_go_duration(dur), "{dur:?} is not Go duration text");
     let auth = o["auth"].as_object().expect("auth is a map").clone();
     for (k, a) in &auth {
@@ -93,7 +108,11 @@ fn duration_secs(s: &str) -> u64 {
 fn provider_answers_from_the_keychain() {
     let env = keyutils_env();
     bin::store(&env, REGISTRY, "robot$proj+node", "node-secret-1");
-    let out = bin::run(&env, &["kubelet-credential-provider"], request("hub.k8s.ucar.edu/proj/app:1.0").as_bytes());
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider"],
+        request("hub.k8s.ucar.edu/proj/app:1.0").as_bytes(),
+    );
     let auth = assert_v1_response(&out);
     assert_eq!(auth.len(), 1);
     assert_eq!(auth[REGISTRY]["username"], "robot$proj+node");
@@ -109,7 +128,10 @@ fn provider_answers_from_the_keychain() {
     );
     let auth = assert_v1_response(&out);
     assert_eq!(auth[REGISTRY]["password"], "node-secret-1");
-    assert_eq!(serde_json::from_str::<Value>(&out.stdout).unwrap()["cacheDuration"], "1h0m0s");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap()["cacheDuration"],
+        "1h0m0s"
+    );
     bin::run(&env, &["erase"], REGISTRY.as_bytes());
 }
 
@@ -117,7 +139,11 @@ fn provider_answers_from_the_keychain() {
 fn provider_reads_a_root_only_robot_file_and_caps_the_cache_at_expiry() {
     let env = keyutils_env();
     let file = env.root().join("robot.json");
-    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 120;
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 120;
     std::fs::write(
         &file,
         format!(r#"{{"id":7,"name":"robot$proj+nodes","secret":"file-secret-2","creation_time":"2026-01-01T00:00:00Z","expires_at":{expires}}}"#),
@@ -126,21 +152,47 @@ fn provider_reads_a_root_only_robot_file_and_caps_the_cache_at_expiry() {
     env.watch_secret("file-secret-2");
     let f = file.to_str().unwrap();
     bin::set_mode(&file, 0o644);
-    let out = bin::run(&env, &["kubelet-credential-provider", "--credentials-file", f], request("hub.k8s.ucar.edu/p/i").as_bytes());
-    assert_eq!(out.code(), 1, "a group/world-readable file is refused\n{out}");
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider", "--credentials-file", f],
+        request("hub.k8s.ucar.edu/p/i").as_bytes(),
+    );
+    assert_eq!(
+        out.code(),
+        1,
+        "a group/world-readable file is refused\n{out}"
+    );
     assert!(out.stdout.is_empty(), "{out}");
     assert!(out.stderr.contains("chmod 600"), "{out}");
     bin::set_mode(&file, 0o600);
-    let out = bin::run(&env, &["kubelet-credential-provider", "--credentials-file", f], request("hub.k8s.ucar.edu/p/i").as_bytes());
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider", "--credentials-file", f],
+        request("hub.k8s.ucar.edu/p/i").as_bytes(),
+    );
     let auth = assert_v1_response(&out);
     assert_eq!(auth[REGISTRY]["username"], "robot$proj+nodes");
     assert_eq!(auth[REGISTRY]["password"], "file-secret-2");
-    let dur = serde_json::from_str::<Value>(&out.stdout).unwrap()["cacheDuration"].as_str().unwrap().to_string();
-    assert!(duration_secs(&dur) <= 120, "cache must not outlive the robot: {dur}");
+    let dur = serde_json::from_str::<Value>(&out.stdout).unwrap()["cacheDuration"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        duration_secs(&dur) <= 120,
+        "cache must not outlive the robot: {dur}"
+    );
 
-    std::fs::write(&file, r#"{"name":"robot$proj+nodes","secret":"s","expires_at":1000}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"name":"robot$proj+nodes","secret":"s","expires_at":1000}"#,
+    )
+    .unwrap();
     bin::set_mode(&file, 0o600);
-    let out = bin::run(&env, &["kubelet-credential-provider", "--credentials-file", f], request("hub.k8s.ucar.edu/p/i").as_bytes());
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider", "--credentials-file", f],
+        request("hub.k8s.ucar.edu/p/i").as_bytes(),
+    );
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("expired"), "{out}");
 }
@@ -151,7 +203,11 @@ fn provider_answers_from_ci_variables() {
     env.set("HARBOR_USERNAME", "robot$proj+ci");
     env.set("HARBOR_PASSWORD", "ci-secret-3");
     env.watch_secret("ci-secret-3");
-    let out = bin::run(&env, &["kubelet-credential-provider"], request("hub.k8s.ucar.edu/p/i:t").as_bytes());
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider"],
+        request("hub.k8s.ucar.edu/p/i:t").as_bytes(),
+    );
     let auth = assert_v1_response(&out);
     assert_eq!(auth[REGISTRY]["password"], "ci-secret-3");
 }
@@ -188,7 +244,11 @@ fn provider_errors_go_to_stderr_with_a_nonzero_exit() {
     }
     // Nothing stored and no CI variables: not found, non-zero.
     let env = keyutils_env();
-    let out = bin::run(&env, &["kubelet-credential-provider"], request("hub.k8s.ucar.edu/p/i").as_bytes());
+    let out = bin::run(
+        &env,
+        &["kubelet-credential-provider"],
+        request("hub.k8s.ucar.edu/p/i").as_bytes(),
+    );
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("credentials not found"), "{out}");
 }
@@ -199,35 +259,76 @@ fn decode_manifest(yaml: &str) -> Value {
         .find(|l| l.trim_start().starts_with(".dockerconfigjson:"))
         .unwrap_or_else(|| panic!("no .dockerconfigjson in\n{yaml}"));
     let b64 = line.split_once(':').unwrap().1.trim();
-    serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn kube_secret_decodes_back_and_matches_kubectl() {
     let env = keyutils_env();
-    bin::store(&env, "https://hub.k8s.ucar.edu/", "robot$proj+pull", "pull-secret-5");
-    let out = bin::run(&env, &["kube-secret", "--name", "harbor-pull", "--namespace", "ci"], b"");
+    bin::store(
+        &env,
+        "https://hub.k8s.ucar.edu/",
+        "robot$proj+pull",
+        "pull-secret-5",
+    );
+    let out = bin::run(
+        &env,
+        &["kube-secret", "--name", "harbor-pull", "--namespace", "ci"],
+        b"",
+    );
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("type: kubernetes.io/dockerconfigjson"), "{out}");
-    assert!(out.stdout.contains("  name: harbor-pull\n") && out.stdout.contains("  namespace: ci\n"), "{out}");
-    assert!(!out.stderr.contains("warning"), "no warning when stdout is not a terminal\n{out}");
+    assert!(
+        out.stdout.contains("type: kubernetes.io/dockerconfigjson"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("  name: harbor-pull\n") && out.stdout.contains("  namespace: ci\n"),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains("warning"),
+        "no warning when stdout is not a terminal\n{out}"
+    );
     let ours = decode_manifest(&out.stdout);
     let entry = &ours["auths"][REGISTRY];
     assert_eq!(entry["username"], "robot$proj+pull");
     assert_eq!(entry["password"], "pull-secret-5");
-    let auth = base64::engine::general_purpose::STANDARD.decode(entry["auth"].as_str().unwrap()).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(entry["auth"].as_str().unwrap())
+        .unwrap();
     assert_eq!(auth, b"robot$proj+pull:pull-secret-5");
 
     // The real kubectl builds the same document for the same credentials.
     let kubectl = std::process::Command::new("kubectl")
         .args([
-            "create", "secret", "docker-registry", "harbor-pull", "--namespace", "ci",
-            "--docker-server", REGISTRY, "--docker-username", "robot$proj+pull", "--docker-password", "pull-secret-5",
-            "--dry-run=client", "-o", "yaml",
+            "create",
+            "secret",
+            "docker-registry",
+            "harbor-pull",
+            "--namespace",
+            "ci",
+            "--docker-server",
+            REGISTRY,
+            "--docker-username",
+            "robot$proj+pull",
+            "--docker-password",
+            "pull-secret-5",
+            "--dry-run=client",
+            "-o",
+            "yaml",
         ])
         .output()
         .expect("kubectl must be installed (Debian: kubernetes-client)");
-    assert!(kubectl.status.success(), "{}", String::from_utf8_lossy(&kubectl.stderr));
+    assert!(
+        kubectl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
     let theirs = decode_manifest(&String::from_utf8(kubectl.stdout).unwrap());
     assert_eq!(ours, theirs, "same .dockerconfigjson as kubectl");
 

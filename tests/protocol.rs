@@ -1213,7 +1213,10 @@ fn no_dbus_and_no_kernel_keyring_access_is_one_clear_line() {
     );
     let line = out.error_line();
     assert!(line.contains("access denied"), "{out}");
-    assert!(line.contains("keyctl session"), "the line says how to fix it\n{out}");
+    assert!(
+        line.contains("keyctl session"),
+        "the line says how to fix it\n{out}"
+    );
     // A get for a registry nobody stored is plain "not found", so docker goes
     // on anonymously instead of failing the pull: a keychain this process
     // cannot use cannot hold the secret either.

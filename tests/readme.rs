@@ -9,17 +9,57 @@ const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-harbor");
 
 /// (start of a README command, test file that exercises it, fragment that file must contain).
 const WITNESSES: &[(&str, &str, &str)] = &[
-    ("./install.sh --uninstall", "tests/install.rs", "\"--uninstall\""),
+    (
+        "./install.sh --uninstall",
+        "tests/install.rs",
+        "\"--uninstall\"",
+    ),
     ("./install.sh", "tests/install.rs", "install.sh"),
-    ("keyctl session - cargo test --locked", ".ci/run", "keyctl session - cargo test --locked"),
-    ("docker-credential-harbor login --robot-file", "tests/login.rs", "--robot-file"),
-    ("docker-credential-harbor login -u", "tests/login.rs", "--password-stdin"),
-    ("docker-credential-harbor login", "tests/login.rs", "\"login\""),
-    ("docker-credential-harbor status --check", "tests/login.rs", "--check"),
-    ("docker-credential-harbor status", "tests/login.rs", "\"status\""),
-    ("docker-credential-harbor logout", "tests/login.rs", "\"logout\""),
-    ("docker-credential-harbor configure --undo", "tests/configure.rs", "--undo"),
-    ("docker-credential-harbor kube-secret", "tests/kube.rs", "kube-secret"),
+    (
+        "keyctl session - cargo test --locked",
+        ".ci/run",
+        "keyctl session - cargo test --locked",
+    ),
+    (
+        "docker-credential-harbor login --robot-file",
+        "tests/login.rs",
+        "--robot-file",
+    ),
+    (
+        "docker-credential-harbor login -u",
+        "tests/login.rs",
+        "--password-stdin",
+    ),
+    (
+        "docker-credential-harbor login",
+        "tests/login.rs",
+        "\"login\"",
+    ),
+    (
+        "docker-credential-harbor status --check",
+        "tests/login.rs",
+        "--check",
+    ),
+    (
+        "docker-credential-harbor status",
+        "tests/login.rs",
+        "\"status\"",
+    ),
+    (
+        "docker-credential-harbor logout",
+        "tests/login.rs",
+        "\"logout\"",
+    ),
+    (
+        "docker-credential-harbor configure --undo",
+        "tests/configure.rs",
+        "--undo",
+    ),
+    (
+        "docker-credential-harbor kube-secret",
+        "tests/kube.rs",
+        "kube-secret",
+    ),
     ("docker pull", "tests/e2e.rs", "\"pull\""),
     ("docker push", "tests/e2e.rs", "\"push\""),
     ("podman login", "tests/e2e.rs", "\"login\""),
@@ -60,18 +100,29 @@ fn every_readme_command_has_a_witness_test() {
         let (_, file, fragment) = WITNESSES
             .iter()
             .find(|(start, _, _)| cmd.starts_with(start))
-            .unwrap_or_else(|| panic!("README command {cmd:?} has no witness test: add one and list it here"));
-        let body = std::fs::read_to_string(repo().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert!(body.contains(fragment), "{file} must exercise {cmd:?} (looked for {fragment:?})");
+            .unwrap_or_else(|| {
+                panic!("README command {cmd:?} has no witness test: add one and list it here")
+            });
+        let body =
+            std::fs::read_to_string(repo().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            body.contains(fragment),
+            "{file} must exercise {cmd:?} (looked for {fragment:?})"
+        );
     }
 }
 
 #[test]
 fn every_readme_helper_command_parses() {
     for cmd in readme_commands() {
-        let Some(rest) = cmd.strip_prefix("docker-credential-harbor ") else { continue };
+        let Some(rest) = cmd.strip_prefix("docker-credential-harbor ") else {
+            continue;
+        };
         let line = rest.split(['|', '<']).next().unwrap();
-        let mut args: Vec<String> = line.split_whitespace().map(|a| a.trim_matches('\'').to_string()).collect();
+        let mut args: Vec<String> = line
+            .split_whitespace()
+            .map(|a| a.trim_matches('\'').to_string())
+            .collect();
         // --help after the arguments: clap rejects unknown flags before it prints help.
         args.push("--help".into());
         let out = Command::new(BIN).args(&args).output().unwrap();

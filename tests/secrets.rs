@@ -12,7 +12,14 @@ const NOBODY: u32 = 65534;
 /// non-dumpable process's /proc entries as owned by root, whatever its uid.
 fn proc_owner_while_waiting(program: &str, args: &[&str]) -> u32 {
     let mut child = Command::new("setpriv")
-        .args(["--reuid", &NOBODY.to_string(), "--regid", &NOBODY.to_string(), "--clear-groups", program])
+        .args([
+            "--reuid",
+            &NOBODY.to_string(),
+            "--regid",
+            &NOBODY.to_string(),
+            "--clear-groups",
+            program,
+        ])
         .args(args)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -29,14 +36,20 @@ fn proc_owner_while_waiting(program: &str, args: &[&str]) -> u32 {
     loop {
         let text = std::fs::read_to_string(&status).unwrap_or_default();
         let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap_or_default();
-        if text.contains(&format!("Uid:\t{NOBODY}")) && exe.to_string_lossy().contains(program.rsplit('/').next().unwrap()) {
+        if text.contains(&format!("Uid:\t{NOBODY}"))
+            && exe
+                .to_string_lossy()
+                .contains(program.rsplit('/').next().unwrap())
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{program} never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let owner = std::fs::metadata(format!("/proc/{}/status", child.id())).map(|m| m.uid()).expect("stat /proc/PID");
+    let owner = std::fs::metadata(format!("/proc/{}/status", child.id()))
+        .map(|m| m.uid())
+        .expect("stat /proc/PID");
     let _ = child.kill();
     let _ = child.wait();
     owner
@@ -45,11 +58,29 @@ fn proc_owner_while_waiting(program: &str, args: &[&str]) -> u32 {
 #[test]
 fn helper_is_not_dumpable_while_it_reads_a_secret() {
     // Control: an ordinary process run the same way is owned by nobody.
-    assert_eq!(proc_owner_while_waiting("/bin/cat", &[]), NOBODY, "control: cat stays dumpable");
-    // The protocol path (store waits for its JSON on stdin) and the login path.
-    assert_eq!(proc_owner_while_waiting(BIN, &["store"]), 0, "store must be non-dumpable");
     assert_eq!(
-        proc_owner_while_waiting(BIN, &["login", "-u", "u", "--password-stdin", "--no-verify", "h.example"]),
+        proc_owner_while_waiting("/bin/cat", &[]),
+        NOBODY,
+        "control: cat stays dumpable"
+    );
+    // The protocol path (store waits for its JSON on stdin) and the login path.
+    assert_eq!(
+        proc_owner_while_waiting(BIN, &["store"]),
+        0,
+        "store must be non-dumpable"
+    );
+    assert_eq!(
+        proc_owner_while_waiting(
+            BIN,
+            &[
+                "login",
+                "-u",
+                "u",
+                "--password-stdin",
+                "--no-verify",
+                "h.example"
+            ]
+        ),
         0,
         "login must be non-dumpable"
     );
