@@ -1017,3 +1017,27 @@ fn status_check_notices_an_expired_robot() {
     assert!(out.stdout.contains("check:    rejected"), "{out}");
     assert!(out.stdout.contains("expired"), "{out}");
 }
+
+#[test]
+fn login_says_when_docker_is_not_configured_to_use_the_helper() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
+    assert_succeeded(&out);
+    let hint = format!("configure --registry {}", fx.key());
+    assert!(
+        out.stdout.contains(&hint),
+        "no credHelpers entry yet: say how to add it\n{out}"
+    );
+    let conf = bin::run(
+        &fx.home.env,
+        &["configure", "--docker", "--registry", &fx.key()],
+        b"",
+    );
+    assert_eq!(conf.code(), 0, "{conf}");
+    let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
+    assert_succeeded(&out);
+    assert!(
+        !out.stdout.contains("configure --registry"),
+        "configured now: no hint\n{out}"
+    );
+}

@@ -132,7 +132,21 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             file.display()
         );
     }
+    hint_if_docker_does_not_ask_us(&key);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A login docker never uses helps nobody: say how to connect the two.
+fn hint_if_docker_does_not_ask_us(key: &str) {
+    let configured = crate::config::docker_config_path()
+        .and_then(|p| crate::config::ConfigFile::open(&p))
+        .map(|f| f.cred_helper(key) == Some(super::configure::HELPER))
+        .unwrap_or(true);
+    if !configured {
+        println!(
+            "docker does not use this helper for {key} yet: run `docker-credential-harbor configure --registry {key}`."
+        );
+    }
 }
 
 fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
