@@ -17,10 +17,16 @@ const REGISTRY: &str = "hub.k8s.ucar.edu";
 const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
 
 fn keyutils_env() -> Env {
+    env_for(REGISTRY)
+}
+
+/// The kernel keyring is shared by every test in this process: a test that
+/// stores anything serves its own registry.
+fn env_for(registry: &str) -> Env {
     common::keychain::require_own_session_keyring();
     let mut env = Env::new();
     env.set("DOCKER_CREDENTIAL_HARBOR_STORE", "keyutils");
-    env.set("DOCKER_CREDENTIAL_HARBOR_REGISTRY", REGISTRY);
+    env.set("DOCKER_CREDENTIAL_HARBOR_REGISTRY", registry);
     env
 }
 
@@ -106,17 +112,18 @@ fn duration_secs(s: &str) -> u64 {
 
 #[test]
 fn provider_answers_from_the_keychain() {
-    let env = keyutils_env();
-    bin::store(&env, REGISTRY, "robot$proj+node", "node-secret-1");
+    let reg = "keychain-answers.example";
+    let env = env_for(reg);
+    bin::store(&env, reg, "robot$proj+node", "node-secret-1");
     let out = bin::run(
         &env,
         &["kubelet-credential-provider"],
-        request("hub.k8s.ucar.edu/proj/app:1.0").as_bytes(),
+        request("keychain-answers.example/proj/app:1.0").as_bytes(),
     );
     let auth = assert_v1_response(&out);
     assert_eq!(auth.len(), 1);
-    assert_eq!(auth[REGISTRY]["username"], "robot$proj+node");
-    assert_eq!(auth[REGISTRY]["password"], "node-secret-1");
+    assert_eq!(auth[reg]["username"], "robot$proj+node");
+    assert_eq!(auth[reg]["password"], "node-secret-1");
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["cacheKeyType"], "Registry");
     assert_eq!(v["cacheDuration"], "5m0s");
@@ -124,15 +131,15 @@ fn provider_answers_from_the_keychain() {
     let out = bin::run(
         &env,
         &["kubelet-credential-provider", "--cache-duration", "1h"],
-        request("HUB.k8s.ucar.edu:443/proj/app@sha256:0123").as_bytes(),
+        request("KEYCHAIN-answers.example:443/proj/app@sha256:0123").as_bytes(),
     );
     let auth = assert_v1_response(&out);
-    assert_eq!(auth[REGISTRY]["password"], "node-secret-1");
+    assert_eq!(auth[reg]["password"], "node-secret-1");
     assert_eq!(
         serde_json::from_str::<Value>(&out.stdout).unwrap()["cacheDuration"],
         "1h0m0s"
     );
-    bin::run(&env, &["erase"], REGISTRY.as_bytes());
+    bin::run(&env, &["erase"], reg.as_bytes());
 }
 
 #[test]
@@ -243,11 +250,11 @@ fn provider_errors_go_to_stderr_with_a_nonzero_exit() {
         assert!(out.stderr.contains(expect), "{what}: {expect:?}\n{out}");
     }
     // Nothing stored and no CI variables: not found, non-zero.
-    let env = keyutils_env();
+    let env = env_for("nothing-stored.example");
     let out = bin::run(
         &env,
         &["kubelet-credential-provider"],
-        request("hub.k8s.ucar.edu/p/i").as_bytes(),
+        request("nothing-stored.example/p/i").as_bytes(),
     );
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("credentials not found"), "{out}");
@@ -269,10 +276,11 @@ fn decode_manifest(yaml: &str) -> Value {
 
 #[test]
 fn kube_secret_decodes_back_and_matches_kubectl() {
-    let env = keyutils_env();
+    let reg = "pull-secret.example";
+    let env = env_for(reg);
     bin::store(
         &env,
-        "https://hub.k8s.ucar.edu/",
+        "https://pull-secret.example/",
         "robot$proj+pull",
         "pull-secret-5",
     );
@@ -295,7 +303,7 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
         "no warning when stdout is not a terminal\n{out}"
     );
     let ours = decode_manifest(&out.stdout);
-    let entry = &ours["auths"][REGISTRY];
+    let entry = &ours["auths"][reg];
     assert_eq!(entry["username"], "robot$proj+pull");
     assert_eq!(entry["password"], "pull-secret-5");
     let auth = base64::engine::general_purpose::STANDARD
@@ -313,7 +321,7 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
             "--namespace",
             "ci",
             "--docker-server",
-            REGISTRY,
+            reg,
             "--docker-username",
             "robot$proj+pull",
             "--docker-password",
@@ -333,14 +341,14 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
     assert_eq!(ours, theirs, "same .dockerconfigjson as kubectl");
 
     // A personal account gets a warning; bad names are refused.
-    bin::store(&env, REGISTRY, "jdoe@ucar.edu", "cli-secret-6");
+    bin::store(&env, reg, "jdoe@ucar.edu", "cli-secret-6");
     let out = bin::run(&env, &["kube-secret", "--name", "p"], b"");
     assert_eq!(out.code(), 0, "{out}");
     assert!(out.stderr.contains("robot account"), "{out}");
     let out = bin::run(&env, &["kube-secret", "--name", "Bad_Name"], b"");
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stdout.is_empty(), "{out}");
-    bin::run(&env, &["erase"], REGISTRY.as_bytes());
+    bin::run(&env, &["erase"], reg.as_bytes());
     let out = bin::run(&env, &["kube-secret", "--name", "p"], b"");
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("credentials not found"), "{out}");
