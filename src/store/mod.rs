@@ -53,13 +53,6 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    pub const ALL: [StoreKind; 4] = [
-        StoreKind::SecretService,
-        StoreKind::Keyutils,
-        StoreKind::MacosKeychain,
-        StoreKind::WindowsCredentialManager,
-    ];
-
     /// The name used in the index, in `DOCKER_CREDENTIAL_HARBOR_STORE` and in `status`.
     pub fn name(self) -> &'static str {
         match self {
