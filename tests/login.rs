@@ -1041,3 +1041,38 @@ fn login_says_when_docker_is_not_configured_to_use_the_helper() {
         "configured now: no hint\n{out}"
     );
 }
+
+#[test]
+fn default_registry_comes_from_env_then_settings_file_then_hub() {
+    let home = Home::new();
+    let logout =
+        |changes: &[(&str, Option<&str>)]| bin::run_with(&home.env, changes, &["logout"], b"");
+    let out = logout(&[("DOCKER_CREDENTIAL_HARBOR_REGISTRY", None)]);
+    assert!(
+        out.stdout.contains("Not logged in to hub.k8s.ucar.edu."),
+        "built-in default\n{out}"
+    );
+    let settings = home
+        .env
+        .config_home
+        .join("docker-credential-harbor/config.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"registry": "harbor.example.org"}"#).unwrap();
+    let out = logout(&[("DOCKER_CREDENTIAL_HARBOR_REGISTRY", None)]);
+    assert!(
+        out.stdout.contains("Not logged in to harbor.example.org."),
+        "settings file\n{out}"
+    );
+    let out = logout(&[(
+        "DOCKER_CREDENTIAL_HARBOR_REGISTRY",
+        Some("https://Env.Example:8443/"),
+    )]);
+    assert!(
+        out.stdout.contains("Not logged in to env.example:8443."),
+        "the variable wins\n{out}"
+    );
+    std::fs::write(&settings, "{broken").unwrap();
+    let out = logout(&[("DOCKER_CREDENTIAL_HARBOR_REGISTRY", None)]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("config.json is not valid"), "{out}");
+}
