@@ -22,90 +22,15 @@ use common::bin::{
     self, Env, NAME, NO_SERVER_URL, NO_USERNAME, NOT_FOUND, Output, STORE_ENV, TIMEOUT_ENV,
     assert_not_found, erase, get, get_ok, list, run, run_via, run_with, store, try_store,
 };
-use common::keychain::{self, KeyutilsCleanup, SecretService, keyutils_has};
+use common::keychain::{self, KeyutilsCleanup, keyutils_has};
+use common::rig::{Backend, Rig};
 use serde_json::Value;
 
 /// Joining the shared user-session keyring: there, adding a key is denied
 /// (what a process without its own session keyring sees in CI or cron).
 const SHARED_SESSION: [&str; 3] = ["keyctl", "session", "_uid_ses.0"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    SecretService,
-    Keyutils,
-}
-
-impl Backend {
-    fn tag(self) -> &'static str {
-        match self {
-            Backend::SecretService => "ss",
-            Backend::Keyutils => "ku",
-        }
-    }
-
-    /// The name the index records.
-    fn index_name(self) -> &'static str {
-        match self {
-            Backend::SecretService => "secret-service",
-            Backend::Keyutils => "keyutils",
-        }
-    }
-}
-
-/// One helper "user" with one keychain. Secret Service: a private bus and
-/// daemon, found by auto-detection (no forcing). Kernel keyring: no D-Bus
-/// session at all, so the helper falls back to keyutils by itself.
-struct Rig {
-    kind: Backend,
-    test: &'static str,
-    // Drop order: the daemon goes first, then kernel-keyring leftovers, then the temp dirs.
-    ss: Option<SecretService>,
-    cleanup: KeyutilsCleanup,
-    env: Env,
-}
-
 impl Rig {
-    fn new(kind: Backend, test: &'static str) -> Rig {
-        keychain::require_own_session_keyring();
-        let mut env = Env::new();
-        let ss = match kind {
-            Backend::SecretService => {
-                let ss = SecretService::start(&env);
-                env.set_bus(ss.address());
-                Some(ss)
-            }
-            Backend::Keyutils => None,
-        };
-        Rig {
-            kind,
-            test,
-            ss,
-            cleanup: KeyutilsCleanup::default(),
-            env,
-        }
-    }
-
-    fn ss(&self) -> &SecretService {
-        self.ss.as_ref().expect("a Secret Service rig")
-    }
-
-    fn ss_mut(&mut self) -> &mut SecretService {
-        self.ss.as_mut().expect("a Secret Service rig")
-    }
-
-    /// A registry host unique to this test, keychain and run (lower case: it
-    /// is also the normalised key). Its kernel-keyring entry is removed at the end.
-    fn host(&self, name: &str) -> String {
-        let h = format!(
-            "{name}.{}.{}.p{}.example",
-            self.test.replace('_', "-"),
-            self.kind.tag(),
-            std::process::id()
-        );
-        self.cleanup.add(&h);
-        h
-    }
-
     /// Register a key (e.g. `host:port`) for kernel-keyring cleanup.
     fn track(&self, key: &str) -> String {
         self.cleanup.add(key);
@@ -152,11 +77,6 @@ impl Rig {
                 assert!(lines[0].contains("kernel keyring"), "{out}");
             }
         }
-    }
-
-    fn index(&self) -> Value {
-        let bytes = self.env.index_bytes().expect("an index file");
-        serde_json::from_slice(&bytes).expect("the index is JSON")
     }
 
     fn index_entry(&self, key: &str) -> Value {

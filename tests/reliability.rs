@@ -56,7 +56,8 @@ use common::bin::{
     self, Env, NAME, NOT_FOUND, Output, TIMEOUT_ENV, assert_not_found, erase, get, get_ok, list,
     run, run_via, run_with, store, try_store,
 };
-use common::keychain::{self, KeyutilsCleanup, SecretService, keyutils_has};
+use common::keychain::keyutils_has;
+use common::rig::{Backend, Rig, cache_has};
 use serde_json::Value;
 
 const CACHE_TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
@@ -66,78 +67,7 @@ const OTHER_SESSION: [&str; 3] = ["keyctl", "session", "-"];
 const KEYUTILS_NOTICE: &str =
     "no Secret Service in this session: the secret is kept in the Linux kernel keyring";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    SecretService,
-    Keyutils,
-}
-
-impl Backend {
-    fn tag(self) -> &'static str {
-        match self {
-            Backend::SecretService => "ss",
-            Backend::Keyutils => "ku",
-        }
-    }
-}
-
-/// One helper "user" with one keychain (as in tests/protocol.rs): the Secret
-/// Service by auto-detection on a private bus, or the kernel keyring because
-/// there is no D-Bus session at all.
-struct Rig {
-    kind: Backend,
-    test: &'static str,
-    // Drop order: daemon, kernel-keyring leftovers, cache copies, temp dirs.
-    ss: Option<SecretService>,
-    cleanup: KeyutilsCleanup,
-    cache: CacheCleanup,
-    env: Env,
-}
-
 impl Rig {
-    fn new(kind: Backend, test: &'static str) -> Rig {
-        keychain::require_own_session_keyring();
-        let mut env = Env::new();
-        let ss = match kind {
-            Backend::SecretService => {
-                let ss = SecretService::start(&env);
-                env.set_bus(ss.address());
-                Some(ss)
-            }
-            Backend::Keyutils => None,
-        };
-        Rig {
-            kind,
-            test,
-            ss,
-            cleanup: KeyutilsCleanup::default(),
-            cache: CacheCleanup::default(),
-            env,
-        }
-    }
-
-    fn ss(&self) -> &SecretService {
-        self.ss.as_ref().expect("a Secret Service rig")
-    }
-
-    fn ss_mut(&mut self) -> &mut SecretService {
-        self.ss.as_mut().expect("a Secret Service rig")
-    }
-
-    /// A registry host unique to this test, keychain and run; its kernel-keyring
-    /// entry and cached copy are removed at the end.
-    fn host(&self, name: &str) -> String {
-        let h = format!(
-            "{name}.{}.{}.rel.p{}.example",
-            self.test.replace('_', "-"),
-            self.kind.tag(),
-            std::process::id()
-        );
-        self.cleanup.add(&h);
-        self.cache.add(&h);
-        h
-    }
-
     /// Whether the keychain holds an entry for `key`.
     fn has(&self, key: &str) -> bool {
         match self.kind {
@@ -148,11 +78,6 @@ impl Rig {
             }
             Backend::Keyutils => keyutils_has(key),
         }
-    }
-
-    fn index(&self) -> Value {
-        let bytes = self.env.index_bytes().expect("an index file");
-        serde_json::from_slice(&bytes).expect("the index is JSON")
     }
 }
 
@@ -199,50 +124,6 @@ fn assert_one_warning(out: &Output, word: &str, what: &str) {
         !out.stderr.contains("panicked"),
         "{what}: the helper panicked\n{out}"
     );
-}
-
-// ---------------------------------------------------------------------------
-// The kernel-keyring cache of Secret Service reads
-
-fn cache_description(key: &str) -> String {
-    format!("{NAME}-cache:{key}")
-}
-
-/// Whether this session keyring holds a live cached copy for `key`.
-fn cache_has(key: &str) -> bool {
-    cache_find(key).is_some()
-}
-
-fn cache_find(key: &str) -> Option<String> {
-    let out = Command::new("keyctl")
-        .args(["search", "@s", "user", &cache_description(key)])
-        .output()
-        .expect("run keyctl search");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Removes cached copies from this session keyring when dropped.
-#[derive(Default)]
-struct CacheCleanup {
-    keys: std::sync::Mutex<Vec<String>>,
-}
-
-impl CacheCleanup {
-    fn add(&self, key: &str) {
-        self.keys.lock().unwrap().push(key.to_string());
-    }
-}
-
-impl Drop for CacheCleanup {
-    fn drop(&mut self) {
-        for key in self.keys.lock().unwrap().iter() {
-            if let Some(id) = cache_find(key) {
-                let _ = Command::new("keyctl").args(["invalidate", &id]).output();
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -5,3 +5,4 @@ pub mod harbor;
 pub mod keychain;
 pub mod oci;
 pub mod registry;
+pub mod rig;
