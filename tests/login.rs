@@ -196,7 +196,7 @@ impl Home {
             "no secret watched: the scan would prove nothing"
         );
         let mut files = Vec::new();
-        walk(self.env.root(), &mut files);
+        bin::walk(self.env.root(), &mut files);
         for f in files {
             let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
             for s in &secrets {
@@ -320,20 +320,6 @@ fn row_for<'a>(rows: &'a [Value], key: &str) -> &'a Value {
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
-            out.push(e.path());
-        }
-    }
 }
 
 /// Every process command line that holds one of `secrets`, as "pid N: cmdline".

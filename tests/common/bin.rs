@@ -206,7 +206,8 @@ impl Default for Env {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every regular file under `dir`, recursively.
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
