@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -382,18 +382,10 @@ fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
         .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
     let pid = child.id();
     let mut child_in = child.stdin.take().expect("child stdin");
-    let mut child_out = child.stdout.take().expect("child stdout");
-    let mut child_err = child.stderr.take().expect("child stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = child_out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = child_err.read_to_end(&mut v);
-        v
-    });
+    let child_out = child.stdout.take().expect("child stdout");
+    let child_err = child.stderr.take().expect("child stderr");
+    let out_reader = bin::drain(child_out);
+    let err_reader = bin::drain(child_err);
 
     std::thread::sleep(Duration::from_millis(150));
     if let Some(status) = child.try_wait().expect("poll the login") {

@@ -408,18 +408,10 @@ pub fn run_bounded<'a>(
     let writer = std::thread::spawn(move || {
         let _ = child_in.write_all(&input);
     });
-    let mut child_out = child.stdout.take().unwrap();
-    let mut child_err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = child_out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = child_err.read_to_end(&mut v);
-        v
-    });
+    let child_out = child.stdout.take().unwrap();
+    let child_err = child.stderr.take().unwrap();
+    let out_reader = drain(child_out);
+    let err_reader = drain(child_err);
     let deadline = start + limit;
     let status = loop {
         match child.try_wait().expect("wait for child") {
@@ -450,6 +442,15 @@ pub fn run_bounded<'a>(
         elapsed,
         command,
     }
+}
+
+/// Read all of a child's pipe on a thread, so neither pipe can fill and stall it.
+pub fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = pipe.read_to_end(&mut v);
+        v
+    })
 }
 
 /// The JSON docker sends to `store` (with its trailing newline).
