@@ -91,6 +91,13 @@ pub fn store_with(
         username: username.clone(),
         secret,
     };
+    // What the first pull after this login is served from, without a
+    // Secret Service round trip (see `cache`).
+    let cache_copy = (kind == StoreKind::SecretService).then(|| Stored {
+        username: stored.username.clone(),
+        secret: stored.secret.clone(),
+    });
+    let generation = crate::cache::new_generation();
     let (_, (), note) = index::transact(
         |idx| {
             let previous = idx.registries.get(&key).cloned();
@@ -104,15 +111,19 @@ pub fn store_with(
                     .expires_at
                     .or_else(|| same_account.and_then(|p| p.expires_at)),
                 server_url: Some(server_url),
-                generation: Some(crate::cache::new_generation()),
+                generation: Some(generation),
                 verified_at: facts.verified_at,
+                check: None,
             };
             idx.registries.insert(key.clone(), entry);
             Ok(previous)
         },
         |previous| {
             store::set(kind, &key, stored)?;
-            crate::cache::invalidate(&key);
+            match &cache_copy {
+                Some(copy) => crate::cache::put(&key, generation, copy),
+                None => crate::cache::invalidate(&key),
+            }
             if let Some(p) = previous
                 && p.store != kind
             {
@@ -136,18 +147,46 @@ pub fn store_with(
 }
 
 /// Look up the credentials for `server_url`; prints them as one JSON line.
+/// Says on stderr when the registry refused them lately, and starts a
+/// background check when one is due (see [`crate::check`]).
 pub fn get(server_url: &str, stderr: &mut dyn Write) -> Result<Secret<String>> {
-    let (username, secret) = lookup(server_url, stderr)?;
-    Ok(protocol::format_get(server_url, &username, &secret))
+    let found = find(server_url, stderr)?;
+    if let Some((key, entry)) = &found.known {
+        refusal_warning(key, entry, stderr);
+        crate::check::maybe_start(key, entry, stderr);
+    }
+    Ok(protocol::format_get(
+        server_url,
+        &found.username,
+        &found.secret,
+    ))
 }
 
-/// The stored username and secret for `server_url`.
+/// The stored username and secret for `server_url`, with no background
+/// check (the kubelet provider and `kube-secret` use this).
 pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secret<String>)> {
+    let found = find(server_url, stderr)?;
+    Ok((found.username, found.secret))
+}
+
+struct Found {
+    username: String,
+    secret: Secret<String>,
+    /// The key and index entry the answer came from; `None` in CI mode or
+    /// for a keychain entry the index did not know.
+    known: Option<(String, index::Entry)>,
+}
+
+fn find(server_url: &str, stderr: &mut dyn Write) -> Result<Found> {
     // A key nobody could have stored is simply not found: clients then go on
     // anonymously instead of failing hard.
     let key = registry::normalize(server_url).map_err(|_| Error::NotFound)?;
     if let Some(ci) = ci_env::for_key(&key) {
-        return Ok((ci.username, ci.secret));
+        return Ok(Found {
+            username: ci.username,
+            secret: ci.secret,
+            known: None,
+        });
     }
     // A mistyped DOCKER_CREDENTIAL_HARBOR_STORE is loud on every path.
     store::forced()?;
@@ -159,6 +198,11 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
         );
     }
     let known = idx.registries.get(&key);
+    let with_entry = |username: String, secret: Secret<String>| Found {
+        username,
+        secret,
+        known: known.map(|e| (key.clone(), e.clone())),
+    };
     // Warm path: a kernel-keyring copy made for this very index generation.
     let cached_generation = known
         .filter(|e| e.store == StoreKind::SecretService)
@@ -167,7 +211,7 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
         && let Some(hit) = crate::cache::get(&key, g)
     {
         expiry_warning(&key, e, stderr);
-        return Ok((hit.username, hit.secret));
+        return Ok(with_entry(hit.username, hit.secret));
     }
     let order = match known {
         Some(e) => vec![e.store],
@@ -199,10 +243,45 @@ pub fn lookup(server_url: &str, stderr: &mut dyn Write) -> Result<(String, Secre
                 Some(e) => expiry_warning(&key, e, stderr),
                 None => remember(&key, kind, &found.username, server_url),
             }
-            return Ok((found.username, found.secret));
+            return Ok(with_entry(found.username, found.secret));
         }
     }
     Err(first_error.unwrap_or(Error::NotFound))
+}
+
+/// One line on stderr on every `get` while the registry's last verdict on
+/// this secret is a refusal: docker prints it next to its own bare
+/// `unauthorized`, so the user learns what to do.
+fn refusal_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
+    let Some(refused) = crate::check::refusal(entry) else {
+        return;
+    };
+    let when = crate::notice::ago(index::now() - refused.at);
+    let msg = match entry.kind {
+        AccountKind::Robot => format!(
+            "warning: {key} refused robot account {} ({when}): it expired, was disabled or its secret was refreshed; \
+             import the new secret with `{NAME} login --robot-file FILE`",
+            entry.username
+        ),
+        AccountKind::User => {
+            let is_default = crate::settings::default_registry()
+                .ok()
+                .and_then(|d| registry::normalize(&d).ok())
+                .is_some_and(|d| d == key);
+            let target = if is_default {
+                String::new()
+            } else {
+                format!(" {key}")
+            };
+            format!(
+                "warning: {key} refused the CLI secret of {} ({when}); your Harbor web session has probably expired: \
+                 run `{NAME} renew{target}`",
+                entry.username
+            )
+        }
+        AccountKind::Token => return,
+    };
+    warn(stderr, &msg);
 }
 
 /// Put a keychain entry that the index lacks back into the index, so `list`
@@ -220,6 +299,7 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
                 server_url: Some(server_url.to_string()),
                 generation: Some(crate::cache::new_generation()),
                 verified_at: None,
+                check: None,
             });
         Ok(())
     });

@@ -78,6 +78,38 @@ pub struct Entry {
     /// When `login` last verified the secret with the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<i64>,
+    /// The registry's last verdict on this secret, from a background check,
+    /// `status --check` or `renew`. A new `store` starts without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Check>,
+}
+
+/// One credential check: when, and what the registry said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Unix seconds.
+    pub at: i64,
+    pub verdict: Verdict,
+}
+
+/// What a check found. Offline is not a refusal: a laptop on a train must not
+/// be told its secret is dead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Accepted,
+    Refused,
+    Unreachable,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Refused => "refused",
+            Verdict::Unreachable => "unreachable",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,9 +5,11 @@
 //! and offers human commands (see [`cli`]).
 
 pub mod cache;
+pub mod check;
 pub mod ci_env;
 pub mod cli;
 pub mod config;
+pub mod desktop;
 pub mod error;
 #[cfg(feature = "net")]
 pub mod harbor;

@@ -1,5 +1,6 @@
 //! The tool's own small settings file (`config.json` in the config directory):
-//! just the default registry for `login`, `logout` and `status`.
+//! the default registry for `login`, `logout` and `status`, and how often a
+//! stored secret is checked in the background.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,9 @@ pub const REGISTRY_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
 pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// Seconds between background checks, or `"off"`; see [`crate::check`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_interval: Option<serde_json::Value>,
 }
 
 pub fn path() -> Result<std::path::PathBuf> {

@@ -1251,3 +1251,139 @@ fn concurrent_docker_pulls_and_skopeo_inspects() {
     assert_eq!(ss.count(&addr), 1, "still one item: {:?}", ss.items());
     env.assert_no_secret_in_files();
 }
+
+// ---------------------------------------------------------------------------
+// Scenario: transparent background auth. The CLI secret dies with the web
+// session; a background check notices, `get` and `docker pull` name `renew`,
+// and `renew` through the browser brings docker back.
+
+/// Waits (up to 20 s) until the index records a check verdict for `key`
+/// that is `verdict`; returns the index entry.
+fn wait_for_verdict(env: &Env, key: &str, verdict: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let idx: Value = env
+            .index_bytes()
+            .map(|b| serde_json::from_slice(&b).expect("index JSON"))
+            .unwrap_or(Value::Null);
+        let entry = idx["registries"][key].clone();
+        if entry["check"]["verdict"] == verdict {
+            return entry;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {verdict} check recorded for {key} within 20 s: {entry}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `BROWSER` that does what a person does: follows the sign-in address
+/// through the identity provider and back to Harbor.
+fn browser_script(env: &Env) -> PathBuf {
+    let script = env.root().join("browser.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null \"$1\"\n",
+    )
+    .expect("write the browser script");
+    bin::set_mode(&script, 0o755);
+    script
+}
+
+#[test]
+fn dead_cli_secret_is_noticed_named_and_renewed() {
+    let d = Dockerd::shared();
+    let mut user = User::with_secret_service();
+    user.env.set("DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL", "1");
+    let rig = Rig::start();
+    let addr = rig.addr();
+    let image = rig.image("proj/renew:v1");
+    let env = &user.env;
+    configure_clients(env, &[&addr]);
+    assert_ok(&user.login(&rig.url(), USER, USER_SECRET, &[]), "login");
+    load_image(&d, env, &image);
+    assert_ok(&d.docker(env, &["push", &image]), "docker push");
+    rmi(&d, env, &image);
+
+    // Healthy: a due check runs in the background and `get` says nothing.
+    std::thread::sleep(Duration::from_millis(1100));
+    rig.standin.clear_token_log();
+    let get = bin::get(env, &addr);
+    assert!(get.success(), "{get}");
+    assert_eq!(get.stderr, "", "a healthy get prints nothing\n{get}");
+    let entry = wait_for_verdict(env, &addr, "accepted");
+    assert!(
+        entry["check"]["at"].as_i64().unwrap() >= now() - 30,
+        "{entry}"
+    );
+    let log = rig.standin.token_log();
+    assert!(
+        log.iter()
+            .any(|e| e.account.as_deref() == Some(USER) && e.scopes.is_empty() && e.status == 200),
+        "the check asked the token service without a scope: {log:?}"
+    );
+
+    // The web session expires: Harbor refuses the CLI secret.
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    std::thread::sleep(Duration::from_millis(1100));
+    let get = bin::get(env, &addr);
+    assert!(get.success(), "{get}");
+    wait_for_verdict(env, &addr, "refused");
+    let get = bin::get(env, &addr);
+    assert_eq!(
+        bin::parse_get(&get, &addr),
+        (USER.to_string(), USER_SECRET.to_string()),
+        "a refused secret is still served (it may have been fixed since)"
+    );
+    let lines = get.stderr_lines();
+    assert_eq!(lines.len(), 1, "one line on stderr\n{get}");
+    assert!(
+        lines[0].contains("web session") && lines[0].contains(&format!("renew {addr}")),
+        "{get}"
+    );
+    let pull = d.docker(env, &["pull", &image]);
+    assert_failed(&pull, "docker pull with a dead CLI secret");
+    assert!(
+        pull.stderr.contains("docker-credential-harbor renew"),
+        "docker pull's output names renew\n{pull}"
+    );
+    let status = user.helper(&["status", &addr], b"");
+    assert!(status.stdout.contains("checked:  refused"), "{status}");
+
+    // renew: the BROWSER signs in; Harbor accepts the same secret again.
+    rig.standin.set_idp_user(Some(USER));
+    let browser = browser_script(env);
+    let renew = bin::run_with(
+        env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &addr, "--wait", "20"],
+        b"",
+    );
+    assert_ok(&renew, "renew");
+    assert!(
+        renew
+            .stdout
+            .contains(&format!("{}/c/oidc/login", rig.standin.url)),
+        "renew prints the sign-in address\n{renew}"
+    );
+    assert!(renew.stdout.contains("accepts the CLI secret"), "{renew}");
+    assert_eq!(rig.standin.sign_ins(), vec![USER.to_string()]);
+    let entry = &rig_index_entry(env, &addr);
+    assert_eq!(entry["check"]["verdict"], "accepted", "{entry}");
+
+    let get = bin::get(env, &addr);
+    assert_eq!(get.stderr, "", "the warning is gone\n{get}");
+    let pull = d.docker(env, &["pull", &image]);
+    assert_ok(&pull, "docker pull after renew");
+    assert!(!pull.stderr.contains("renew"), "{pull}");
+    rmi(&d, env, &image);
+    env.assert_no_secret_in_files();
+}
+
+fn rig_index_entry(env: &Env, key: &str) -> Value {
+    let idx: Value =
+        serde_json::from_slice(&env.index_bytes().expect("an index")).expect("index JSON");
+    idx["registries"][key].clone()
+}

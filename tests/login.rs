@@ -322,35 +322,6 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
-/// Every process command line that holds one of `secrets`, as "pid N: cmdline".
-fn cmdlines_holding(secrets: &[String]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return hits;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        // Processes come and go while we scan.
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        if secrets
-            .iter()
-            .any(|s| bin::contains(&cmdline, s.as_bytes()))
-        {
-            let shown = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            hits.push(format!("pid {pid}: {shown}"));
-        }
-    }
-    hits
-}
-
 /// Like `bin::run`, but the child starts with an open, empty stdin: while it
 /// waits for the secret, check that it is really waiting and that no process's
 /// command line holds a secret; then write `input` and keep scanning the
@@ -397,7 +368,7 @@ fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
         bin::contains(&own, b"login"),
         "the /proc scan cannot see the waiting login (pid {pid}): it would prove nothing"
     );
-    let hits = cmdlines_holding(&secrets);
+    let hits = bin::procs_holding(&secrets, "cmdline");
     assert!(
         hits.is_empty(),
         "while `{command}` waited for stdin, a command line held a secret:\n{}",
@@ -411,7 +382,7 @@ fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
         std::thread::spawn(move || {
             let mut hits = Vec::new();
             while !stop.load(Ordering::SeqCst) {
-                hits.extend(cmdlines_holding(&secrets));
+                hits.extend(bin::procs_holding(&secrets, "cmdline"));
                 std::thread::sleep(Duration::from_millis(2));
             }
             hits

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod configure;
 mod kube;
 mod login;
+mod renew;
 mod status;
 
 const ABOUT: &str = "Docker credential helper for Harbor registries: keeps your Harbor secret in the \
@@ -48,14 +49,22 @@ enum Command {
     Login(login::LoginArgs),
     /// Remove the stored secret for a registry.
     Logout(LogoutArgs),
-    /// Show stored registries, accounts, keychains and robot expiry.
+    /// Show stored registries, accounts, keychains, robot expiry and the last check.
     Status(status::StatusArgs),
+    /// Revive a refused CLI secret: sign in to the Harbor web UI, wait until Harbor accepts it again.
+    Renew(renew::RenewArgs),
     /// Point docker and podman at this helper (credHelpers) and move plaintext secrets into the keychain.
     Configure(configure::ConfigureArgs),
     /// Answer kubelet's image credential provider requests (credentialprovider.kubelet.k8s.io/v1).
     KubeletCredentialProvider(kube::ProviderArgs),
     /// Print a kubernetes.io/dockerconfigjson Secret for the stored account (for kubectl apply -f -).
     KubeSecret(kube::SecretArgs),
+    /// Started by `get`, detached: check one stored secret with its registry.
+    #[command(name = crate::check::COMMAND, hide = true)]
+    BackgroundCheck {
+        /// The registry key.
+        key: String,
+    },
 }
 
 #[derive(Args)]
@@ -103,6 +112,11 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Command::Configure(a) => configure::run(a),
         Command::KubeletCredentialProvider(a) => kube::provider(a),
         Command::KubeSecret(a) => kube::secret(a),
+        Command::Renew(a) => renew::run(a),
+        Command::BackgroundCheck { key } => {
+            crate::check::run_background(&key);
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

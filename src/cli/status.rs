@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::NetArgs;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind};
+use crate::index::{self, AccountKind, Verdict};
 use crate::notice;
 
 #[derive(Args)]
@@ -35,6 +35,9 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
     expired: bool,
+    /// The last verdict recorded (background check, `--check`, `renew`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_check: Option<index::Check>,
     /// "accepted", "rejected", "missing" or an error line; only with --check.
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
@@ -58,10 +61,25 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         }
         let expired = e.expires_at.is_some_and(|x| x > 0 && x <= now);
         let check = if a.check {
-            Some(check(key, e, &a.net))
+            let (text, verdict) = check(key, e, &a.net);
+            if let Some(v) = verdict
+                && let Err(err) = crate::check::record(key, e.generation, v)
+            {
+                eprintln!("warning: cannot record the check: {}", err.one_line());
+            }
+            Some(text)
         } else {
             None
         };
+        // What `get` knows; re-read so a `--check` just made shows up.
+        let last_check = if a.check {
+            index::load_lenient()
+                .ok()
+                .and_then(|(i, _)| i.registries.get(key).and_then(|x| x.check))
+        } else {
+            e.check
+        }
+        .filter(|c| c.at >= e.stored_at);
         rows.push(Row {
             registry: key.clone(),
             username: e.username.clone(),
@@ -70,6 +88,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             stored_at: e.stored_at,
             expires_at: e.expires_at,
             expired,
+            last_check,
             check,
         });
     }
@@ -107,6 +126,14 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             } else if r.kind == AccountKind::Robot {
                 println!("  expiry:   unknown (import with --robot-file to track it)");
             }
+            match &r.last_check {
+                Some(c) => println!(
+                    "  checked:  {} {}",
+                    c.verdict.name(),
+                    notice::ago(now - c.at)
+                ),
+                None => println!("  checked:  not since it was stored"),
+            }
             if let Some(c) = &r.check {
                 println!("  check:    {c}");
             }
@@ -122,15 +149,20 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     })
 }
 
+/// Check one stored secret: the line to show, and the verdict to record
+/// (none when the keychain, not the registry, failed).
 #[cfg(feature = "net")]
-fn check(key: &str, e: &index::Entry, net: &NetArgs) -> String {
+fn check(key: &str, e: &index::Entry, net: &NetArgs) -> (String, Option<Verdict>) {
     use crate::harbor;
     let stored = match crate::store::get(e.store, key) {
         Ok(Some(s)) => s,
         Ok(None) => {
-            return "missing: the keychain no longer holds this secret; log in again".into();
+            return (
+                "missing: the keychain no longer holds this secret; log in again".into(),
+                None,
+            );
         }
-        Err(err) => return format!("error: {}", err.one_line()),
+        Err(err) => return (format!("error: {}", err.one_line()), None),
     };
     let opts = harbor::Options {
         ca_file: net.ca_file.clone(),
@@ -144,19 +176,24 @@ fn check(key: &str, e: &index::Entry, net: &NetArgs) -> String {
             Ok((v, api, c))
         });
     match result {
-        Ok((harbor::Verdict::Accepted, _, _)) => "accepted".into(),
+        Ok((harbor::Verdict::Accepted, _, _)) => ("accepted".into(), Some(Verdict::Accepted)),
         Ok((harbor::Verdict::Rejected, api, c)) => {
             let info = c.system_info(api.as_deref()).unwrap_or_default();
-            format!(
+            let mut text = format!(
                 "rejected: {}",
                 super::login::explain_rejection(&c.target().host, &stored.username, e.kind, &info)
-            )
+            );
+            if e.kind == AccountKind::User && info.auth_mode.as_deref() == Some("oidc_auth") {
+                text.push_str(&format!(" (or run `docker-credential-harbor renew {key}`)"));
+            }
+            (text, Some(Verdict::Refused))
         }
-        Err(err) => format!("error: {}", err.one_line()),
+        Err(Error::Network(msg)) => (format!("error: {msg}"), Some(Verdict::Unreachable)),
+        Err(err) => (format!("error: {}", err.one_line()), None),
     }
 }
 
 #[cfg(not(feature = "net"))]
-fn check(_: &str, _: &index::Entry, _: &NetArgs) -> String {
-    "error: this build has no network support".into()
+fn check(_: &str, _: &index::Entry, _: &NetArgs) -> (String, Option<Verdict>) {
+    ("error: this build has no network support".into(), None)
 }

@@ -444,6 +444,47 @@ pub fn run_bounded<'a>(
     }
 }
 
+/// Every process whose `/proc/PID/{file}` (`cmdline` or `environ`) holds one
+/// of `secrets`, as "pid N: contents".
+pub fn procs_holding(secrets: &[String], file: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        // Processes come and go while we scan.
+        let Ok(bytes) = std::fs::read(format!("/proc/{pid}/{file}")) else {
+            continue;
+        };
+        if secrets.iter().any(|s| contains(&bytes, s.as_bytes())) {
+            let shown = String::from_utf8_lossy(&bytes).replace('\0', " ");
+            hits.push(format!("pid {pid}: {shown}"));
+        }
+    }
+    hits
+}
+
+/// The pids of processes whose command line contains all of `words`.
+pub fn pids_running(words: &[&str]) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| words.iter().all(|w| contains(&c, w.as_bytes())))
+        })
+        .collect()
+}
+
 /// Read all of a child's pipe on a thread, so neither pipe can fill and stall it.
 pub fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {

@@ -7,6 +7,10 @@
 //! - `GET /service/token?service=harbor-registry[&scope=...]` (Basic auth optional)
 //! - `GET /api/v2.0/systeminfo`, `/api/v2.0/users/current`, `/api/v2.0/ping`,
 //!   `/api/v2.0/projects`; anything else is 404.
+//! - The OIDC sign-in: `GET /c/oidc/login` redirects to a fake identity
+//!   provider (`/idp/authorize`), which signs in the user the test chose and
+//!   redirects back to Harbor's `/c/oidc/callback`; that revives the user's
+//!   web session, so Harbor accepts the CLI secret again.
 //!
 //! The HTTP server is hand-written on `std::net` (one thread per connection,
 //! `Connection: close`) to keep the rig free of heavy dependencies. Signing
@@ -127,6 +131,14 @@ struct State {
     kid: String,
     jti: AtomicU64,
     stop: AtomicBool,
+    /// Who the fake identity provider signs in (as a person at the browser would).
+    idp_user: Mutex<Option<String>>,
+    /// `state` values handed out by `/c/oidc/login`, and codes by the IdP.
+    oidc_states: Mutex<Vec<String>>,
+    oidc_codes: Mutex<Vec<(String, String)>>,
+    sign_ins: Mutex<Vec<String>>,
+    /// How long `/service/token` sits before answering (a hanging Harbor).
+    token_delay: Mutex<Duration>,
 }
 
 pub struct HarborStandin {
@@ -193,6 +205,11 @@ impl HarborStandin {
             kid: kid.clone(),
             jti: AtomicU64::new(1),
             stop: AtomicBool::new(false),
+            idp_user: Mutex::new(None),
+            oidc_states: Mutex::new(Vec::new()),
+            oidc_codes: Mutex::new(Vec::new()),
+            sign_ins: Mutex::new(Vec::new()),
+            token_delay: Mutex::new(Duration::ZERO),
         });
 
         let server_state = Arc::clone(&state);
@@ -260,6 +277,22 @@ impl HarborStandin {
     pub fn realm(&self) -> String {
         format!("{}/service/token", self.url)
     }
+
+    /// The person the fake identity provider signs in when a browser comes
+    /// by; `None` (the default) refuses everyone, as if nobody completed it.
+    pub fn set_idp_user(&self, name: Option<&str>) {
+        *self.state.idp_user.lock().expect("idp lock") = name.map(str::to_string);
+    }
+
+    /// Accounts whose web session a completed sign-in revived, in order.
+    pub fn sign_ins(&self) -> Vec<String> {
+        self.state.sign_ins.lock().expect("sign-ins lock").clone()
+    }
+
+    /// Make `/service/token` wait this long before it answers.
+    pub fn set_token_delay(&self, delay: Duration) {
+        *self.state.token_delay.lock().expect("delay lock") = delay;
+    }
 }
 
 impl Drop for HarborStandin {
@@ -287,6 +320,7 @@ struct Response {
     status: u16,
     content_type: &'static str,
     body: String,
+    location: Option<String>,
 }
 
 impl Response {
@@ -295,6 +329,7 @@ impl Response {
             status,
             content_type: "application/json",
             body: body.to_string(),
+            location: None,
         }
     }
 
@@ -303,6 +338,14 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             body: body.to_string(),
+            location: None,
+        }
+    }
+
+    fn redirect(to: String) -> Self {
+        Response {
+            location: Some(to),
+            ..Response::text(302, "")
         }
     }
 }
@@ -316,8 +359,13 @@ fn handle_connection(stream: TcpStream, state: &State) {
         None => Response::text(400, "bad request"),
     };
     let mut out = &stream;
+    let location = response
+        .location
+        .as_ref()
+        .map(|l| format!("Location: {l}\r\n"))
+        .unwrap_or_default();
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{location}Connection: close\r\n\r\n",
         response.status,
         reason(response.status),
         response.content_type,
@@ -418,6 +466,7 @@ fn percent_decode(s: &str) -> String {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -461,6 +510,9 @@ fn route(req: &Request, state: &State) -> Response {
         // projects with 200: this endpoint is no credential check. The
         // stand-in has no projects at all.
         "/api/v2.0/projects" => Response::json(200, json!([])),
+        "/c/oidc/login" => oidc_login(state),
+        "/idp/authorize" => idp_authorize(req, state),
+        "/c/oidc/callback" => oidc_callback(req, state),
         _ => Response::json(
             404,
             json!({"errors":[{"code":"NOT_FOUND","message":"not found"}]}),
@@ -475,7 +527,100 @@ fn unauthorized_json() -> Response {
     )
 }
 
+fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn unique(state: &State, what: &str) -> String {
+    format!("{what}-{}", state.jti.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Harbor's "LOGIN VIA OIDC PROVIDER": off to the identity provider, with a
+/// `state` to match on the way back.
+fn oidc_login(state: &State) -> Response {
+    if *state.auth_mode.lock().expect("auth mode lock") != "oidc_auth" {
+        return Response::json(
+            412,
+            json!({"errors":[{"code":"PRECONDITION","message":"the auth mode is not oidc_auth"}]}),
+        );
+    }
+    let s = unique(state, "state");
+    state
+        .oidc_states
+        .lock()
+        .expect("states lock")
+        .push(s.clone());
+    let back = format!("{}/c/oidc/callback", state.url);
+    Response::redirect(format!(
+        "{}/idp/authorize?client_id=harbor&response_type=code&state={s}&redirect_uri={}",
+        state.url,
+        back.replace(':', "%3A").replace('/', "%2F")
+    ))
+}
+
+/// The fake identity provider (Entra ID and Duo at UCAR): signs in the
+/// chosen person at once, or refuses when the test chose nobody.
+fn idp_authorize(req: &Request, state: &State) -> Response {
+    let (Some(s), Some(back)) = (query(req, "state"), query(req, "redirect_uri")) else {
+        return Response::text(400, "missing state or redirect_uri");
+    };
+    let Some(user) = state.idp_user.lock().expect("idp lock").clone() else {
+        return Response::text(401, "sign-in not completed");
+    };
+    let code = unique(state, "code");
+    state
+        .oidc_codes
+        .lock()
+        .expect("codes lock")
+        .push((code.clone(), user));
+    Response::redirect(format!("{back}?code={code}&state={s}"))
+}
+
+/// Harbor's callback: a known `state` and a code from the IdP revive the
+/// person's web session (Harbor stores fresh OIDC tokens for the user).
+fn oidc_callback(req: &Request, state: &State) -> Response {
+    let (Some(s), Some(code)) = (query(req, "state"), query(req, "code")) else {
+        return Response::text(400, "missing state or code");
+    };
+    if !state
+        .oidc_states
+        .lock()
+        .expect("states lock")
+        .iter()
+        .any(|x| x == s)
+    {
+        return Response::text(400, "unknown state");
+    }
+    let user = state
+        .oidc_codes
+        .lock()
+        .expect("codes lock")
+        .iter()
+        .find(|(c, _)| c == code)
+        .map(|(_, u)| u.clone());
+    let Some(user) = user else {
+        return Response::text(400, "unknown code");
+    };
+    let mut accounts = state.accounts.lock().expect("accounts lock");
+    match accounts
+        .iter_mut()
+        .find(|a| a.name == user && a.kind == AccountKind::User)
+    {
+        Some(a) => a.oidc_session_expired = false,
+        None => return Response::text(403, "no such Harbor user"),
+    }
+    state.sign_ins.lock().expect("sign-ins lock").push(user);
+    Response::text(200, "Signed in to Harbor")
+}
+
 fn token(req: &Request, caller: Caller, state: &State) -> Response {
+    let delay = *state.token_delay.lock().expect("delay lock");
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
     let scopes: Vec<String> = req
         .query
         .iter()

@@ -1,0 +1,395 @@
+//! Background credential checks: notice that the registry stopped accepting a
+//! stored secret (a Harbor CLI secret dies with the user's web session) and
+//! say so where docker fails, instead of a bare `unauthorized`.
+//!
+//! `get` never waits for the network. When the last verdict on the secret it
+//! serves is older than the interval, it starts one detached
+//! `docker-credential-harbor background-check KEY` (its own session, stdio on
+//! /dev/null) and answers at once. That process reads the secret from the
+//! keychain itself, asks the token service as `login` does, and records only
+//! the verdict and its time in the index.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::index::{self, AccountKind, Check, Entry, Verdict};
+use crate::paths;
+use crate::secret::Secret;
+
+/// Seconds between checks of a secret the registry accepted, or `off`.
+pub const INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
+/// Six hours: a web session outlives that, and a pull a few times a day
+/// then costs one token request per registry.
+pub const DEFAULT_INTERVAL: u64 = 21_600;
+/// While the secret is refused, look again this often (or at the interval,
+/// when that is shorter), so the warning clears soon after the user fixes it.
+pub const REFUSED_RETRY: u64 = 60;
+/// An unreachable registry is asked again after this long (or the interval).
+pub const UNREACHABLE_RETRY: u64 = 600;
+/// The hidden command that runs one check.
+pub const COMMAND: &str = "background-check";
+/// Longest life of one background check, network included.
+pub const LIMIT: Duration = Duration::from_secs(40);
+/// A marker older than this belongs to a check that died without cleaning up.
+const MARKER_STALE: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interval {
+    Off,
+    Every(u64),
+}
+
+/// Parse an interval as written in the variable or the settings file.
+pub fn parse_interval(v: &serde_json::Value) -> std::result::Result<Interval, String> {
+    let bad = || {
+        format!(
+            "check interval {v} is not a number of seconds or \"off\"; using {DEFAULT_INTERVAL}"
+        )
+    };
+    let secs = match v {
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        serde_json::Value::String(s) => {
+            let s = s.trim().to_ascii_lowercase();
+            if matches!(s.as_str(), "off" | "never" | "false" | "no") {
+                return Ok(Interval::Off);
+            }
+            s.parse::<u64>().map_err(|_| bad())?
+        }
+        _ => return Err(bad()),
+    };
+    // Zero would mean a network request per pull: treat it as "off".
+    Ok(if secs == 0 {
+        Interval::Off
+    } else {
+        Interval::Every(secs)
+    })
+}
+
+/// The interval in force: the variable, then the settings file, then the
+/// default. A value that does not parse falls back to the default, with the
+/// reason for the caller to show.
+pub fn interval() -> (Interval, Option<String>) {
+    let configured = match std::env::var(INTERVAL_ENV) {
+        Ok(v) if !v.trim().is_empty() => Some(serde_json::Value::String(v)),
+        _ => crate::settings::load()
+            .ok()
+            .and_then(|s| s.check_interval)
+            .filter(|v| !v.is_null()),
+    };
+    match configured.as_ref().map(parse_interval) {
+        None => (Interval::Every(DEFAULT_INTERVAL), None),
+        Some(Ok(i)) => (i, None),
+        Some(Err(why)) => (Interval::Every(DEFAULT_INTERVAL), Some(why)),
+    }
+}
+
+/// The last thing known about the entry's secret: a recorded check made
+/// since it was stored, else the store itself (docker and podman verify
+/// before they store, and so does `login`).
+pub fn last(entry: &Entry) -> Check {
+    match entry.check {
+        Some(c) if c.at >= entry.stored_at => c,
+        _ => Check {
+            at: entry.stored_at.max(entry.verified_at.unwrap_or(0)),
+            verdict: Verdict::Accepted,
+        },
+    }
+}
+
+/// The refusal recorded for this entry's current secret, if any.
+pub fn refusal(entry: &Entry) -> Option<Check> {
+    Some(last(entry)).filter(|c| c.verdict == Verdict::Refused)
+}
+
+/// Whether a new check of `entry` is due at `now`.
+pub fn due(entry: &Entry, now: i64, interval: Interval) -> bool {
+    let Interval::Every(every) = interval else {
+        return false;
+    };
+    if entry.kind == AccountKind::Token {
+        // Identity tokens belong to other registries' OAuth flows.
+        return false;
+    }
+    let last = last(entry);
+    let period = match last.verdict {
+        Verdict::Accepted => every,
+        Verdict::Refused => every.min(REFUSED_RETRY),
+        Verdict::Unreachable => every.min(UNREACHABLE_RETRY),
+    };
+    now.saturating_sub(last.at) >= period as i64
+}
+
+/// Called by `get` after it found `entry` for `key`: start a background check
+/// if one is due and none is running. Never fails, never waits.
+pub fn maybe_start(key: &str, entry: &Entry, stderr: &mut dyn std::io::Write) {
+    if !cfg!(feature = "net") || crate::ci_env::credentials().is_some() {
+        // CI mode: the pipeline's variables are the credentials; check nothing.
+        return;
+    }
+    let (interval, problem) = interval();
+    if let Some(why) = problem
+        && crate::notice::due("check-interval", 86_400)
+    {
+        let _ = writeln!(stderr, "{}: warning: {why}", crate::helper::NAME);
+    }
+    if due(entry, index::now(), interval) {
+        let _ = start(key);
+    }
+}
+
+fn checks_dir() -> Result<PathBuf> {
+    Ok(paths::cache_dir()?.join("checks"))
+}
+
+/// A file name for `key` (host[:port], or Docker Hub's URL).
+fn file_stem(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The marker that says a check of `key` is running.
+fn marker(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{}.running", file_stem(key)))
+}
+
+/// Start one check of `key` unless one is already running. The decision is
+/// made under a per-registry lock, so 30 parallel `get`s start one check.
+fn start(key: &str) -> Result<()> {
+    let dir = checks_dir()?;
+    paths::ensure_private_dir(&dir)?;
+    let lock_path = dir.join(format!("{}.lock", file_stem(key)));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let lock = opts
+        .open(&lock_path)
+        .map_err(|e| crate::error::Error::file("cannot open", &lock_path, e))?;
+    if lock.try_lock().is_err() {
+        // Another `get` is deciding right now; it will start the check.
+        return Ok(());
+    }
+    let running = marker(&dir, key);
+    let fresh = std::fs::metadata(&running)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < MARKER_STALE);
+    if fresh {
+        return Ok(());
+    }
+    paths::write_atomic(&running, std::process::id().to_string().as_bytes(), 0o600)?;
+    if spawn(key).is_err() {
+        let _ = std::fs::remove_file(&running);
+    }
+    Ok(())
+}
+
+/// Start `docker-credential-harbor background-check KEY`, detached: docker
+/// waits for the helper's stdout to close, so the child gets none of ours.
+fn spawn(key: &str) -> std::io::Result<()> {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(COMMAND)
+        .arg(key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Not the check's business, and no secret belongs in its environment.
+        .env_remove(crate::ci_env::PASSWORD_ENV);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid() is async-signal-safe and only affects the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+    }
+    // Not waited for: the child outlives this short-lived `get`.
+    cmd.spawn().map(drop)
+}
+
+/// The body of `background-check KEY`: check once, record the verdict, and
+/// clear the running marker. Bounded by [`LIMIT`] whatever the network does.
+pub fn run_background(key: &str) {
+    std::thread::spawn(|| {
+        std::thread::sleep(LIMIT);
+        std::process::exit(0);
+    });
+    let _ = check_stored(key);
+    if let Ok(dir) = checks_dir() {
+        let _ = std::fs::remove_file(marker(&dir, key));
+    }
+}
+
+/// Check the secret stored for `key` and record the verdict; `None` when
+/// nothing (or nothing checkable) is stored.
+pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
+    let (idx, _) = index::load_lenient()?;
+    let Some(entry) = idx.registries.get(key) else {
+        return Ok(None);
+    };
+    if entry.kind == AccountKind::Token {
+        return Ok(None);
+    }
+    let Some(stored) = crate::store::get(entry.store, key)? else {
+        return Ok(None);
+    };
+    if stored.username != entry.username {
+        // A store is half-way through; the next get will look again.
+        return Ok(None);
+    }
+    let address = entry.server_url.clone().unwrap_or_else(|| key.to_string());
+    let verdict = verify(&address, &stored.username, &stored.secret);
+    let before = record(key, entry.generation, verdict)?;
+    if let Some(before) = before
+        && verdict == Verdict::Refused
+        && before != Some(Verdict::Refused)
+    {
+        // The first refusal only: a reminder every minute would be nagging.
+        crate::desktop::notify_refused(key, entry);
+    }
+    Ok(Some(verdict))
+}
+
+/// Ask the registry, as `login` does, whether it accepts the secret.
+#[cfg(feature = "net")]
+pub fn verify(address: &str, username: &str, secret: &Secret<String>) -> Verdict {
+    use crate::harbor;
+    let opts = harbor::Options::default();
+    let answer = harbor::target(address, &opts)
+        .and_then(|t| harbor::Client::new(t, &opts))
+        .and_then(|c| c.verify(username, secret));
+    match answer {
+        Ok((harbor::Verdict::Accepted, _)) => Verdict::Accepted,
+        Ok((harbor::Verdict::Rejected, _)) => Verdict::Refused,
+        Err(_) => Verdict::Unreachable,
+    }
+}
+
+#[cfg(not(feature = "net"))]
+pub fn verify(_: &str, _: &str, _: &Secret<String>) -> Verdict {
+    Verdict::Unreachable
+}
+
+/// Record `verdict` for the secret of index generation `generation`. A secret
+/// stored or erased meanwhile is left alone: the verdict was about the old one.
+/// `Some(previous verdict)` when it was recorded, `None` when it was not.
+pub fn record(
+    key: &str,
+    generation: Option<u64>,
+    verdict: Verdict,
+) -> Result<Option<Option<Verdict>>> {
+    let (previous, _) = index::update(|idx| {
+        Ok(match idx.registries.get_mut(key) {
+            Some(e) if e.generation == generation => {
+                let before = e.check.filter(|c| c.at >= e.stored_at).map(|c| c.verdict);
+                e.check = Some(Check {
+                    at: index::now(),
+                    verdict,
+                });
+                Some(before)
+            }
+            _ => None,
+        })
+    })?;
+    Ok(previous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreKind;
+    use serde_json::json;
+
+    fn entry(stored_at: i64, check: Option<(i64, Verdict)>) -> Entry {
+        Entry {
+            username: "jdoe@ucar.edu".into(),
+            kind: AccountKind::User,
+            store: StoreKind::Keyutils,
+            stored_at,
+            expires_at: None,
+            server_url: None,
+            generation: Some(1),
+            verified_at: None,
+            check: check.map(|(at, verdict)| Check { at, verdict }),
+        }
+    }
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(parse_interval(&json!(60)), Ok(Interval::Every(60)));
+        assert_eq!(parse_interval(&json!("3600")), Ok(Interval::Every(3600)));
+        assert_eq!(parse_interval(&json!("off")), Ok(Interval::Off));
+        assert_eq!(parse_interval(&json!(" OFF ")), Ok(Interval::Off));
+        assert_eq!(parse_interval(&json!(0)), Ok(Interval::Off));
+        assert!(parse_interval(&json!("soon")).is_err());
+        assert!(parse_interval(&json!(-5)).is_err());
+        assert!(parse_interval(&json!(true)).is_err());
+    }
+
+    #[test]
+    fn a_fresh_store_counts_as_accepted() {
+        let e = entry(1_000, None);
+        let every = Interval::Every(100);
+        assert!(!due(&e, 1_050, every));
+        assert!(due(&e, 1_100, every));
+        assert!(!due(&e, 1_000_000, Interval::Off));
+        assert_eq!(refusal(&e), None);
+    }
+
+    #[test]
+    fn refusals_are_checked_again_within_a_minute() {
+        let e = entry(1_000, Some((2_000, Verdict::Refused)));
+        let every = Interval::Every(DEFAULT_INTERVAL);
+        assert!(!due(&e, 2_059, every));
+        assert!(due(&e, 2_060, every));
+        // Never more often than the interval asks for.
+        assert!(!due(&e, 2_005, Interval::Every(10)));
+        assert!(due(&e, 2_010, Interval::Every(10)));
+        assert_eq!(refusal(&e).map(|c| c.at), Some(2_000));
+    }
+
+    #[test]
+    fn offline_is_not_a_refusal() {
+        let e = entry(1_000, Some((2_000, Verdict::Unreachable)));
+        assert_eq!(refusal(&e), None);
+        assert!(!due(&e, 2_599, Interval::Every(DEFAULT_INTERVAL)));
+        assert!(due(&e, 2_600, Interval::Every(DEFAULT_INTERVAL)));
+    }
+
+    #[test]
+    fn a_verdict_older_than_the_secret_does_not_count() {
+        // Stored again after the refusal: the new secret starts clean.
+        let e = entry(3_000, Some((2_000, Verdict::Refused)));
+        assert_eq!(refusal(&e), None);
+        assert!(!due(&e, 3_100, Interval::Every(DEFAULT_INTERVAL)));
+    }
+
+    #[test]
+    fn identity_tokens_are_never_checked() {
+        let mut e = entry(0, None);
+        e.kind = AccountKind::Token;
+        assert!(!due(&e, 1_000_000, Interval::Every(1)));
+    }
+}

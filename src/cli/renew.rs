@@ -1,0 +1,264 @@
+//! `renew`: bring a refused CLI secret back to life. Harbor accepts a CLI
+//! secret only while it can refresh the user's web (OIDC) session; signing in
+//! to the web UI once revives it. So: print (and open) Harbor's sign-in
+//! address, then ask the token service every ~2 s until it accepts the
+//! stored secret again.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::NetArgs;
+use crate::check;
+use crate::error::{Error, Result};
+use crate::index::{self, AccountKind, Verdict};
+use crate::secret::Secret;
+
+/// Pause between two token-service checks while waiting for the sign-in.
+const POLL: Duration = Duration::from_secs(2);
+
+#[derive(Args)]
+#[command(after_help = "\
+Harbor stops accepting a CLI secret when your web (OIDC) session can no longer be refreshed.
+Signing in to the Harbor web UI once makes the same secret work again, unless you regenerated it.
+The browser is $BROWSER if set, else xdg-open (Linux), open (macOS) or the default browser
+(Windows); over SSH nothing is opened: open the printed address on any machine.")]
+pub struct RenewArgs {
+    /// Registry (default: $DOCKER_CREDENTIAL_HARBOR_REGISTRY, the settings file, or hub.k8s.ucar.edu).
+    registry: Option<String>,
+    /// Seconds to wait for Harbor to accept the CLI secret again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    wait: u64,
+    /// Print the sign-in address only; do not open a browser.
+    #[arg(long)]
+    no_browser: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[cfg(not(feature = "net"))]
+pub fn run(_: RenewArgs) -> Result<ExitCode> {
+    Err(Error::Usage("this build has no network support".into()))
+}
+
+#[cfg(feature = "net")]
+pub fn run(a: RenewArgs) -> Result<ExitCode> {
+    use crate::harbor;
+    let registry = super::registry_or_default(a.registry.clone())?;
+    let key = crate::registry::normalize(&registry)?;
+    if crate::ci_env::for_key(&key).is_some() {
+        return Err(Error::Usage(
+            "HARBOR_USERNAME/HARBOR_PASSWORD are set: those CI credentials have no web session to renew"
+                .into(),
+        ));
+    }
+    let (idx, _) = index::load_lenient()?;
+    let entry = idx.registries.get(&key).cloned().ok_or_else(|| {
+        Error::Config(format!(
+            "not logged in to {key}; run `docker-credential-harbor login {key}`"
+        ))
+    })?;
+    match entry.kind {
+        AccountKind::User => {}
+        AccountKind::Robot => {
+            return Err(Error::Usage(format!(
+                "{} is a robot account: robots have no web session to renew. If {key} refuses it, it expired, \
+                 was disabled or its secret was refreshed: ask a project admin for the new secret, then run \
+                 `docker-credential-harbor login --robot-file FILE`",
+                entry.username
+            )));
+        }
+        AccountKind::Token => {
+            return Err(Error::Usage(format!(
+                "the login for {key} is an identity token, not a Harbor CLI secret; log in again with docker login"
+            )));
+        }
+    }
+    let stored = crate::store::get(entry.store, &key)?.ok_or_else(|| {
+        Error::Config(format!(
+            "the {} no longer holds the secret for {key}; run `docker-credential-harbor login {key}`",
+            entry.store.display()
+        ))
+    })?;
+    let opts = harbor::Options {
+        ca_file: a.net.ca_file.clone(),
+        insecure: a.net.insecure,
+    };
+    let address = entry.server_url.clone().unwrap_or_else(|| key.clone());
+    let client = harbor::Client::new(harbor::target(&address, &opts)?, &opts)?;
+    let user = &stored.username;
+    let (verdict, api) = client.verify(user, &stored.secret)?;
+    if verdict == harbor::Verdict::Accepted {
+        check::record(&key, entry.generation, Verdict::Accepted)?;
+        println!("{key} accepts the CLI secret of {user}; there is nothing to renew.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Harbor's web UI lives where its token service does.
+    let origin = api.unwrap_or_else(|| client.target().base.clone());
+    let info = client.system_info(Some(&origin));
+    let provider = match info.as_ref().and_then(|i| i.auth_mode.as_deref()) {
+        Some("oidc_auth") => info
+            .as_ref()
+            .and_then(|i| i.oidc_provider_name.clone())
+            .unwrap_or_else(|| "your identity provider".into()),
+        Some(mode) => {
+            check::record(&key, entry.generation, Verdict::Refused)?;
+            return Err(Error::Unauthorized(format!(
+                "{key} refuses the password of {user}, and it signs people in with {mode}, not OIDC: \
+                 renew does not apply; run `docker-credential-harbor login {key}` with the right password"
+            )));
+        }
+        None => {
+            check::record(&key, entry.generation, Verdict::Refused)?;
+            return Err(Error::Unauthorized(format!(
+                "{key} refuses the secret of {user}, and {origin} does not say how it signs people in \
+                 (no Harbor systeminfo): renew only helps with a Harbor that uses OIDC; \
+                 run `docker-credential-harbor login {key}` with a new secret"
+            )));
+        }
+    };
+    let sign_in = format!("{origin}/c/oidc/login");
+    println!("{key} refuses the CLI secret of {user}: your Harbor web session has expired.");
+    println!("Sign in to Harbor through {provider} at:");
+    println!("  {sign_in}");
+    if a.no_browser {
+        // Said above: the address is there to open anywhere.
+    } else if over_ssh() {
+        println!("(This is an SSH session: open the address in a browser on any machine.)");
+    } else if !open_browser(&sign_in) {
+        println!("(No browser could be opened: open the address yourself.)");
+    }
+    println!(
+        "Waiting up to {} s for Harbor to accept the CLI secret again...",
+        a.wait
+    );
+    let deadline = Instant::now() + Duration::from_secs(a.wait);
+    let mut last_error = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(POLL.min(left));
+        match client.verify(user, &stored.secret) {
+            Ok((harbor::Verdict::Accepted, _)) => {
+                check::record(&key, entry.generation, Verdict::Accepted)?;
+                println!(
+                    "{key} accepts the CLI secret of {user} again: docker pull and push work."
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(_) => last_error = None,
+            Err(e) => last_error = Some(e),
+        }
+    }
+    if let Some(e) = last_error {
+        // Offline at the end: say so rather than blame the secret.
+        return Err(e);
+    }
+    check::record(&key, entry.generation, Verdict::Refused)?;
+    let why = format!(
+        "{key} still refuses the CLI secret of {user} after {} s. If you did sign in, the CLI secret was \
+         probably regenerated: copy the new one (web UI: your name > User Profile > CLI secret) and run \
+         `docker-credential-harbor login {key}`",
+        a.wait
+    );
+    if std::io::stdin().is_terminal() {
+        eprintln!("{why}");
+        return take_new_secret(&key, &address, user, &opts);
+    }
+    Err(Error::Unauthorized(why))
+}
+
+/// On a terminal: take the regenerated secret right here, check it, keep it.
+#[cfg(feature = "net")]
+fn take_new_secret(
+    key: &str,
+    address: &str,
+    user: &str,
+    opts: &crate::harbor::Options,
+) -> Result<ExitCode> {
+    let secret = rpassword::prompt_password(
+        "Paste the new CLI secret to check and keep it (or press Enter to stop): ",
+    )
+    .map(Secret::new)
+    .map_err(|e| Error::Usage(format!("cannot read the secret: {e}")))?;
+    if secret.expose().trim().is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    let client = crate::harbor::Client::new(crate::harbor::target(address, opts)?, opts)?;
+    let (verdict, _) = client.verify(user, &secret)?;
+    if verdict != crate::harbor::Verdict::Accepted {
+        return Err(Error::Unauthorized(format!(
+            "{key} refuses that secret for {user} too; nothing was changed"
+        )));
+    }
+    crate::helper::store_with(
+        crate::protocol::Credentials {
+            server_url: address.to_string(),
+            username: user.to_string(),
+            secret,
+        },
+        crate::helper::LoginFacts {
+            kind: Some(AccountKind::User),
+            expires_at: None,
+            verified_at: Some(index::now()),
+        },
+        &mut std::io::stderr(),
+    )?;
+    println!("Login Succeeded: the new CLI secret of {user} for {key} is kept.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether this is an SSH session, where a browser would open on the wrong
+/// machine (or nowhere).
+fn over_ssh() -> bool {
+    ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// Open `url` in a browser: `$BROWSER` first (a list of commands, `%s` for
+/// the address, as xdg-utils and git read it), then the platform's opener.
+/// Not waited for: some openers stay until the browser window closes.
+fn open_browser(url: &str) -> bool {
+    let sep = if cfg!(windows) { ';' } else { ':' };
+    if let Ok(list) = std::env::var("BROWSER") {
+        for cmd in list.split(sep) {
+            if launch(cmd, url) {
+                return true;
+            }
+        }
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "rundll32 url.dll,FileProtocolHandler"
+    } else {
+        "xdg-open"
+    };
+    launch(opener, url)
+}
+
+fn launch(cmd: &str, url: &str) -> bool {
+    let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        return false;
+    }
+    if words.iter().any(|w| w.contains("%s")) {
+        for w in &mut words {
+            *w = w.replace("%s", url);
+        }
+    } else {
+        words.push(url.to_string());
+    }
+    std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}

@@ -1,0 +1,485 @@
+//! The life of a stored secret after login: background checks started by
+//! `get`, the warning while Harbor refuses the secret, `renew`, and the
+//! check interval. The real binary against the Harbor stand-in (token
+//! service, systeminfo, the OIDC sign-in through a fake identity provider) in
+//! front of a real docker-registry, secrets in the kernel keyring.
+//! (With real docker: `dead_cli_secret_is_noticed_named_and_renewed` in e2e.rs.)
+//!
+//! Run under a session keyring of its own:
+//! `keyctl session - cargo test --test lifecycle`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::bin::{self, Env, NAME, Output};
+use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::keychain::{self, KeyutilsCleanup};
+use common::registry::Registry;
+use serde_json::Value;
+
+const INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
+const USER: &str = "jdoe@ucar.edu";
+const USER_SECRET: &str = "cli-secret-jdoe-lifecycle-7f3a";
+const ROBOT: &str = "robot$proj+ci";
+const ROBOT_SECRET: &str = "robot-secret-lifecycle-91bd";
+
+struct Rig {
+    // Drop order: kernel-keyring leftovers, then the servers, then the dirs.
+    _cleanup: KeyutilsCleanup,
+    registry: Registry,
+    standin: HarborStandin,
+    env: Env,
+}
+
+impl Rig {
+    /// A stand-in with USER and ROBOT, a registry behind it, and a helper
+    /// user on the kernel keyring with the check interval `interval`.
+    fn start(interval: Option<&str>) -> Rig {
+        keychain::require_own_session_keyring();
+        let standin = HarborStandin::start(StandinOptions {
+            accounts: vec![
+                Account::user(USER, USER_SECRET),
+                Account::robot(ROBOT, ROBOT_SECRET),
+            ],
+            ..StandinOptions::default()
+        });
+        let registry = Registry::start_token(&standin);
+        let mut env = Env::new();
+        env.set(bin::STORE_ENV, "keyutils");
+        if let Some(i) = interval {
+            env.set(INTERVAL_ENV, i);
+        }
+        env.watch_secret(USER_SECRET);
+        env.watch_secret(ROBOT_SECRET);
+        let cleanup = KeyutilsCleanup::default();
+        cleanup.add(&registry.addr());
+        Rig {
+            _cleanup: cleanup,
+            registry,
+            standin,
+            env,
+        }
+    }
+
+    /// The registry key, `127.0.0.1:PORT`.
+    fn key(&self) -> String {
+        self.registry.addr()
+    }
+
+    fn helper(&self, args: &[&str]) -> Output {
+        bin::run(&self.env, args, b"")
+    }
+
+    fn login(&self, user: &str, secret: &str) {
+        let out = bin::run(
+            &self.env,
+            &[
+                "login",
+                &self.registry.url(),
+                "-u",
+                user,
+                "--password-stdin",
+            ],
+            format!("{secret}\n").as_bytes(),
+        );
+        assert!(out.success(), "login\n{out}");
+    }
+
+    fn entry(&self) -> Value {
+        let idx: Value =
+            serde_json::from_slice(&self.env.index_bytes().expect("an index")).expect("index JSON");
+        idx["registries"][self.key()].clone()
+    }
+
+    /// Waits up to 20 s for a recorded check whose verdict is `verdict`.
+    fn wait_for(&self, verdict: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let e = self.entry();
+            if e["check"]["verdict"] == verdict {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {verdict} check recorded within 20 s: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Token requests that checked `account`'s credentials (no scope).
+    fn checks_of(&self, account: &str) -> usize {
+        self.standin
+            .token_log()
+            .iter()
+            .filter(|e| e.account.as_deref() == Some(account) && e.scopes.is_empty())
+            .count()
+    }
+
+    /// A `BROWSER` script that records that it ran, then follows the address
+    /// through the identity provider as a person would.
+    fn browser(&self) -> (PathBuf, PathBuf) {
+        let ran = self.env.root().join("browser-ran");
+        let script = self.env.root().join("browser.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$1\" > '{}'\nexec curl -sSL --max-time 20 -o /dev/null \"$1\"\n",
+                ran.display()
+            ),
+        )
+        .expect("write the browser script");
+        bin::set_mode(&script, 0o755);
+        (script, ran)
+    }
+
+    /// Waits until no background check of this rig's registry runs.
+    fn wait_for_no_check(&self, key: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !bin::pids_running(&[NAME, "background-check", key]).is_empty() {
+            assert!(Instant::now() < deadline, "a check of {key} ran over 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn due_soon() {
+    // The interval in these tests is 1 s.
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+#[test]
+fn a_refused_robot_is_named_and_renew_explains_robots() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(ROBOT, ROBOT_SECRET);
+    rig.standin.update_account(ROBOT, |a| a.disabled = true);
+    due_soon();
+    assert!(bin::get(&rig.env, &key).success());
+    rig.wait_for("refused");
+    let get = bin::get(&rig.env, &key);
+    assert_eq!(
+        bin::parse_get(&get, &key),
+        (ROBOT.to_string(), ROBOT_SECRET.to_string())
+    );
+    let lines = get.stderr_lines();
+    assert_eq!(lines.len(), 1, "{get}");
+    assert!(
+        lines[0].contains(&format!("robot account {ROBOT}"))
+            && lines[0].contains("login --robot-file")
+            && !lines[0].contains("renew"),
+        "{get}"
+    );
+    let renew = rig.helper(&["renew", &key, "--wait", "1"]);
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(
+        renew.stderr.contains("robots have no web session"),
+        "{renew}"
+    );
+
+    // A new secret clears the warning at once: the old verdict was about the old one.
+    rig.standin.update_account(ROBOT, |a| a.disabled = false);
+    rig.login(ROBOT, ROBOT_SECRET);
+    let get = bin::get(&rig.env, &key);
+    assert_eq!(get.stderr, "", "{get}");
+}
+
+#[test]
+fn renew_that_nobody_completes_fails_after_wait() {
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+
+    // status --check finds it and records the verdict that `get` reports.
+    let status = rig.helper(&["status", "--check", &key]);
+    assert_eq!(status.code(), 1, "{status}");
+    assert!(status.stdout.contains("renew"), "{status}");
+    assert_eq!(rig.entry()["check"]["verdict"], "refused");
+    let get = bin::get(&rig.env, &key);
+    assert!(get.stderr.contains(&format!("renew {key}")), "{get}");
+
+    // Nobody signs in at the identity provider.
+    let (browser, ran) = rig.browser();
+    let start = Instant::now();
+    let renew = bin::run_with(
+        &rig.env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &key, "--wait", "3"],
+        b"",
+    );
+    let took = start.elapsed();
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(took >= Duration::from_secs(3), "gave up early: {took:?}");
+    let sign_in = format!("{}/c/oidc/login", rig.standin.url);
+    assert!(renew.stdout.contains(&sign_in), "{renew}");
+    assert!(
+        renew.stderr.contains("still refuses") && renew.stderr.contains("login"),
+        "{renew}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ran)
+            .expect("the browser ran")
+            .trim(),
+        sign_in
+    );
+    assert!(rig.standin.sign_ins().is_empty());
+    assert_eq!(rig.entry()["check"]["verdict"], "refused");
+
+    // --no-browser and SSH sessions open nothing; the address is printed.
+    std::fs::remove_file(&ran).unwrap();
+    for extra in [
+        vec![("BROWSER", Some(browser.to_str().unwrap()))],
+        vec![
+            ("BROWSER", Some(browser.to_str().unwrap())),
+            ("SSH_CONNECTION", Some("10.0.0.1 5555 10.0.0.2 22")),
+        ],
+    ] {
+        let no_browser = extra.len() == 1;
+        let mut args = vec!["renew", &key, "--wait", "1"];
+        if no_browser {
+            args.push("--no-browser");
+        }
+        let out = bin::run_with(&rig.env, &extra, &args, b"");
+        assert_eq!(out.code(), 1, "{out}");
+        assert!(out.stdout.contains(&sign_in), "{out}");
+        assert!(!ran.exists(), "no browser was opened\n{out}");
+    }
+
+    // Once someone signs in, renew succeeds and `get` is quiet again.
+    rig.standin.set_idp_user(Some(USER));
+    let renew = bin::run_with(
+        &rig.env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &key, "--wait", "20"],
+        b"",
+    );
+    assert!(renew.success(), "{renew}");
+    assert_eq!(rig.standin.sign_ins(), vec![USER.to_string()]);
+    assert_eq!(bin::get(&rig.env, &key).stderr, "");
+    let again = rig.helper(&["renew", &key]);
+    assert!(
+        again.success() && again.stdout.contains("nothing to renew"),
+        "{again}"
+    );
+}
+
+#[test]
+fn renew_does_not_apply_without_oidc() {
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin.set_auth_mode("db_auth");
+    rig.standin
+        .update_account(USER, |a| a.secret = "changed-password".into());
+    let renew = rig.helper(&["renew", &key, "--wait", "5"]);
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(
+        renew.stderr.contains("db_auth") && renew.stderr.contains("does not apply"),
+        "{renew}"
+    );
+    assert!(
+        renew.elapsed < Duration::from_secs(5),
+        "no waiting: {renew}"
+    );
+}
+
+#[test]
+fn check_interval_off_sends_nothing() {
+    // The control: with an interval, the same steps make exactly one check.
+    let on = Rig::start(Some("1"));
+    // Off through the variable, and through the settings file.
+    let off_env = Rig::start(Some("off"));
+    let off_file = Rig::start(None);
+    let settings = off_file.env.config_home.join(NAME).join("config.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"check_interval": "off"}"#).unwrap();
+
+    for rig in [&on, &off_env, &off_file] {
+        rig.login(USER, USER_SECRET);
+        rig.standin.clear_token_log();
+    }
+    due_soon();
+    for rig in [&on, &off_env, &off_file] {
+        for _ in 0..3 {
+            let get = bin::get(&rig.env, &rig.key());
+            assert!(get.success() && get.stderr.is_empty(), "{get}");
+        }
+    }
+    on.wait_for("accepted");
+    for rig in [&off_env, &off_file] {
+        rig.wait_for_no_check(&rig.key());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(on.checks_of(USER), 1, "{:?}", on.standin.token_log());
+    for rig in [&off_env, &off_file] {
+        assert_eq!(
+            rig.standin.token_log(),
+            vec![],
+            "nothing was sent with the interval off"
+        );
+        assert_eq!(rig.entry()["check"], Value::Null);
+    }
+}
+
+#[test]
+fn get_stays_fast_while_the_registry_hangs() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin.clear_token_log();
+    rig.standin.set_token_delay(Duration::from_secs(6));
+    due_soon();
+
+    // 30 parallel gets: every one answers without waiting for the registry.
+    let gets: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..30)
+            .map(|_| s.spawn(|| bin::get(&rig.env, &key)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for get in &gets {
+        assert_eq!(
+            bin::parse_get(get, &key),
+            (USER.to_string(), USER_SECRET.to_string())
+        );
+        assert!(
+            get.elapsed < Duration::from_secs(4),
+            "get waited for the hanging registry: {get}"
+        );
+    }
+
+    // The check is running: detached, and no secret in argv or environment.
+    let pids = bin::pids_running(&[NAME, "background-check", &key]);
+    assert_eq!(pids.len(), 1, "exactly one check runs: {pids:?}");
+    let pid = pids[0];
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        fields[3],
+        pid.to_string(),
+        "the check leads its own session: {stat}"
+    );
+    for fd in 0..3 {
+        let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
+        assert_eq!(target, PathBuf::from("/dev/null"), "fd {fd}");
+    }
+    let secrets = vec![USER_SECRET.to_string()];
+    assert_eq!(
+        bin::procs_holding(&secrets, "cmdline"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        bin::procs_holding(&secrets, "environ"),
+        Vec::<String>::new()
+    );
+
+    rig.wait_for("accepted");
+    rig.wait_for_no_check(&key);
+    assert_eq!(rig.checks_of(USER), 1, "{:?}", rig.standin.token_log());
+}
+
+#[test]
+fn checks_racing_store_and_erase_lose_no_index_update() {
+    keychain::require_own_session_keyring();
+    let mut env = Env::new();
+    env.set(bin::STORE_ENV, "keyutils");
+    env.set(INTERVAL_ENV, "1");
+    let cleanup = KeyutilsCleanup::default();
+    // Registries nobody listens on: each check ends quickly as "unreachable".
+    let ports: Vec<u16> = (0..12)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let keys: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let (kept, rest) = keys.split_at(4);
+    let (restored, erased) = rest.split_at(4);
+    for k in &keys {
+        cleanup.add(k);
+        let out = bin::store(&env, k, "first-user", "first-secret");
+        out.assert_silent_success();
+    }
+    due_soon();
+    std::thread::scope(|s| {
+        for k in &keys {
+            let env = &env;
+            s.spawn(move || {
+                for _ in 0..6 {
+                    // Found or (once erased) not: either way the get starts checks.
+                    let _ = bin::get(env, k);
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+            });
+        }
+        s.spawn(|| {
+            for k in restored {
+                std::thread::sleep(Duration::from_millis(100));
+                bin::store(&env, k, "second-user", "second-secret").assert_silent_success();
+            }
+        });
+        s.spawn(|| {
+            for k in erased {
+                std::thread::sleep(Duration::from_millis(100));
+                bin::erase(&env, k).assert_silent_success();
+            }
+        });
+    });
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while keys
+        .iter()
+        .any(|k| !bin::pids_running(&[NAME, "background-check", k]).is_empty())
+    {
+        assert!(Instant::now() < deadline, "checks still running after 40 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let idx: Value = serde_json::from_slice(&env.index_bytes().unwrap()).unwrap();
+    let registries = idx["registries"].as_object().unwrap();
+    let mut want: Vec<&String> = kept.iter().chain(restored).collect();
+    want.sort();
+    let mut have: Vec<&String> = registries.keys().collect();
+    have.sort();
+    assert_eq!(have, want, "exactly the kept and re-stored registries");
+    for k in kept {
+        assert_eq!(registries[k]["username"], "first-user");
+        assert_eq!(
+            registries[k]["check"]["verdict"], "unreachable",
+            "the checks recorded their verdicts: {}",
+            registries[k]
+        );
+        assert_eq!(
+            bin::get_ok(&env, k),
+            ("first-user".into(), "first-secret".into())
+        );
+    }
+    for k in restored {
+        assert_eq!(
+            registries[k]["username"], "second-user",
+            "{}",
+            registries[k]
+        );
+        assert_eq!(
+            bin::get_ok(&env, k),
+            ("second-user".into(), "second-secret".into())
+        );
+    }
+    for k in erased {
+        bin::assert_not_found(&env, k);
+        assert!(!keychain::keyutils_has(k), "{k} left in the kernel keyring");
+    }
+    let listed = bin::list(&env);
+    assert_eq!(listed.len(), 8, "{listed:?}");
+}
