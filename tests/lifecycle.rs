@@ -483,3 +483,77 @@ fn checks_racing_store_and_erase_lose_no_index_update() {
     let listed = bin::list(&env);
     assert_eq!(listed.len(), 8, "{listed:?}");
 }
+
+#[test]
+fn the_first_refusal_sends_one_desktop_notification() {
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: vec![Account::user(USER, USER_SECRET)],
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    let key = registry.addr();
+    let mut env = Env::new();
+    let ss = keychain::SecretService::start(&env);
+    env.set_bus(ss.address());
+    env.set(INTERVAL_ENV, "1");
+    // A desktop session: the notification is for people who never see stderr.
+    env.set("DISPLAY", ":99");
+    env.watch_secret(USER_SECRET);
+    let monitor_log = env.root().join("monitor.txt");
+    let mut monitor = std::process::Command::new("dbus-monitor")
+        .args([
+            "--address",
+            ss.address(),
+            "interface='org.freedesktop.Notifications'",
+        ])
+        .stdout(std::fs::File::create(&monitor_log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run dbus-monitor (Debian package dbus)");
+    let out = bin::run(
+        &env,
+        &["login", &registry.url(), "-u", USER, "--password-stdin"],
+        format!("{USER_SECRET}\n").as_bytes(),
+    );
+    assert!(out.success(), "{out}");
+    standin.update_account(USER, |a| a.oidc_session_expired = true);
+
+    // Two checks find the secret refused; only the first one notifies.
+    let mut first_at = None;
+    for round in 0..2 {
+        due_soon();
+        assert!(bin::get(&env, &key).success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let idx: Value = serde_json::from_slice(&env.index_bytes().unwrap()).unwrap();
+            let check = &idx["registries"][&key]["check"];
+            if check["verdict"] == "refused" && check["at"].as_i64() > first_at {
+                first_at = check["at"].as_i64();
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no new check: {idx}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        while !bin::pids_running(&[NAME, "background-check", &key]).is_empty() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let seen = std::fs::read_to_string(&monitor_log).unwrap();
+    assert_eq!(
+        seen.matches("member=Notify").count(),
+        1,
+        "one notification\n{seen}"
+    );
+    assert!(
+        seen.contains(&format!("{key} refused your Harbor credentials"))
+            && seen.contains(&format!("docker-credential-harbor renew {key}")),
+        "{seen}"
+    );
+    assert!(!seen.contains(USER_SECRET));
+}

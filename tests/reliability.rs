@@ -820,13 +820,9 @@ fn cache_is_never_stale() {
     let a = rig.host("a");
     let timeout = [(TIMEOUT_ENV, Some("2"))];
 
+    // A store seeds this session's copy, so the first pull after a login is warm.
     store(env, &a, "u1", "cache-secret-one-111");
-    assert!(!cache_has(&a), "store caches nothing");
-    assert_eq!(
-        get_ok(env, &a),
-        ("u1".into(), "cache-secret-one-111".into())
-    );
-    assert!(cache_has(&a), "a Secret Service read is cached");
+    assert!(cache_has(&a), "store seeds the cache");
     // Proof that the copy is served: with the daemon frozen, get still answers.
     rig.ss().freeze();
     let out = run_with(env, &timeout, &["get"], a.as_bytes());
@@ -837,14 +833,18 @@ fn cache_is_never_stale() {
         "served from the cache (the frozen daemon would time out)"
     );
 
-    // A store in this session drops the copy; the next get has the new secret.
+    // A store in this session replaces the copy: the next get, served from
+    // the cache, has the new secret.
     store(env, &a, "u2", "cache-secret-two-222");
-    assert!(!cache_has(&a), "store invalidates this session's copy");
-    assert_eq!(
-        get_ok(env, &a),
-        ("u2".into(), "cache-secret-two-222".into())
-    );
     assert!(cache_has(&a));
+    rig.ss().freeze();
+    let out = run_with(env, &timeout, &["get"], a.as_bytes());
+    rig.ss().thaw();
+    assert_eq!(
+        bin::parse_get(&out, &a),
+        ("u2".into(), "cache-secret-two-222".into()),
+        "the new secret, from the cache"
+    );
 
     // A store from another session cannot reach this session's copy: the
     // generation check must keep it from being served.
@@ -899,7 +899,9 @@ fn cache_is_never_stale() {
 
     // TTL: the kernel drops the copy; get then reads the Secret Service.
     let ttl1 = [(CACHE_TTL_ENV, Some("1"))];
-    store(env, &a, "u5", "cache-secret-five-555");
+    env.watch_secret("cache-secret-five-555");
+    let json = bin::store_json(&a, "u5", "cache-secret-five-555");
+    run_with(env, &ttl1, &["store"], json.as_bytes()).assert_silent_success();
     let out = run_with(env, &ttl1, &["get"], a.as_bytes());
     assert_eq!(
         bin::parse_get(&out, &a),
@@ -914,8 +916,17 @@ fn cache_is_never_stale() {
         ("u5".into(), "cache-secret-five-555".into()),
         "after the TTL, from the Secret Service"
     );
-    // TTL 0: no copy at all.
-    store(env, &a, "u6", "cache-secret-six-666");
+    // TTL 0: no copy at all, neither from store nor from get.
+    env.watch_secret("cache-secret-six-666");
+    let json = bin::store_json(&a, "u6", "cache-secret-six-666");
+    run_with(
+        env,
+        &[(CACHE_TTL_ENV, Some("0"))],
+        &["store"],
+        json.as_bytes(),
+    )
+    .assert_silent_success();
+    assert!(!cache_has(&a), "TTL 0: store seeds nothing");
     let out = run_with(env, &[(CACHE_TTL_ENV, Some("0"))], &["get"], a.as_bytes());
     assert_eq!(
         bin::parse_get(&out, &a),
