@@ -557,3 +557,125 @@ fn the_first_refusal_sends_one_desktop_notification() {
     );
     assert!(!seen.contains(USER_SECRET));
 }
+
+#[test]
+fn ci_mode_and_the_kubelet_provider_start_no_checks() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin.clear_token_log();
+    due_soon();
+    // CI variables for another registry: this one still comes from the keychain.
+    let ci = [
+        ("HARBOR_USERNAME", Some("ci-user")),
+        ("HARBOR_PASSWORD", Some("ci-password-0000")),
+        ("HARBOR_HOST", Some("ci.example.org")),
+    ];
+    let get = bin::run_with(&rig.env, &ci, &["get"], key.as_bytes());
+    assert_eq!(
+        bin::parse_get(&get, &key),
+        (USER.to_string(), USER_SECRET.to_string())
+    );
+    let request = serde_json::json!({
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+        "kind": "CredentialProviderRequest",
+        "image": format!("{key}/proj/app:1.0"),
+    })
+    .to_string();
+    let kube = bin::run_with(
+        &rig.env,
+        &[("DOCKER_CREDENTIAL_HARBOR_REGISTRY", Some(key.as_str()))],
+        &["kubelet-credential-provider"],
+        request.as_bytes(),
+    );
+    assert!(kube.success() && kube.stdout.contains(USER), "{kube}");
+    std::thread::sleep(Duration::from_millis(1500));
+    rig.wait_for_no_check(&key);
+    assert_eq!(rig.standin.token_log(), vec![], "no check was started");
+    assert_eq!(rig.entry()["check"], Value::Null);
+    // The control: a plain get starts one.
+    assert!(bin::get(&rig.env, &key).success());
+    rig.wait_for("accepted");
+}
+
+#[test]
+fn renew_on_a_terminal_takes_a_regenerated_secret() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    const NEW_SECRET: &str = "cli-secret-jdoe-regenerated-55aa";
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    // The user regenerated the CLI secret in the web UI: signing in cannot help.
+    rig.standin
+        .update_account(USER, |a| a.secret = NEW_SECRET.into());
+    rig.env.watch_secret(NEW_SECRET);
+
+    // A real terminal: `script` runs renew on a pseudo-terminal.
+    let command = format!("{} renew {key} --wait 1 --no-browser", bin::BIN);
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(rig.env.vars())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (Debian package bsdutils)");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut out = child.stdout.take().unwrap();
+    let sink = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !text().contains("Paste the new CLI secret") {
+        assert!(Instant::now() < deadline, "no prompt\n{}", text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{NEW_SECRET}\r").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "renew did not finish\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let _ = reader.join();
+    let shown = text();
+    assert!(status.success(), "{shown}");
+    assert!(
+        shown.contains("still refuses") && shown.contains("Login Succeeded"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(NEW_SECRET),
+        "the secret was echoed\n{shown}"
+    );
+    assert_eq!(
+        bin::get_ok(&rig.env, &key),
+        (USER.to_string(), NEW_SECRET.to_string())
+    );
+    assert_eq!(
+        rig.entry()["check"],
+        Value::Null,
+        "a new secret starts clean"
+    );
+}

@@ -46,6 +46,16 @@ const WITNESSES: &[(&str, &str, &str)] = &[
         "\"status\"",
     ),
     (
+        "docker-credential-harbor renew",
+        "tests/lifecycle.rs",
+        "\"renew\"",
+    ),
+    (
+        "export DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL=off",
+        "tests/lifecycle.rs",
+        "Some(\"off\")",
+    ),
+    (
         "docker-credential-harbor logout",
         "tests/login.rs",
         "\"logout\"",
