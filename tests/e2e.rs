@@ -1258,8 +1258,8 @@ fn concurrent_docker_pulls_and_skopeo_inspects() {
 // and `renew` through the browser brings docker back.
 
 /// Waits (up to 20 s) until the index records a check verdict for `key`
-/// that is `verdict`; returns the index entry.
-fn wait_for_verdict(env: &Env, key: &str, verdict: &str) -> Value {
+/// that is `verdict`, made at `since` (Unix seconds) or later; returns the entry.
+fn wait_for_verdict(env: &Env, key: &str, verdict: &str, since: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let idx: Value = env
@@ -1267,7 +1267,7 @@ fn wait_for_verdict(env: &Env, key: &str, verdict: &str) -> Value {
             .map(|b| serde_json::from_slice(&b).expect("index JSON"))
             .unwrap_or(Value::Null);
         let entry = idx["registries"][key].clone();
-        if entry["check"]["verdict"] == verdict {
+        if entry["check"]["verdict"] == verdict && entry["check"]["at"].as_i64() >= Some(since) {
             return entry;
         }
         assert!(
@@ -1275,6 +1275,15 @@ fn wait_for_verdict(env: &Env, key: &str, verdict: &str) -> Value {
             "no {verdict} check recorded for {key} within 20 s: {entry}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits (up to 30 s) until no background check of `key` runs.
+fn wait_for_no_check(key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !bin::pids_running(&[bin::NAME, "background-check", key]).is_empty() {
+        assert!(Instant::now() < deadline, "a check of {key} ran over 30 s");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -1307,16 +1316,16 @@ fn dead_cli_secret_is_noticed_named_and_renewed() {
     rmi(&d, env, &image);
 
     // Healthy: a due check runs in the background and `get` says nothing.
+    // (docker push may have started one already: let it finish first.)
+    wait_for_no_check(&addr);
     std::thread::sleep(Duration::from_millis(1100));
     rig.standin.clear_token_log();
+    let since = now();
     let get = bin::get(env, &addr);
     assert!(get.success(), "{get}");
     assert_eq!(get.stderr, "", "a healthy get prints nothing\n{get}");
-    let entry = wait_for_verdict(env, &addr, "accepted");
-    assert!(
-        entry["check"]["at"].as_i64().unwrap() >= now() - 30,
-        "{entry}"
-    );
+    wait_for_verdict(env, &addr, "accepted", since);
+    wait_for_no_check(&addr);
     let log = rig.standin.token_log();
     assert!(
         log.iter()
@@ -1330,7 +1339,7 @@ fn dead_cli_secret_is_noticed_named_and_renewed() {
     std::thread::sleep(Duration::from_millis(1100));
     let get = bin::get(env, &addr);
     assert!(get.success(), "{get}");
-    wait_for_verdict(env, &addr, "refused");
+    wait_for_verdict(env, &addr, "refused", 0);
     let get = bin::get(env, &addr);
     assert_eq!(
         bin::parse_get(&get, &addr),

@@ -314,7 +314,7 @@ fn check_interval_off_sends_nothing() {
         rig.wait_for_no_check(&rig.key());
     }
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(on.checks_of(USER), 1, "{:?}", on.standin.token_log());
+    assert!(on.checks_of(USER) >= 1, "{:?}", on.standin.token_log());
     for rig in [&off_env, &off_file] {
         assert_eq!(
             rig.standin.token_log(),
@@ -388,7 +388,7 @@ fn get_stays_fast_while_the_registry_hangs() {
 }
 
 #[test]
-fn checks_racing_store_and_erase_lose_no_index_update() {
+fn checks_racing_store_erase_and_logout_lose_no_index_update() {
     keychain::require_own_session_keyring();
     let mut env = Env::new();
     env.set(bin::STORE_ENV, "keyutils");
@@ -431,9 +431,14 @@ fn checks_racing_store_and_erase_lose_no_index_update() {
             }
         });
         s.spawn(|| {
-            for k in erased {
+            for (i, k) in erased.iter().enumerate() {
                 std::thread::sleep(Duration::from_millis(100));
-                bin::erase(&env, k).assert_silent_success();
+                if i % 2 == 0 {
+                    bin::erase(&env, k).assert_silent_success();
+                } else {
+                    let out = bin::run(&env, &["logout", k], b"");
+                    assert!(out.success() && out.stdout.contains("Removed"), "{out}");
+                }
             }
         });
     });
@@ -678,4 +683,17 @@ fn renew_on_a_terminal_takes_a_regenerated_secret() {
         Value::Null,
         "a new secret starts clean"
     );
+}
+
+#[test]
+fn a_docker_login_store_is_checked_over_loopback_http() {
+    // docker login stores `127.0.0.1:PORT` with no scheme; the registry here
+    // speaks plain HTTP, so the check must fall back as docker does.
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    bin::store(&rig.env, &key, USER, USER_SECRET).assert_silent_success();
+    due_soon();
+    assert!(bin::get(&rig.env, &key).success());
+    rig.wait_for("accepted");
+    assert_eq!(rig.checks_of(USER), 1, "{:?}", rig.standin.token_log());
 }
