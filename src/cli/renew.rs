@@ -4,19 +4,23 @@
 //! address, then ask the token service every ~2 s until it accepts the
 //! stored secret again.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use super::NetArgs;
-use crate::check;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, Verdict};
-use crate::secret::Secret;
+#[cfg(feature = "net")]
+use {
+    crate::check,
+    crate::index::{self, AccountKind, Verdict},
+    crate::secret::Secret,
+    std::io::IsTerminal,
+    std::time::{Duration, Instant},
+};
 
 /// Pause between two token-service checks while waiting for the sign-in.
+#[cfg(feature = "net")]
 const POLL: Duration = Duration::from_secs(2);
 
 #[derive(Args)]
@@ -214,6 +218,7 @@ fn take_new_secret(
 
 /// Whether this is an SSH session, where a browser would open on the wrong
 /// machine (or nowhere).
+#[cfg(feature = "net")]
 fn over_ssh() -> bool {
     ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
         .iter()
@@ -223,6 +228,7 @@ fn over_ssh() -> bool {
 /// Open `url` in a browser: `$BROWSER` first (a list of commands, `%s` for
 /// the address, as xdg-utils and git read it), then the platform's opener.
 /// Not waited for: some openers stay until the browser window closes.
+#[cfg(feature = "net")]
 fn open_browser(url: &str) -> bool {
     let sep = if cfg!(windows) { ';' } else { ':' };
     if let Ok(list) = std::env::var("BROWSER") {
@@ -242,6 +248,7 @@ fn open_browser(url: &str) -> bool {
     launch(opener, url)
 }
 
+#[cfg(feature = "net")]
 fn launch(cmd: &str, url: &str) -> bool {
     let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
     if words.is_empty() {
