@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::time::Duration;
 
+use common::bin::CACHE_TTL_ENV;
 use common::bin::{
     self, Env, NAME, NO_SERVER_URL, NO_USERNAME, NOT_FOUND, Output, STORE_ENV, TIMEOUT_ENV,
     assert_not_found, erase, get, get_ok, list, run, run_via, run_with, store, try_store,
@@ -1034,6 +1035,8 @@ fn ci_host_limits_env_credentials_to_one_registry(kind: Backend) {
 #[test]
 fn locked_collection_is_one_clear_line_and_unlock_recovers() {
     let mut rig = Rig::new(Backend::SecretService, "locked");
+    // The keychain itself must answer, not the copy a store leaves in the cache.
+    rig.env.set(CACHE_TTL_ENV, "0");
     let (a, b) = (rig.host("a"), rig.host("b"));
     store(&rig.env, &a, "jdoe", "locked-secret-a-123");
     rig.ss().lock();
@@ -1077,6 +1080,8 @@ fn frozen_secret_service_times_out_with_one_line() {
     let mut rig = Rig::new(Backend::SecretService, "frozen");
     let h = rig.host("hub");
     rig.env.set(TIMEOUT_ENV, "2");
+    // The keychain itself must answer, not the copy a store leaves in the cache.
+    rig.env.set(CACHE_TTL_ENV, "0");
     store(&rig.env, &h, "jdoe", "frozen-secret-1234");
     rig.ss().freeze();
 

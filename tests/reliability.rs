@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bin::CACHE_TTL_ENV;
 use common::bin::{
     self, Env, NAME, NOT_FOUND, Output, TIMEOUT_ENV, assert_not_found, erase, get, get_ok, list,
     run, run_via, run_with, store, try_store,
@@ -60,7 +61,6 @@ use common::keychain::keyutils_has;
 use common::rig::{Backend, Rig, cache_has};
 use serde_json::Value;
 
-const CACHE_TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
 /// A new, anonymous session keyring: another login session of the same user.
 const OTHER_SESSION: [&str; 3] = ["keyctl", "session", "-"];
 /// The notice a store into the kernel keyring prints on stderr.

@@ -26,6 +26,8 @@ pub const NO_USERNAME: &str = "no credentials username";
 /// The environment variables that steer the helper.
 pub const STORE_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_STORE";
 pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
+/// Seconds a cached copy lives; 0 turns the kernel-keyring cache off.
+pub const CACHE_TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
 
 /// `PATH` for the helper: the test's own, so `keyctl` and friends resolve.
 fn path_var() -> String {
