@@ -355,8 +355,12 @@ fn table() -> Vec<Row> {
             stdin: String::new(),
             expect: Differs {
                 peer: fail(&format!("Usage: {PEER} <store|get|erase|list|version>")),
-                ours: fail(&format!("Usage: {NAME} <store|get|erase|list|version>")),
-                why: "same line; Go prints os.Args[0] (here the full path), we print our name",
+                ours: fail(&format!(
+                    "Usage: {NAME} <store|get|erase|list|version>\n\
+                     For login, status, configure and the other commands for people, run `{NAME} --help`."
+                )),
+                why: "same first line (Go prints os.Args[0], here the full path; we print our name), \
+                      then a pointer to --help for a person who ran it without arguments",
             },
         },
         Row {
