@@ -95,13 +95,15 @@ pub struct Client {
     target: Target,
     /// The same registry over plain HTTP, once it turned out not to speak TLS.
     plain: OnceLock<Target>,
+    /// certs.d files that could not be used, for an "unknown CA" error.
+    skipped: Vec<String>,
 }
 
 impl Client {
     /// Trusts the platform's roots, `opts.ca_file`, `SSL_CERT_FILE` and the
     /// registry's certs.d directories (as docker and podman do).
     pub fn new(target: Target, opts: &Options) -> Result<Client> {
-        let tls = tls::client_config(&target.host, opts)?;
+        let (tls, skipped) = tls::client_config(&target.host, opts)?;
         let http = reqwest::blocking::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
@@ -117,6 +119,7 @@ impl Client {
             http,
             target,
             plain: OnceLock::new(),
+            skipped,
         })
     }
 
@@ -152,9 +155,9 @@ impl Client {
                 });
                 request(&plain.base)
                     .send()
-                    .map_err(|e| network_error(&plain.host, &e))
+                    .map_err(|e| self.network_error(&plain.host, &e))
             }
-            r => r.map_err(|e| network_error(&t.host, &e)),
+            r => r.map_err(|e| self.network_error(&t.host, &e)),
         }
     }
 
@@ -202,7 +205,7 @@ impl Client {
                     .get(&url)
                     .header(reqwest::header::AUTHORIZATION, auth.expose())
                     .send()
-                    .map_err(|e| network_error(&self.target().host, &e))?;
+                    .map_err(|e| self.network_error(&self.target().host, &e))?;
                 let api = origin(&realm);
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, api)),
@@ -247,6 +250,10 @@ impl Client {
             auth_mode: text("auth_mode"),
             oidc_provider_name: text("oidc_provider_name"),
         })
+    }
+
+    fn network_error(&self, host: &str, e: &reqwest::Error) -> Error {
+        network_error(host, e, &self.skipped)
     }
 }
 
@@ -348,7 +355,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// One clear line for each way the network can fail.
-fn network_error(host: &str, e: &reqwest::Error) -> Error {
+fn network_error(host: &str, e: &reqwest::Error, skipped: &[String]) -> Error {
     let detail = chain(e);
     let lower = detail.to_ascii_lowercase();
     let msg = if e.is_timeout() || lower.contains("timed out") {
@@ -362,7 +369,15 @@ fn network_error(host: &str, e: &reqwest::Error) -> Error {
     {
         format!("cannot resolve the host name of {host}; check the spelling and your DNS or VPN")
     } else if let Some(t) = tls_error(e) {
-        tls_message(host, t, now())
+        let mut m = tls_message(host, t, now());
+        let untrusted = matches!(
+            t,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        ) || tls::is_ca_used_as_end_entity(t);
+        if untrusted && !skipped.is_empty() {
+            m.push_str(&format!("; passed over {}", skipped.join(", ")));
+        }
+        m
     } else if lower.contains("connection refused") {
         format!("{host} refused the connection; is the registry address and port right?")
     } else if e.is_connect() {

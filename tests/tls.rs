@@ -367,6 +367,19 @@ fn self_signed_certificate_is_trusted_through_ssl_cert_file() {
     assert_mentions(&error_line(&out), &["not trusted"], &out);
     home.assert_nothing_stored(&key);
 
+    // A stale SSL_CERT_FILE is named when it matters, and blocks nothing.
+    let missing = certs.path("gone.pem");
+    let out = home.login_with(&key, &[], &[("SSL_CERT_FILE", Some(s(&missing)))]);
+    assert_mentions(&error_line(&out), &["SSL_CERT_FILE", s(&missing)], &out);
+    let out = home.login_with(
+        &key,
+        &["--ca-file", s(&cert.cert)],
+        &[("SSL_CERT_FILE", Some(s(&missing)))],
+    );
+    assert_succeeded(&out);
+    home.run(&["logout", &key]);
+    home.assert_nothing_stored(&key);
+
     let out = home.login_with(&key, &[], &[("SSL_CERT_FILE", Some(s(&cert.cert)))]);
     assert_succeeded(&out);
     home.assert_stored(&key);
@@ -481,6 +494,36 @@ fn unknown_ca_is_still_refused() {
         );
         home.assert_nothing_stored(&key);
     }
+}
+
+#[test]
+fn unusable_certs_d_files_are_passed_over_and_named() {
+    let certs = Certs::new();
+    let ca = certs.ca("private");
+    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
+    let reg = registry(&leaf);
+    let home = Home::new();
+    let key = reg.addr();
+    home.claim(&key);
+    let broken = home.certs_d("docker", &key).join("broken.crt");
+    std::fs::write(&broken, "not a certificate\n").unwrap();
+
+    // A malformed --ca-file is the user's own input: one clear line.
+    let out = home.login(&key, &["--ca-file", s(&broken)]);
+    let line = error_line(&out);
+    assert_mentions(&line, &[s(&broken), "no PEM certificate"], &out);
+    home.assert_nothing_stored(&key);
+
+    // In certs.d it is passed over, as docker and podman do, and named.
+    let out = home.login(&key, &[]);
+    let line = error_line(&out);
+    assert_mentions(&line, &["unknown CA", "passed over", s(&broken)], &out);
+    home.assert_nothing_stored(&key);
+
+    // It does not stand in the way of a good CA next to it.
+    std::fs::copy(&ca.cert, broken.with_file_name("ca.crt")).unwrap();
+    assert_succeeded(&home.login(&key, &[]));
+    home.assert_stored(&key);
 }
 
 #[test]

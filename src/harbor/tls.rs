@@ -17,15 +17,26 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use super::Options;
 use crate::error::{Error, Result};
 
-/// The rustls configuration for a client of `host` (`host[:port]`).
-pub(super) fn client_config(host: &str, opts: &Options) -> Result<rustls::ClientConfig> {
-    let trusted = trusted_certs(host, opts)?;
+/// The rustls configuration for a client of `host` (`host[:port]`), and the
+/// certs.d entries it could not use ("PATH (why)"), for error messages.
+pub(super) fn client_config(
+    host: &str,
+    opts: &Options,
+) -> Result<(rustls::ClientConfig, Vec<String>)> {
+    let mut skipped = Vec::new();
+    let trusted = trusted_certs(host, opts, &mut skipped)?;
     let setup = |e: rustls::Error| Error::Network(format!("cannot set up HTTPS: {e}"));
     // The provider reqwest itself would pick: no second crypto stack.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    // Fails when there is no CA at all (SSL_CERT_FILE stale, store empty).
     let inner =
         rustls_platform_verifier::Verifier::new_with_extra_roots(trusted.clone(), provider.clone())
-            .map_err(setup)?;
+            .map_err(|e| match setup(e) {
+                Error::Network(m) if !skipped.is_empty() => {
+                    Error::Network(format!("{m}; passed over {}", skipped.join(", ")))
+                }
+                other => other,
+            })?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(setup)?
@@ -37,41 +48,51 @@ pub(super) fn client_config(host: &str, opts: &Options) -> Result<rustls::Client
         .with_no_client_auth();
     // reqwest is built without HTTP/2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, skipped))
 }
 
 /// Every certificate the user explicitly trusts for `host`: `--ca-file`,
 /// `SSL_CERT_FILE`, and the `*.crt` files of its certs.d directories.
-fn trusted_certs(host: &str, opts: &Options) -> Result<Vec<CertificateDer<'static>>> {
+fn trusted_certs(
+    host: &str,
+    opts: &Options,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<CertificateDer<'static>>> {
     let mut certs = Vec::new();
     if let Some(ca) = &opts.ca_file {
         certs.extend(read_pem(ca, "cannot read CA file")?);
     }
+    // An environment-wide setting, perhaps stale: noted, not fatal (the
+    // platform's own loader treats it the same way).
     if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
-        certs.extend(read_pem(Path::new(&f), "cannot read SSL_CERT_FILE")?);
+        match read_pem(Path::new(&f), "cannot read") {
+            Ok(c) => certs.extend(c),
+            Err(e) => skipped.push(format!("SSL_CERT_FILE: {}", e.one_line())),
+        }
     }
     let config_home = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
     for dir in certs_d_dirs(host, config_home.as_deref()) {
-        certs.extend(read_certs_d(&dir)?);
+        read_certs_d(&dir, &mut certs, skipped);
     }
     Ok(certs)
 }
 
 /// Where docker and podman look for the CA of `host` (`host[:port]`, lower
 /// case): the system and rootless places of each, `HOST:PORT` directories, and
-/// for the default port also plain `HOST` (docker's name for it).
+/// for the default port also plain `HOST` (docker's name for it). Unix only:
+/// Windows has no such convention (and no `:` in file names).
 pub(super) fn certs_d_dirs(host: &str, config_home: Option<&Path>) -> Vec<PathBuf> {
+    if !cfg!(unix) {
+        return Vec::new();
+    }
     let mut names = vec![host.to_string()];
     if let Some(bare) = host.strip_suffix(":443") {
         names.push(bare.to_string());
     }
-    let mut roots: Vec<PathBuf> = Vec::new();
-    if cfg!(unix) {
-        roots.push("/etc/docker/certs.d".into());
-    }
+    let mut roots: Vec<PathBuf> = vec!["/etc/docker/certs.d".into()];
     if let Some(c) = config_home {
         roots.push(c.join("docker/certs.d"));
     }
@@ -81,9 +102,7 @@ pub(super) fn certs_d_dirs(host: &str, config_home: Option<&Path>) -> Vec<PathBu
             roots.push(PathBuf::from(h).join(".docker/certs.d"));
         }
     }
-    if cfg!(unix) {
-        roots.push("/etc/containers/certs.d".into());
-    }
+    roots.push("/etc/containers/certs.d".into());
     if let Some(c) = config_home {
         roots.push(c.join("containers/certs.d"));
     }
@@ -93,18 +112,24 @@ pub(super) fn certs_d_dirs(host: &str, config_home: Option<&Path>) -> Vec<PathBu
         .collect()
 }
 
-/// The `*.crt` files of one certs.d directory (a missing directory has none;
-/// `*.cert`/`*.key` are client certificates, which this tool does not use).
-fn read_certs_d(dir: &Path) -> Result<Vec<CertificateDer<'static>>> {
+/// Add the certificates in the `*.crt` files of one certs.d directory
+/// (`*.cert`/`*.key` are client certificates, which this tool does not use).
+/// Like docker and podman, an unreadable or malformed file is passed over,
+/// not fatal: it may belong to root, and `--ca-file` must still work. It is
+/// noted in `skipped` so an "unknown CA" error can name it.
+fn read_certs_d(dir: &Path, certs: &mut Vec<CertificateDer<'static>>, skipped: &mut Vec<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
                 || e.kind() == std::io::ErrorKind::NotADirectory =>
         {
-            return Ok(Vec::new());
+            return;
         }
-        Err(e) => return Err(Error::file("cannot read", dir, e)),
+        Err(e) => {
+            skipped.push(format!("{} ({e})", dir.display()));
+            return;
+        }
     };
     let mut files: Vec<PathBuf> = entries
         .flatten()
@@ -112,11 +137,13 @@ fn read_certs_d(dir: &Path) -> Result<Vec<CertificateDer<'static>>> {
         .filter(|p| p.extension().is_some_and(|x| x == "crt"))
         .collect();
     files.sort();
-    let mut certs = Vec::new();
     for f in files {
-        certs.extend(read_pem(&f, "cannot read")?);
+        match read_pem(&f, "cannot read") {
+            Ok(c) => certs.extend(c),
+            Err(Error::File { source, .. }) => skipped.push(format!("{} ({source})", f.display())),
+            Err(_) => skipped.push(format!("{} (no PEM certificate in it)", f.display())),
+        }
     }
-    Ok(certs)
 }
 
 fn read_pem(path: &Path, action: &'static str) -> Result<Vec<CertificateDer<'static>>> {
@@ -420,6 +447,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn certs_d_places_follow_docker_and_podman() {
         let dirs = certs_d_dirs("reg.example:5000", Some(Path::new("/home/u/.config")));
         let mut want = vec![
