@@ -28,7 +28,8 @@ pub struct Target {
     /// The host[:port] for messages.
     pub host: String,
     /// No scheme was given and the host is loopback: like docker, which treats
-    /// local registries as insecure, fall back to plain HTTP when TLS fails.
+    /// local registries as insecure, fall back to plain HTTP when the server
+    /// does not speak TLS (never on a certificate error).
     pub http_fallback: bool,
 }
 
@@ -205,7 +206,10 @@ impl Client {
                     .get(&url)
                     .header(reqwest::header::AUTHORIZATION, auth.expose())
                     .send()
-                    .map_err(|e| self.network_error(&self.target().host, &e))?;
+                    // The token service may live elsewhere: name the host that failed.
+                    .map_err(|e| {
+                        self.network_error(host_of(&realm).unwrap_or(&self.target().host), &e)
+                    })?;
                 let api = origin(&realm);
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, api)),
@@ -334,9 +338,14 @@ fn encode(v: &str) -> String {
 }
 
 fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{host}"))
+    let (scheme, _) = url.split_once("://")?;
+    Some(format!("{scheme}://{}", host_of(url)?))
+}
+
+/// The `host[:port]` of an absolute URL.
+fn host_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())
 }
 
 /// Flatten an error and its sources into one line.
