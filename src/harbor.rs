@@ -193,6 +193,13 @@ impl Client {
         let auth = basic(username, secret);
         match challenge {
             Some(Challenge::Bearer { realm, service }) => {
+                if !realm_is_safe(&self.target().base, &realm) {
+                    return Err(Error::Network(format!(
+                        "{} sends logins to a token service over plain HTTP ({realm}); \
+                         refusing to send the secret there unencrypted",
+                        self.target().host
+                    )));
+                }
                 let url = match &service {
                     Some(s) => format!(
                         "{realm}{}service={}",
@@ -340,6 +347,17 @@ fn encode(v: &str) -> String {
 fn origin(url: &str) -> Option<String> {
     let (scheme, _) = url.split_once("://")?;
     Some(format!("{scheme}://{}", host_of(url)?))
+}
+
+/// Whether Basic credentials may go to this token service: over HTTPS, or
+/// where the registry itself is plain HTTP (loopback, or `--insecure`), or to
+/// this machine. A registry reached over HTTPS must not be able to send the
+/// secret across the network in clear.
+fn realm_is_safe(registry_base: &str, realm: &str) -> bool {
+    let realm = realm.to_ascii_lowercase();
+    realm.starts_with("https://")
+        || registry_base.starts_with("http://")
+        || (realm.starts_with("http://") && host_of(&realm).is_some_and(is_loopback))
 }
 
 /// The `host[:port]` of an absolute URL.
@@ -608,6 +626,26 @@ mod tests {
             target("127.0.0.1:5000", &o).unwrap().base,
             "https://127.0.0.1:5000"
         );
+    }
+
+    #[test]
+    fn secrets_go_to_a_plain_http_token_service_only_where_allowed() {
+        assert!(realm_is_safe("https://h", "https://h/service/token"));
+        assert!(realm_is_safe("https://h", "HTTPS://other/service/token"));
+        assert!(realm_is_safe(
+            "https://h",
+            "http://127.0.0.1:8080/service/token"
+        ));
+        assert!(realm_is_safe("https://h", "http://localhost/service/token"));
+        // Plain HTTP already (loopback, or --insecure): nothing more to lose.
+        assert!(realm_is_safe("http://h", "http://h/service/token"));
+        assert!(!realm_is_safe("https://h", "http://h/service/token"));
+        assert!(!realm_is_safe(
+            "https://127.0.0.1:5000",
+            "http://evil.example/t"
+        ));
+        assert!(!realm_is_safe("https://h", "ftp://h/t"));
+        assert!(!realm_is_safe("https://h", "/service/token"));
     }
 
     #[test]
