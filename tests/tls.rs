@@ -259,45 +259,82 @@ impl Certs {
                 ]);
             }
             // OpenSSL 3.0's x509 cannot set past dates; `openssl ca` can.
-            Some((start, end)) => {
-                let db = self.path(&format!("{name}-ca-db"));
-                std::fs::create_dir_all(&db).expect("ca db dir");
-                std::fs::write(db.join("index.txt"), "").expect("ca index");
-                std::fs::write(db.join("serial"), "01\n").expect("ca serial");
-                let cnf = db.join("ca.cnf");
-                std::fs::write(
-                    &cnf,
-                    format!(
-                        "[ca]\ndefault_ca = d\n[d]\ndatabase = {db}/index.txt\nnew_certs_dir = {db}\n\
-                         serial = {db}/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-                        db = s(&db)
-                    ),
-                )
-                .expect("ca config");
-                openssl(&[
-                    "ca",
-                    "-batch",
-                    "-config",
-                    s(&cnf),
-                    "-cert",
-                    s(&ca.cert),
-                    "-keyfile",
-                    s(&ca.key),
-                    "-in",
-                    s(&csr),
-                    "-startdate",
-                    start,
-                    "-enddate",
-                    end,
-                    "-extfile",
-                    s(&ext),
-                    "-notext",
-                    "-out",
-                    s(&p.cert),
-                ]);
-            }
+            Some(dates) => self.ca_sign(name, &csr, &ext, Some(ca), dates, &p.cert),
         }
         p
+    }
+
+    /// A self-signed CA:TRUE certificate for `san` with exactly these dates.
+    fn self_signed_dated(&self, name: &str, san: &str, dates: (&str, &str)) -> Pair {
+        let p = self.pair(name);
+        let csr = self.path(&format!("{name}.csr"));
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=test registry",
+            "-keyout",
+            s(&p.key),
+            "-out",
+            s(&csr),
+        ]);
+        let ext = self.path(&format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            format!("subjectAltName={san}\nbasicConstraints=critical,CA:TRUE\n"),
+        )
+        .expect("write extensions");
+        self.ca_sign(name, &csr, &ext, None, dates, &p.cert);
+        p
+    }
+
+    /// `openssl ca` (OpenSSL 3.0's x509 cannot set past dates): sign `csr`
+    /// with `signer`, or with its own key when `None`.
+    fn ca_sign(
+        &self,
+        name: &str,
+        csr: &Path,
+        ext: &Path,
+        signer: Option<&Pair>,
+        (start, end): (&str, &str),
+        out: &Path,
+    ) {
+        let db = self.path(&format!("{name}-ca-db"));
+        std::fs::create_dir_all(&db).expect("ca db dir");
+        std::fs::write(db.join("index.txt"), "").expect("ca index");
+        std::fs::write(db.join("serial"), "01\n").expect("ca serial");
+        let cnf = db.join("ca.cnf");
+        std::fs::write(
+            &cnf,
+            format!(
+                "[ca]\ndefault_ca = d\n[d]\ndatabase = {db}/index.txt\nnew_certs_dir = {db}\n\
+                 serial = {db}/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+                db = s(&db)
+            ),
+        )
+        .expect("ca config");
+        let own_key = self.pair(name).key;
+        let mut args = vec!["ca", "-batch", "-config", s(&cnf)];
+        match signer {
+            Some(ca) => args.extend(["-cert", s(&ca.cert), "-keyfile", s(&ca.key)]),
+            None => args.extend(["-selfsign", "-keyfile", s(&own_key)]),
+        }
+        args.extend([
+            "-in",
+            s(csr),
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-extfile",
+            s(ext),
+            "-notext",
+            "-out",
+            s(out),
+        ]);
+        openssl(&args);
     }
 
     fn pair(&self, name: &str) -> Pair {
@@ -575,6 +612,26 @@ fn expired_certificate_says_expired_and_when() {
     let line = error_line(&out);
     assert_mentions(&line, &[&key, "expired on 2021-01-01 00:00 UTC"], &out);
     assert_not_mentioned(&line, &["--ca-file", "certs.d", "unknown CA"], &out);
+    home.assert_nothing_stored(&key);
+}
+
+#[test]
+fn expired_self_signed_certificate_says_expired_even_when_trusted() {
+    let certs = Certs::new();
+    let cert = certs.self_signed_dated(
+        "self",
+        "IP:127.0.0.1",
+        ("20200101000000Z", "20220301120000Z"),
+    );
+    let reg = registry(&cert);
+    let home = Home::new();
+    let key = reg.addr();
+    home.claim(&key);
+
+    let out = home.login(&key, &["--ca-file", s(&cert.cert)]);
+    let line = error_line(&out);
+    assert_mentions(&line, &[&key, "expired on 2022-03-01 12:00 UTC"], &out);
+    assert_not_mentioned(&line, &["--ca-file", "certs.d", "self-signed"], &out);
     home.assert_nothing_stored(&key);
 }
 
