@@ -27,7 +27,12 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
     match first.as_deref() {
-        None => fail(&helper::usage()),
+        // The Go helpers' usage line, then a pointer for the person who typed it.
+        None => fail(&format!(
+            "{}\nFor login, status, configure and the other commands for people, run `{} --help`.",
+            helper::usage(),
+            helper::NAME
+        )),
         Some(a) if helper::ACTIONS.contains(&a) => {
             if args.len() != 2 {
                 return fail(&helper::usage());

@@ -473,10 +473,21 @@ fn exact_error_texts(kind: Backend) {
         assert!(out.stderr_lines().is_empty(), "{out}");
     }
     let usage = format!("Usage: {NAME} <store|get|erase|list|version>");
-    for args in [&[][..], &["get", "extra"][..], &["store", "a", "b"][..]] {
+    // A protocol action with the wrong argument count: exactly the Go line.
+    for args in [&["get", "extra"][..], &["store", "a", "b"][..]] {
         let out = run(env, args, b"");
         assert_eq!(out.error_line(), usage, "{args:?}\n{out}");
     }
+    // No arguments at all is a person: the Go line, then where the help is.
+    let out = run(env, &[], b"");
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{usage}\nFor login, status, configure and the other commands for people, run `{NAME} --help`.\n"
+        ),
+        "{out}"
+    );
     let out = run(env, &["bogus"], b"");
     assert_eq!(
         out.error_line(),

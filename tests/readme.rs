@@ -70,6 +70,16 @@ const WITNESSES: &[(&str, &str, &str)] = &[
         "tests/kube.rs",
         "kube-secret",
     ),
+    (
+        "mkdir -p ~/.config/containers/certs.d/",
+        "tests/tls.rs",
+        "certs_d(tool",
+    ),
+    (
+        "cp ca.pem ~/.config/containers/certs.d/",
+        "tests/tls.rs",
+        "\"containers\"",
+    ),
     ("docker pull", "tests/e2e.rs", "\"pull\""),
     ("docker push", "tests/e2e.rs", "\"push\""),
     ("podman login", "tests/e2e.rs", "\"login\""),

@@ -76,7 +76,8 @@ struct LogoutArgs {
 /// TLS and address options shared by the commands that reach the registry.
 #[derive(Args, Clone, Default)]
 pub struct NetArgs {
-    /// PEM file with the CA that signed the registry's certificate (SSL_CERT_FILE also works).
+    /// PEM file with the CA that signed the registry's certificate, or its self-signed certificate
+    /// (SSL_CERT_FILE and docker's and podman's certs.d directories are read too).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Allow plain http:// to a registry that is not on this machine.

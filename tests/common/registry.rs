@@ -43,25 +43,53 @@ impl Registry {
     pub fn start_tls_basic(user: &str, pass: &str) -> Registry {
         let dir = new_dir();
         let certs = make_tls_certs(dir.path());
-        let htpasswd = dir.path().join("htpasswd");
-        // distribution 2.8 only reads bcrypt entries, hence -B.
-        let out = Command::new("htpasswd")
-            .args(["-Bbn", user, pass])
-            .output()
-            .expect("run htpasswd (Debian package apache2-utils)");
-        assert!(
-            out.status.success(),
-            "htpasswd failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&htpasswd, &out.stdout).expect("write htpasswd file");
-        let auth = format!(
-            "auth:\n  htpasswd:\n    realm: basic-realm\n    path: \"{}\"\n",
-            htpasswd.display()
-        );
+        let auth = htpasswd_auth(dir.path(), user, pass);
         Self::start_in(dir, auth, Some(certs))
     }
 
+    /// Like [`Registry::start_tls_basic`], serving the given certificate
+    /// (PEM, with whatever chain it holds) and key.
+    /// [`Registry::ca_cert`] is `None`: the caller knows what it trusts.
+    pub fn start_tls_basic_with(user: &str, pass: &str, cert: &Path, key: &Path) -> Registry {
+        let dir = new_dir();
+        let auth = htpasswd_auth(dir.path(), user, pass);
+        let tls = TlsFiles {
+            ca: None,
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        };
+        Self::start_in(dir, auth, Some(tls))
+    }
+
+    /// Plain HTTP with htpasswd Basic auth for `user`/`pass`.
+    pub fn start_basic(user: &str, pass: &str) -> Registry {
+        let dir = new_dir();
+        let auth = htpasswd_auth(dir.path(), user, pass);
+        Self::start_in(dir, auth, None)
+    }
+}
+
+/// An htpasswd file for `user`/`pass` in `dir` and the `auth:` config using it.
+fn htpasswd_auth(dir: &Path, user: &str, pass: &str) -> String {
+    let htpasswd = dir.join("htpasswd");
+    // distribution 2.8 only reads bcrypt entries, hence -B.
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", user, pass])
+        .output()
+        .expect("run htpasswd (Debian package apache2-utils)");
+    assert!(
+        out.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&htpasswd, &out.stdout).expect("write htpasswd file");
+    format!(
+        "auth:\n  htpasswd:\n    realm: basic-realm\n    path: \"{}\"\n",
+        htpasswd.display()
+    )
+}
+
+impl Registry {
     fn start_in(dir: tempfile::TempDir, auth: String, tls: Option<TlsFiles>) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
@@ -91,7 +119,7 @@ impl Registry {
                         child,
                         port,
                         tls: tls.is_some(),
-                        ca_cert: tls.as_ref().map(|t| t.ca.clone()),
+                        ca_cert: tls.as_ref().and_then(|t| t.ca.clone()),
                         log_path,
                         dir,
                     };
@@ -188,7 +216,7 @@ fn answers(port: u16, tls: bool) -> bool {
 }
 
 struct TlsFiles {
-    ca: PathBuf,
+    ca: Option<PathBuf>,
     cert: PathBuf,
     key: PathBuf,
 }
@@ -306,7 +334,11 @@ fn make_tls_certs(dir: &Path) -> TlsFiles {
         "-out",
         &s(&cert),
     ]);
-    TlsFiles { ca, cert, key }
+    TlsFiles {
+        ca: Some(ca),
+        cert,
+        key,
+    }
 }
 
 fn openssl(args: &[&str]) {
