@@ -128,6 +128,15 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     }
 }
 
+pub fn entry_name(key: &str) -> String {
+    format!("for {key}")
+}
+
+/// No per-entry cap is checked here; [`super::MAX_SECRET`] bounds the secret.
+pub fn max_blob(_: StoreKind) -> Option<usize> {
+    None
+}
+
 /// The item was deleted (by a concurrent `erase`) between the search that
 /// found it and the call that used it: for the caller that is "not there".
 pub fn vanished(e: &keyring_core::Error) -> bool {

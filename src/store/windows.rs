@@ -34,6 +34,17 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     Ok(CREDMAN.get_or_init(|| store).clone())
 }
 
+/// The generic credential's target name: windows-native-keyring-store's
+/// default store files (service, user) under `{user}.{service}`.
+pub fn entry_name(key: &str) -> String {
+    format!("\"{key}.{}\"", super::SERVICE)
+}
+
+/// CRED_MAX_CREDENTIAL_BLOB_SIZE (wincred.h): 5 * 512 bytes per credential.
+pub fn max_blob(_: StoreKind) -> Option<usize> {
+    Some(5 * 512)
+}
+
 pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
