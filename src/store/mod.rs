@@ -227,7 +227,7 @@ fn parse_blob(bytes: &[u8]) -> Option<Stored> {
 
 /// UTF-16LE bytes as UTF-8; `None` when they are not UTF-16LE text.
 fn utf16le_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units = bytes
