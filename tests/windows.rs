@@ -679,6 +679,51 @@ fn an_entry_left_by_another_program_gives_one_clear_line() {
     );
 }
 
+/// docker compose pulls in parallel and logins can overlap: concurrent helpers
+/// share the index (its lock is LockFileEx here) and the Credential Manager.
+#[test]
+fn concurrent_stores_and_gets_lose_nothing() {
+    let mut win = Win::new();
+    let keys: Vec<String> = (0..8).map(|i| format!("par{i}.example")).collect();
+    for k in &keys {
+        win.watch(&format!("secret-for-{k}"));
+    }
+    std::thread::scope(|s| {
+        let win = &win;
+        let stores: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                s.spawn(move || {
+                    win.helper(
+                        &["store"],
+                        bin::store_json(k, "jdoe", &format!("secret-for-{k}")).as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        for h in stores {
+            h.join().unwrap().assert_silent_success();
+        }
+        let gets: Vec<_> = keys
+            .iter()
+            .map(|k| s.spawn(move || (k, win.get(k))))
+            .collect();
+        for h in gets {
+            let (k, out) = h.join().unwrap();
+            assert_eq!(
+                bin::parse_get(&out, k),
+                ("jdoe".into(), format!("secret-for-{k}"))
+            );
+        }
+    });
+    let listed = win.list();
+    assert_eq!(
+        listed.keys().cloned().collect::<Vec<_>>(),
+        keys,
+        "the index lists every store"
+    );
+}
+
 /// The Credential Manager holds at most 2,560 bytes per entry: a store that
 /// would not fit is refused with one line and changes nothing.
 #[test]
