@@ -86,7 +86,8 @@ fn wine_dir() -> PathBuf {
     target.join("wine")
 }
 
-/// Run a rig-building command to completion; its output on failure.
+/// Run a rig-building command (program, arguments and the variables set on
+/// it; nothing else of `cmd` is used) to completion; its output on failure.
 fn step(what: &str, cmd: &mut Command, limit: Duration) -> Result<(), String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = cmd
@@ -120,9 +121,10 @@ impl Rig {
         let mut build = Command::new(&cargo);
         build
             .args(["build", "--locked", "--bin", NAME, "--target", TARGET])
+            .arg("--manifest-path")
+            .arg(src.join("Cargo.toml"))
             .arg("--target-dir")
-            .arg(&dir)
-            .current_dir(src);
+            .arg(&dir);
         for var in ["HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
             if let Ok(v) = std::env::var(var) {
                 build.env(var, v);
