@@ -137,3 +137,26 @@ impl Drop for Staged {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file has the same name before and after it exists (configure
+    /// records files by name between runs).
+    #[cfg(unix)]
+    #[test]
+    fn canonical_names_a_file_the_same_before_and_after_it_exists() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, t.path().join("link")).unwrap();
+        let via_link = t.path().join("link").join("config.json");
+        let before = canonical(&via_link);
+        fs::write(&via_link, b"{}").unwrap();
+        assert_eq!(before, canonical(&via_link));
+        assert_eq!(before, fs::canonicalize(&real).unwrap().join("config.json"));
+        let nowhere = t.path().join("missing/dir/config.json");
+        assert_eq!(canonical(&nowhere), nowhere);
+    }
+}
