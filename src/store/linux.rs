@@ -132,9 +132,10 @@ pub fn entry_name(key: &str) -> String {
     format!("for {key}")
 }
 
-/// No per-entry cap is checked here; [`super::MAX_SECRET`] bounds the secret.
-pub fn max_blob(_: StoreKind) -> Option<usize> {
-    None
+/// The kernel caps a `user` key's payload at 32,767 bytes; an escaped blob
+/// can pass that within [`super::MAX_SECRET`] (`<` takes 6 bytes as `\u003c`).
+pub fn max_blob(kind: StoreKind) -> Option<usize> {
+    (kind == StoreKind::Keyutils).then_some(32_767)
 }
 
 /// The item was deleted (by a concurrent `erase`) between the search that

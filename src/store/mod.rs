@@ -405,6 +405,23 @@ mod tests {
         assert!(Stored::decode(StoreKind::Keyutils, "h.example", old).is_err());
     }
 
+    /// Refused before any keychain is opened, with one line that names the limit.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_blob_over_the_kernel_keyrings_cap_is_refused_up_front() {
+        let stored = Stored {
+            username: "u".into(),
+            secret: Secret::new("<".repeat(6000)),
+        };
+        let e = set(StoreKind::Keyutils, "big.example", stored).unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)), "{e:?}");
+        assert_eq!(
+            e.one_line(),
+            "the username and secret are too long for the kernel keyring: together they take \
+             36028 bytes, it holds at most 32767 per entry"
+        );
+    }
+
     #[test]
     fn foreign_entries_give_one_clear_line_without_their_bytes() {
         for bytes in [
