@@ -66,7 +66,7 @@ impl ConfigFile {
     /// Load `path`; a missing (or empty) file is an empty object. Anything that
     /// is not a JSON object is refused so the file is never clobbered.
     pub fn open(path: &Path) -> Result<ConfigFile> {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = crate::paths::canonical(path);
         let original = match std::fs::read(&path) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

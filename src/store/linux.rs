@@ -128,6 +128,16 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     }
 }
 
+pub fn entry_name(key: &str) -> String {
+    format!("for {key}")
+}
+
+/// The kernel caps a `user` key's payload at 32,767 bytes; an escaped blob
+/// can pass that within [`super::MAX_SECRET`] (`<` takes 6 bytes as `\u003c`).
+pub fn max_blob(kind: StoreKind) -> Option<usize> {
+    (kind == StoreKind::Keyutils).then_some(32_767)
+}
+
 /// The item was deleted (by a concurrent `erase`) between the search that
 /// found it and the call that used it: for the caller that is "not there".
 pub fn vanished(e: &keyring_core::Error) -> bool {

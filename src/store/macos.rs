@@ -1,4 +1,6 @@
-//! macOS: the login Keychain.
+//! macOS: the login Keychain. Secrets are written and read in `super` (one
+//! `set_secret` / `get_secret` pair, as on every platform); nothing here
+//! touches them. This code is only compiled here, never run (no macOS in CI).
 
 use std::sync::{Arc, OnceLock};
 
@@ -32,6 +34,16 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     let store: Arc<CredentialStore> =
         apple_native_keyring_store::keychain::Store::new().map_err(|e| map_error(kind, e))?;
     Ok(KEYCHAIN.get_or_init(|| store).clone())
+}
+
+/// A generic password with service `docker-credential-harbor` and account `key`.
+pub fn entry_name(key: &str) -> String {
+    format!("for {key}")
+}
+
+/// No size limit below [`super::MAX_SECRET`] is known for a generic password.
+pub fn max_blob(_: StoreKind) -> Option<usize> {
+    None
 }
 
 pub fn vanished(_: &keyring_core::Error) -> bool {

@@ -171,7 +171,7 @@ pub fn encode_blob(stored: &Stored) -> Secret<String> {
 
 /// Parse a keychain blob; `None` when it is not in this program's format.
 pub fn decode_blob(text: &str) -> Option<Stored> {
-    Stored::decode(StoreKind::Keyutils, text.as_bytes().to_vec()).ok()
+    parse_blob(text.as_bytes())
 }
 
 impl Stored {
@@ -185,27 +185,60 @@ impl Stored {
         Secret::new(s)
     }
 
-    fn decode(kind: StoreKind, mut bytes: Vec<u8>) -> Result<Stored> {
-        #[derive(Deserialize)]
-        struct Blob {
-            #[serde(rename = "Username")]
-            username: String,
-            #[serde(rename = "Secret")]
-            secret: String,
-        }
-        let parsed = serde_json::from_slice::<Blob>(&bytes);
+    fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
+        let parsed = parse_blob(&bytes).or_else(|| {
+            // 0.1.0 wrote through `set_password`, which the Windows store keeps
+            // as UTF-16LE: read those entries, so existing logins keep working.
+            (kind == StoreKind::WindowsCredentialManager)
+                .then(|| utf16le_to_utf8(&bytes))
+                .flatten()
+                .and_then(|mut utf8| {
+                    let parsed = parse_blob(&utf8);
+                    zeroize::Zeroize::zeroize(&mut utf8);
+                    parsed
+                })
+        });
         zeroize::Zeroize::zeroize(&mut bytes);
-        match parsed {
-            Ok(b) => Ok(Stored {
-                username: b.username,
-                secret: Secret::new(b.secret),
-            }),
-            Err(_) => Err(Error::Keychain {
-                store: kind.display(),
-                reason: "the stored entry is not in this program's format; log in again".into(),
-            }),
-        }
+        parsed.ok_or_else(|| Error::Keychain {
+            store: kind.display(),
+            reason: format!(
+                "the entry {} was not written by this program (or is damaged); \
+                 run `docker-credential-harbor login` to replace it",
+                platform::entry_name(key)
+            ),
+        })
     }
+}
+
+/// The blob as this program writes it: UTF-8 JSON with Username and Secret.
+fn parse_blob(bytes: &[u8]) -> Option<Stored> {
+    #[derive(Deserialize)]
+    struct Blob {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    serde_json::from_slice::<Blob>(bytes).ok().map(|b| Stored {
+        username: b.username,
+        secret: Secret::new(b.secret),
+    })
+}
+
+/// UTF-16LE bytes as UTF-8; `None` when they are not UTF-16LE text.
+fn utf16le_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let mut out = Vec::with_capacity(bytes.len());
+    for c in char::decode_utf16(units) {
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.ok()?.encode_utf8(&mut buf).as_bytes());
+    }
+    Some(out)
 }
 
 /// Run one keychain operation on a worker thread, bounded by [`timeout`].
@@ -248,6 +281,11 @@ fn entry(kind: StoreKind, store: &Arc<CredentialStore>, key: &str) -> Result<Ent
 }
 
 /// Keep `stored` under `key`, replacing what was there.
+///
+/// Every keychain gets the blob's UTF-8 bytes through `set_secret` and gives
+/// them back through `get_secret`: one matching pair of calls. (`set_password`
+/// is not bytes-in, bytes-out everywhere: the Windows store turns the text
+/// into UTF-16.)
 pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
     if stored.secret.expose().len() > MAX_SECRET {
         return Err(Error::BadInput(format!(
@@ -255,13 +293,24 @@ pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
             MAX_SECRET / 1024
         )));
     }
+    let blob = stored.encode();
+    if let Some(max) = platform::max_blob(kind)
+        && blob.expose().len() > max
+    {
+        return Err(Error::BadInput(format!(
+            "the username and secret are too long for the {}: together they take {} bytes, \
+             it holds at most {max} per entry",
+            kind.display(),
+            blob.expose().len()
+        )));
+    }
     let key = key.to_string();
     bounded(kind, move |store| {
-        let blob = stored.encode();
         let entry = entry(kind, &store, &key)?;
+        let bytes = blob.expose().as_bytes();
         // An item erased between the lookup and the write: write afresh, once.
-        match entry.set_password(blob.expose()) {
-            Err(e) if platform::vanished(&e) => entry.set_password(blob.expose()),
+        match entry.set_secret(bytes) {
+            Err(e) if platform::vanished(&e) => entry.set_secret(bytes),
             other => other,
         }
         .map_err(|e| platform::map_error(kind, e))
@@ -273,7 +322,7 @@ pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
     let key = key.to_string();
     bounded(kind, move |store| {
         match entry(kind, &store, &key)?.get_secret() {
-            Ok(bytes) => Stored::decode(kind, bytes).map(Some),
+            Ok(bytes) => Stored::decode(kind, &key, bytes).map(Some),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) if platform::vanished(&e) => Ok(None),
             Err(e) => Err(platform::map_error(kind, e)),
@@ -303,5 +352,92 @@ fn describe(e: &keyring_core::Error) -> String {
         K::BadDataFormat(_, _) => "the stored entry is malformed".into(),
         K::PlatformFailure(inner) | K::NoStorageAccess(inner) => inner.to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(user: &str, secret: &str) -> String {
+        Stored {
+            username: user.into(),
+            secret: Secret::new(secret.into()),
+        }
+        .encode()
+        .expose()
+        .clone()
+    }
+
+    fn utf16le(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn utf8_blob_reads_back_on_every_keychain() {
+        let text = blob("jdoe é<&>", "s3cret \u{2028} ü");
+        for kind in [
+            StoreKind::SecretService,
+            StoreKind::Keyutils,
+            StoreKind::MacosKeychain,
+            StoreKind::WindowsCredentialManager,
+        ] {
+            let s = Stored::decode(kind, "h.example", text.clone().into_bytes()).unwrap();
+            assert_eq!(s.username, "jdoe é<&>");
+            assert_eq!(s.secret.expose(), "s3cret \u{2028} ü");
+        }
+    }
+
+    #[test]
+    fn utf16_blob_from_0_1_0_reads_back_on_windows_only() {
+        let old = utf16le(&blob("jdoe", "s3cret-ü"));
+        let s = Stored::decode(
+            StoreKind::WindowsCredentialManager,
+            "h.example",
+            old.clone(),
+        )
+        .expect("a 0.1.0 Windows entry");
+        assert_eq!(
+            (s.username.as_str(), s.secret.expose().as_str()),
+            ("jdoe", "s3cret-ü")
+        );
+        // Elsewhere 0.1.0 wrote UTF-8; UTF-16 there is someone else's data.
+        assert!(Stored::decode(StoreKind::Keyutils, "h.example", old).is_err());
+    }
+
+    /// Refused before any keychain is opened, with one line that names the limit.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_blob_over_the_kernel_keyrings_cap_is_refused_up_front() {
+        let stored = Stored {
+            username: "u".into(),
+            secret: Secret::new("<".repeat(6000)),
+        };
+        let e = set(StoreKind::Keyutils, "big.example", stored).unwrap_err();
+        assert!(matches!(e, Error::BadInput(_)), "{e:?}");
+        assert_eq!(
+            e.one_line(),
+            "the username and secret are too long for the kernel keyring: together they take \
+             36028 bytes, it holds at most 32767 per entry"
+        );
+    }
+
+    #[test]
+    fn foreign_entries_give_one_clear_line_without_their_bytes() {
+        for bytes in [
+            b"hunter2-foreign".to_vec(),
+            utf16le("hunter2-foreign"),
+            utf16le("hunter2-foreign")[1..].to_vec(),
+            vec![0xff, 0xfe, 0x00],
+            Vec::new(),
+            br#"{"Username":"u"}"#.to_vec(),
+        ] {
+            let e = Stored::decode(StoreKind::WindowsCredentialManager, "h.example", bytes)
+                .unwrap_err()
+                .one_line();
+            assert!(e.contains("not written by this program"), "{e}");
+            assert!(e.contains("login"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 }

@@ -34,14 +34,34 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
     Ok(CREDMAN.get_or_init(|| store).clone())
 }
 
+/// The generic credential's target name: windows-native-keyring-store's
+/// default store files (service, user) under `{user}.{service}`.
+pub fn entry_name(key: &str) -> String {
+    format!("\"{key}.{}\"", super::SERVICE)
+}
+
+/// CRED_MAX_CREDENTIAL_BLOB_SIZE (wincred.h): 5 * 512 bytes per credential.
+pub fn max_blob(_: StoreKind) -> Option<usize> {
+    Some(5 * 512)
+}
+
 pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
 
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
-    Error::Keychain {
-        store: kind.display(),
-        reason: super::describe(&e),
+    match &e {
+        // ERROR_NO_SUCH_LOGON_SESSION: no user profile with a credential
+        // store is loaded (services, some remote sessions).
+        keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {
+            store: kind.display(),
+            reason: "this logon session has no credential store".into(),
+            hint: "run it in an interactive session of the user, or in CI set HARBOR_USERNAME and HARBOR_PASSWORD",
+        },
+        _ => Error::Keychain {
+            store: kind.display(),
+            reason: super::describe(&e),
+        },
     }
 }
 
