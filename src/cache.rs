@@ -59,9 +59,11 @@ mod imp {
     }
 
     /// Keep a copy of `stored` for `generation`; failures are ignored (no cache).
+    /// With the cache off, an older copy still goes: nothing outlives a store.
     pub fn put(key: &str, generation: u64, stored: &Stored) {
         let ttl = ttl();
         if ttl == 0 {
+            invalidate(key);
             return;
         }
         let Some(ring) = session() else { return };

@@ -956,3 +956,50 @@ fn configure_creates_and_undo_removes_the_docker_config() {
     assert_eq!(out.code(), 0, "{out}");
     assert!(!docker_config.exists(), "configure had created it\n{out}");
 }
+
+/// The background check on Windows: `get` starts it detached (no console, its
+/// own process group), it reads Credential Manager itself, and its verdict
+/// reaches `get`'s warning.
+#[test]
+fn background_checks_run_detached_and_name_renew() {
+    let harbor = Harbor::start();
+    let key = harbor.registry.addr();
+    let mut win = Win::new();
+    win.watch(USER_SECRET);
+    win.set("DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL", "1");
+    // As docker login stores it: no scheme.
+    win.store_ok(&key, USER, USER_SECRET);
+    let wait_for = |verdict: &str, since: i64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let e = win.index()["registries"][&key].clone();
+            if e["check"]["verdict"] == verdict && e["check"]["at"].as_i64() >= Some(since) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {verdict} check within 60 s: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = win.get(&key);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.stderr, "", "{out}");
+    wait_for("accepted", 0);
+
+    harbor
+        .standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    std::thread::sleep(Duration::from_millis(1100));
+    let since = common::harbor::now();
+    assert_eq!(win.get(&key).code(), 0);
+    wait_for("refused", since);
+    let out = win.get(&key);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stderr.contains("web session") && out.stderr.contains(&format!("renew {key}")),
+        "{out}"
+    );
+}
