@@ -29,14 +29,20 @@ pub(super) fn client_config(
     // The provider reqwest itself would pick: no second crypto stack.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     // Fails when there is no CA at all (SSL_CERT_FILE stale, store empty).
-    let inner =
+    // Extra roots only when there are some: on Windows they need a private
+    // certificate chain engine, which Wine (and so the Windows suite) lacks;
+    // without them the verifier is exactly the one reqwest builds.
+    let inner = if trusted.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
         rustls_platform_verifier::Verifier::new_with_extra_roots(trusted.clone(), provider.clone())
-            .map_err(|e| match setup(e) {
-                Error::Network(m) if !skipped.is_empty() => {
-                    Error::Network(format!("{m}; passed over {}", skipped.join(", ")))
-                }
-                other => other,
-            })?;
+    };
+    let inner = inner.map_err(|e| match setup(e) {
+        Error::Network(m) if !skipped.is_empty() => {
+            Error::Network(format!("{m}; passed over {}", skipped.join(", ")))
+        }
+        other => other,
+    })?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(setup)?
