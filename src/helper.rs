@@ -287,22 +287,40 @@ fn refusal_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
 /// Put a keychain entry that the index lacks back into the index, so `list`
 /// shows it again. Best effort: `get` must not fail because of the index.
 fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
-    let _ = index::update(|idx| {
-        idx.registries
-            .entry(key.to_string())
-            .or_insert_with(|| index::Entry {
-                username: username.to_string(),
-                kind: AccountKind::guess(username),
-                store: kind,
-                stored_at: index::now(),
-                expires_at: None,
-                server_url: Some(server_url.to_string()),
-                generation: Some(crate::cache::new_generation()),
-                verified_at: None,
-                check: None,
-            });
-        Ok(())
-    });
+    let _ = index::transact(
+        |idx| {
+            if idx.registries.contains_key(key) {
+                return Ok(false);
+            }
+            idx.registries.insert(
+                key.to_string(),
+                index::Entry {
+                    username: username.to_string(),
+                    kind: AccountKind::guess(username),
+                    store: kind,
+                    stored_at: index::now(),
+                    expires_at: None,
+                    server_url: Some(server_url.to_string()),
+                    generation: Some(crate::cache::new_generation()),
+                    verified_at: None,
+                    check: None,
+                },
+            );
+            Ok(true)
+        },
+        |inserted| {
+            // The read above took no lock: an erase may have come since.
+            // Under the lock (stores and erases change the keychain only
+            // while holding it) the entry must still be there.
+            if !*inserted {
+                return Ok(());
+            }
+            match store::get(kind, key)? {
+                Some(s) if s.username == username => Ok(()),
+                _ => Err(Error::NotFound),
+            }
+        },
+    );
 }
 
 /// One line on stderr (docker shows it during a pull) when a robot expires
