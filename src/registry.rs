@@ -29,16 +29,16 @@ pub fn normalize(input: &str) -> Result<String> {
         return Err(invalid("too long"));
     }
     let lower = s.to_ascii_lowercase();
-    let (scheme, rest) = if let Some(r) = lower.strip_prefix("https://") {
-        (Some("https"), r)
+    let rest = if let Some(r) = lower.strip_prefix("https://") {
+        r
     } else if let Some(r) = lower.strip_prefix("http://") {
-        (Some("http"), r)
+        r
     } else if lower.contains("://") {
         return Err(invalid(
             "only http:// and https:// addresses are registries",
         ));
     } else {
-        (None, lower.as_str())
+        lower.as_str()
     };
     let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -58,12 +58,11 @@ pub fn normalize(input: &str) -> Result<String> {
             if n == 0 {
                 return Err(invalid("port is not a number from 1 to 65535"));
             }
-            // A port that is the scheme's default (or 443 with no scheme, since
-            // registries default to TLS) names the same registry as none.
-            match (scheme, n) {
-                (Some("http"), 80) | (Some("https") | None, 443) => None,
-                _ => Some(n),
-            }
+            // Registries default to TLS on 443, so `:443` names the same
+            // registry as no port, however it was spelled. Any other port
+            // stays, 80 included: the key is host[:port] without a scheme,
+            // and `h` alone would mean 443 (this keeps normalize idempotent).
+            if n == 443 { None } else { Some(n) }
         }
         None => None,
     };
@@ -174,8 +173,13 @@ mod tests {
             normalize("https://hub.k8s.ucar.edu:8443").unwrap(),
             "hub.k8s.ucar.edu:8443"
         );
-        assert_eq!(normalize("http://h.example:443").unwrap(), "h.example:443");
-        assert_eq!(normalize("http://h.example:80").unwrap(), "h.example");
+        assert_eq!(normalize("http://h.example:443").unwrap(), "h.example");
+        assert_eq!(normalize("http://h.example:80").unwrap(), "h.example:80");
+        // Idempotent: a key normalises to itself (proptest found http://a:443).
+        for s in ["http://a:443", "http://a:80", "https://a:8443"] {
+            let k = normalize(s).unwrap();
+            assert_eq!(normalize(&k).unwrap(), k, "{s}");
+        }
         assert_eq!(normalize("[::1]:5000").unwrap(), "[::1]:5000");
         assert_eq!(normalize("https://[::1]/").unwrap(), "[::1]");
     }
