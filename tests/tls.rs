@@ -15,7 +15,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +23,7 @@ use base64::Engine;
 use common::bin::{self, Env, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions};
 use common::keychain::{self, KeyutilsCleanup};
-use common::registry::Registry;
+use common::registry::{Registry, openssl};
 
 const USER: &str = "tlsuser";
 const SECRET: &str = "tls-secret-0123456789";
@@ -215,29 +214,13 @@ impl Certs {
     /// A server certificate for `san` signed by `ca`, valid for 30 days or,
     /// with `dates` (`YYYYMMDDHHMMSSZ`), for exactly that period.
     fn leaf(&self, name: &str, ca: &Pair, san: &str, dates: Option<(&str, &str)>) -> Pair {
-        let p = self.pair(name);
-        let csr = self.path(&format!("{name}.csr"));
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=test registry",
-            "-keyout",
-            s(&p.key),
-            "-out",
-            s(&csr),
-        ]);
-        let ext = self.path(&format!("{name}.ext"));
-        std::fs::write(
-            &ext,
-            format!(
+        let (p, csr, ext) = self.request(
+            name,
+            &format!(
                 "subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n\
                  keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
             ),
-        )
-        .expect("write leaf extensions");
+        );
         match dates {
             None => {
                 openssl(&[
@@ -266,26 +249,10 @@ impl Certs {
 
     /// A self-signed CA:TRUE certificate for `san` with exactly these dates.
     fn self_signed_dated(&self, name: &str, san: &str, dates: (&str, &str)) -> Pair {
-        let p = self.pair(name);
-        let csr = self.path(&format!("{name}.csr"));
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=test registry",
-            "-keyout",
-            s(&p.key),
-            "-out",
-            s(&csr),
-        ]);
-        let ext = self.path(&format!("{name}.ext"));
-        std::fs::write(
-            &ext,
-            format!("subjectAltName={san}\nbasicConstraints=critical,CA:TRUE\n"),
-        )
-        .expect("write extensions");
+        let (p, csr, ext) = self.request(
+            name,
+            &format!("subjectAltName={san}\nbasicConstraints=critical,CA:TRUE\n"),
+        );
         self.ca_sign(name, &csr, &ext, None, dates, &p.cert);
         p
     }
@@ -337,25 +304,34 @@ impl Certs {
         openssl(&args);
     }
 
+    /// A new key, its certificate request, and an extensions file holding
+    /// `extensions`: what every certificate here is signed from.
+    fn request(&self, name: &str, extensions: &str) -> (Pair, PathBuf, PathBuf) {
+        let p = self.pair(name);
+        let csr = self.path(&format!("{name}.csr"));
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=test registry",
+            "-keyout",
+            s(&p.key),
+            "-out",
+            s(&csr),
+        ]);
+        let ext = self.path(&format!("{name}.ext"));
+        std::fs::write(&ext, extensions).expect("write certificate extensions");
+        (p, csr, ext)
+    }
+
     fn pair(&self, name: &str) -> Pair {
         Pair {
             cert: self.path(&format!("{name}.pem")),
             key: self.path(&format!("{name}-key.pem")),
         }
     }
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("run openssl (Debian package `openssl`)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A registry with TLS and Basic auth for USER/SECRET serving `pair`.

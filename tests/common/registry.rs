@@ -341,7 +341,8 @@ fn make_tls_certs(dir: &Path) -> TlsFiles {
     }
 }
 
-fn openssl(args: &[&str]) {
+/// Runs `openssl ARGS`, failing the test with its stderr; returns stdout.
+pub fn openssl(args: &[&str]) -> String {
     let out = Command::new("openssl")
         .args(args)
         .output()
@@ -351,4 +352,5 @@ fn openssl(args: &[&str]) {
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
