@@ -339,6 +339,34 @@ fn registry(pair: &Pair) -> Registry {
     Registry::start_tls_basic_with(USER, SECRET, &pair.cert, &pair.key)
 }
 
+/// A registry whose certificate a private CA issued for 127.0.0.1, and a
+/// fresh home that trusts neither yet. (Fields drop in order: the home, the
+/// registry, then the certificate files.)
+struct PrivateCa {
+    home: Home,
+    reg: Registry,
+    ca: Pair,
+    key: String,
+    certs: Certs,
+}
+
+fn behind_private_ca() -> PrivateCa {
+    let certs = Certs::new();
+    let ca = certs.ca("private");
+    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
+    let reg = registry(&leaf);
+    let home = Home::new();
+    let key = reg.addr();
+    home.claim(&key);
+    PrivateCa {
+        home,
+        reg,
+        ca,
+        key,
+        certs,
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Self-signed (CA:TRUE) certificates
 
@@ -450,13 +478,13 @@ fn self_signed_certificate_for_another_name_names_the_names() {
 
 #[test]
 fn private_ca_in_docker_or_containers_certs_d_is_trusted() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
-    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let PrivateCa {
+        home,
+        reg: _reg,
+        ca,
+        key,
+        certs: _certs,
+    } = behind_private_ca();
 
     for tool in ["docker", "containers"] {
         let dir = home.certs_d(tool, &key);
@@ -480,14 +508,14 @@ fn private_ca_in_docker_or_containers_certs_d_is_trusted() {
 
 #[test]
 fn unknown_ca_is_still_refused() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
+    let PrivateCa {
+        home,
+        reg,
+        ca,
+        key,
+        certs,
+    } = behind_private_ca();
     let stranger = certs.ca("stranger");
-    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
     // Neither a CA for the port-less name (docker keys directories by
     // HOST:PORT) nor an unrelated CA under the right name helps.
     std::fs::copy(&ca.cert, home.certs_d("docker", "127.0.0.1").join("ca.crt")).unwrap();
@@ -511,13 +539,13 @@ fn unknown_ca_is_still_refused() {
 
 #[test]
 fn unusable_certs_d_files_are_passed_over_and_named() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
-    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let PrivateCa {
+        home,
+        reg: _reg,
+        ca,
+        key,
+        certs: _certs,
+    } = behind_private_ca();
     let broken = home.certs_d("docker", &key).join("broken.crt");
     std::fs::write(&broken, "not a certificate\n").unwrap();
 
@@ -616,13 +644,13 @@ fn expired_self_signed_certificate_says_expired_even_when_trusted() {
 
 #[test]
 fn configure_checks_a_plaintext_secret_through_certs_d_before_moving_it() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
-    let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let PrivateCa {
+        home,
+        reg: _reg,
+        ca,
+        key,
+        certs: _certs,
+    } = behind_private_ca();
     let config = home.env.home.join(".docker/config.json");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{SECRET}"));
