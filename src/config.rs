@@ -4,12 +4,14 @@
 //!
 //! Writes are atomic (temp file + rename), keep the file's mode (0600 for a new
 //! file, 0700 for a new directory), and keep one backup of the previous
-//! content, minus any plaintext secret this tool moved into the keychain.
+//! content; once this tool moved a plaintext secret into the keychain, the
+//! backup keeps no plaintext secret at all.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 use crate::paths;
@@ -53,7 +55,8 @@ pub struct Plaintext {
     pub secret: Secret<String>,
 }
 
-/// One JSON config file, loaded for editing.
+/// One JSON config file, loaded for editing. It may hold other registries'
+/// plaintext secrets: every buffer of it is wiped when dropped.
 pub struct ConfigFile {
     pub path: PathBuf,
     original: Option<Vec<u8>>,
@@ -177,7 +180,9 @@ impl ConfigFile {
             .and_then(|a| a.get_mut(auths_key))
         {
             for f in SECRET_FIELDS.iter().chain(&["username"]) {
-                entry.shift_remove(*f);
+                if let Some(mut v) = entry.shift_remove(*f) {
+                    wipe(&mut v);
+                }
             }
             self.stripped = true;
         }
@@ -203,7 +208,11 @@ impl ConfigFile {
         match &self.original {
             None => true,
             Some(b) => match serde_json::from_slice::<Value>(b) {
-                Ok(Value::Object(m)) => m != self.value,
+                Ok(Value::Object(mut m)) => {
+                    let changed = m != self.value;
+                    wipe_secrets(&mut m);
+                    changed
+                }
                 _ => !self.value.is_empty(),
             },
         }
@@ -222,14 +231,19 @@ impl ConfigFile {
                 Some(e) => format!("{}.bak", e.to_string_lossy()),
                 None => "bak".into(),
             });
-            let content = if self.stripped {
+            let mut content = if self.stripped {
                 strip_all_secrets(orig)?
             } else {
                 orig.clone()
             };
-            paths::write_atomic(&backup, &content, 0o600)?;
+            let written = paths::write_atomic(&backup, &content, 0o600);
+            content.zeroize();
+            written?;
         }
-        paths::write_atomic(&self.path, &Self::render(&self.value)?, mode)?;
+        let mut text = Self::render(&self.value)?;
+        let written = paths::write_atomic(&self.path, &text, mode);
+        text.zeroize();
+        written?;
         Ok(true)
     }
 
@@ -251,6 +265,40 @@ impl ConfigFile {
     }
 }
 
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        if let Some(b) = &mut self.original {
+            b.zeroize();
+        }
+        wipe_secrets(&mut self.value);
+    }
+}
+
+/// Zero the strings of a JSON value (one that held a secret) before it is freed.
+fn wipe(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(a) => a.iter_mut().for_each(wipe),
+        Value::Object(m) => m.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// Zero every secret field of every `auths` entry in a config file's value.
+fn wipe_secrets(value: &mut Map<String, Value>) {
+    if let Some(Value::Object(auths)) = value.get_mut("auths") {
+        for entry in auths.values_mut() {
+            if let Value::Object(e) = entry {
+                for f in SECRET_FIELDS {
+                    if let Some(v) = e.get_mut(f) {
+                        wipe(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `auth` is base64 `user:secret`; docker also accepts separate fields.
 fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
     if let Some(auth) = v
@@ -258,12 +306,17 @@ fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
         .and_then(Value::as_str)
         .filter(|a| !a.is_empty())
     {
-        let mut raw = base64::engine::general_purpose::STANDARD
+        let raw = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .ok()?;
-        let text = String::from_utf8(raw.clone()).ok();
-        zeroize::Zeroize::zeroize(&mut raw);
-        let text = Secret::new(text?);
+        // Moved, never copied; bytes that are not UTF-8 are wiped too.
+        let text = match String::from_utf8(raw) {
+            Ok(t) => Secret::new(t),
+            Err(e) => {
+                e.into_bytes().zeroize();
+                return None;
+            }
+        };
         let (u, s) = text.expose().split_once(':')?;
         if u.is_empty() {
             return None;
@@ -286,7 +339,9 @@ fn strip_all_secrets(orig: &[u8]) -> Result<Vec<u8>> {
         for (_, entry) in auths.iter_mut() {
             if let Value::Object(e) = entry {
                 for f in SECRET_FIELDS {
-                    e.shift_remove(f);
+                    if let Some(mut gone) = e.shift_remove(f) {
+                        wipe(&mut gone);
+                    }
                 }
             }
         }

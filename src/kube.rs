@@ -9,11 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretBuf};
 
 /// The API versions kubelet speaks that share this request/response shape.
 pub const API_VERSIONS: [&str; 2] = [
@@ -81,27 +80,35 @@ pub fn image_registry(image: &str) -> Result<String> {
     }
 }
 
+/// Borrows the secret: the only copy is the serialised response.
 #[derive(Serialize)]
-pub struct AuthConfig {
-    pub username: String,
-    pub password: String,
-}
-
-impl Drop for AuthConfig {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.password);
-    }
+pub struct AuthConfig<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Response {
-    pub api_version: String,
+pub struct Response<'a> {
+    pub api_version: &'a str,
     pub kind: &'static str,
     pub cache_key_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_duration: Option<String>,
-    pub auth: BTreeMap<String, AuthConfig>,
+    pub auth: BTreeMap<&'a str, AuthConfig<'a>>,
+}
+
+/// docker's `config.json` as a pull secret holds it; borrows the secret.
+#[derive(Serialize)]
+struct DockerConfig<'a> {
+    auths: BTreeMap<&'a str, DockerAuth<'a>>,
+}
+
+#[derive(Serialize)]
+struct DockerAuth<'a> {
+    username: &'a str,
+    password: &'a str,
+    auth: &'a str,
 }
 
 /// The response granting `username`/`secret` for `registry`, cached per registry.
@@ -114,20 +121,25 @@ pub fn response(
 ) -> Secret<String> {
     let mut auth = BTreeMap::new();
     auth.insert(
-        registry.to_string(),
+        registry,
         AuthConfig {
-            username: username.to_string(),
-            password: secret.expose().clone(),
+            username,
+            password: secret.expose(),
         },
     );
     let r = Response {
-        api_version: api_version.to_string(),
+        api_version,
         kind: "CredentialProviderResponse",
         cache_key_type: "Registry",
         cache_duration: Some(go_duration(cache_secs)),
         auth,
     };
-    Secret::new(serde_json::to_string(&r).unwrap_or_default())
+    // Serialised straight into a wiping buffer: the secret is only borrowed.
+    let mut out = SecretBuf::default();
+    match serde_json::to_writer(&mut out, &r) {
+        Ok(()) => out.into_secret(),
+        Err(_) => Secret::default(),
+    }
 }
 
 /// Seconds as Go's `time.Duration.String()` prints them: `0s`, `45s`, `5m0s`, `1h30m0s`.
@@ -196,36 +208,42 @@ pub fn pull_secret(
             "{ns:?} is not a valid namespace (lower-case letters, digits and '-')"
         )));
     }
-    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
     let userpass = Secret::new(format!("{username}:{}", secret.expose()));
-    let docker_config = Secret::new(
-        serde_json::json!({
-            "auths": {
-                registry: {
-                    "username": username,
-                    "password": secret.expose(),
-                    "auth": b64(userpass.expose().as_bytes()),
-                }
-            }
-        })
-        .to_string(),
-    );
-    let mut out = String::from("apiVersion: v1\nkind: Secret\nmetadata:\n");
-    out.push_str(&format!("  name: {name}\n"));
+    let auth = crate::secret::base64("", userpass.expose().as_bytes());
+    let config = DockerConfig {
+        auths: BTreeMap::from([(
+            registry,
+            DockerAuth {
+                username,
+                password: secret.expose(),
+                auth: auth.expose(),
+            },
+        )]),
+    };
+    let mut json = SecretBuf::default();
+    serde_json::to_writer(&mut json, &config)
+        .map_err(|e| Error::Config(format!("cannot encode the pull secret: {e}")))?;
+    let json = json.into_secret();
+    let encoded = crate::secret::base64("", json.expose().as_bytes());
+    let mut out = SecretBuf::default();
+    out.push_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: ");
+    out.push_str(name);
+    out.push('\n');
     if let Some(ns) = namespace {
-        out.push_str(&format!("  namespace: {ns}\n"));
+        out.push_str("  namespace: ");
+        out.push_str(ns);
+        out.push('\n');
     }
-    out.push_str("type: kubernetes.io/dockerconfigjson\ndata:\n");
-    out.push_str(&format!(
-        "  .dockerconfigjson: {}\n",
-        b64(docker_config.expose().as_bytes())
-    ));
-    Ok(Secret::new(out))
+    out.push_str("type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: ");
+    out.push_str(encoded.expose());
+    out.push('\n');
+    Ok(out.into_secret())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn requests_are_validated() {
