@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::Result;
-use crate::index::{self, AccountKind, Check, Entry, Verdict};
+use crate::error::{Error, Result};
+use crate::index::{self, AccountKind, Check, Entry, NetOptions, Verdict};
 use crate::paths;
 use crate::secret::Secret;
 
@@ -25,8 +25,11 @@ pub const DEFAULT_INTERVAL: u64 = 21_600;
 /// While the secret is refused, look again this often (or at the interval,
 /// when that is shorter), so the warning clears soon after the user fixes it.
 pub const REFUSED_RETRY: u64 = 60;
-/// An unreachable registry is asked again after this long (or the interval).
+/// An unreachable (or blocked) registry is asked again after this long (or the interval).
 pub const UNREACHABLE_RETRY: u64 = 600;
+/// Longest interval: ten years is "never" in practice, and keeps every
+/// sum of times far from overflowing.
+pub const MAX_INTERVAL: u64 = 10 * 365 * 86_400;
 /// The hidden command that runs one check.
 pub const COMMAND: &str = "background-check";
 /// Longest life of one background check, network included.
@@ -40,24 +43,27 @@ pub enum Interval {
     Every(u64),
 }
 
-/// Parse an interval as written in the variable or the settings file.
+/// Parse an interval as written in the variable or the settings file; both
+/// go through the same text rules. Past [`MAX_INTERVAL`] it is clamped.
 pub fn parse_interval(v: &serde_json::Value) -> std::result::Result<Interval, String> {
     let bad = || {
         format!(
             "check interval {v} is not a number of seconds or \"off\"; using {DEFAULT_INTERVAL}"
         )
     };
-    let secs = match v {
-        serde_json::Value::Number(n) => n.as_u64().ok_or_else(bad)?,
-        serde_json::Value::String(s) => {
-            let s = s.trim().to_ascii_lowercase();
-            if matches!(s.as_str(), "off" | "never" | "false" | "no") {
-                return Ok(Interval::Off);
-            }
-            s.parse::<u64>().map_err(|_| bad())?
-        }
+    let text = match v {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
         _ => return Err(bad()),
     };
+    if matches!(text.as_str(), "off" | "never" | "false" | "no") {
+        return Ok(Interval::Off);
+    }
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // All digits: only its size can be wrong, and that clamps.
+    let secs = text.parse::<u64>().unwrap_or(u64::MAX).min(MAX_INTERVAL);
     // Zero would mean a network request per pull: treat it as "off".
     Ok(if secs == 0 {
         Interval::Off
@@ -88,11 +94,12 @@ pub fn interval() -> (Interval, Option<String>) {
 /// since it was stored, else the store itself (docker and podman verify
 /// before they store, and so does `login`).
 pub fn last(entry: &Entry) -> Check {
-    match entry.check {
-        Some(c) if c.at >= entry.stored_at => c,
+    match &entry.check {
+        Some(c) if c.at >= entry.stored_at => c.clone(),
         _ => Check {
             at: entry.stored_at.max(entry.verified_at.unwrap_or(0)),
             verdict: Verdict::Accepted,
+            detail: None,
         },
     }
 }
@@ -115,9 +122,9 @@ pub fn due(entry: &Entry, now: i64, interval: Interval) -> bool {
     let period = match last.verdict {
         Verdict::Accepted => every,
         Verdict::Refused => every.min(REFUSED_RETRY),
-        Verdict::Unreachable => every.min(UNREACHABLE_RETRY),
+        Verdict::Unreachable | Verdict::Blocked => every.min(UNREACHABLE_RETRY),
     };
-    now.saturating_sub(last.at) >= period as i64
+    now.saturating_sub(last.at) >= i64::try_from(period).unwrap_or(i64::MAX)
 }
 
 /// Called by `get` after it found `entry` for `key`: start a background check
@@ -131,7 +138,7 @@ pub fn maybe_start(key: &str, entry: &Entry, stderr: &mut dyn std::io::Write) {
     if let Some(why) = problem
         && crate::notice::due("check-interval", 86_400)
     {
-        let _ = writeln!(stderr, "{}: warning: {why}", crate::helper::NAME);
+        let _ = writeln!(stderr, "{}: warning: {why}", crate::NAME);
     }
     if due(entry, index::now(), interval) {
         let _ = start(key);
@@ -142,22 +149,9 @@ fn checks_dir() -> Result<PathBuf> {
     Ok(paths::cache_dir()?.join("checks"))
 }
 
-/// A file name for `key` (host[:port], or Docker Hub's URL).
-fn file_stem(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// The marker that says a check of `key` is running.
 fn marker(dir: &Path, key: &str) -> PathBuf {
-    dir.join(format!("{}.running", file_stem(key)))
+    dir.join(format!("{}.running", paths::file_stem(key)))
 }
 
 /// Start one check of `key` unless one is already running. The decision is
@@ -165,7 +159,7 @@ fn marker(dir: &Path, key: &str) -> PathBuf {
 fn start(key: &str) -> Result<()> {
     let dir = checks_dir()?;
     paths::ensure_private_dir(&dir)?;
-    let lock_path = dir.join(format!("{}.lock", file_stem(key)));
+    let lock_path = dir.join(format!("{}.lock", paths::file_stem(key)));
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -260,8 +254,8 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
         return Ok(None);
     }
     let address = entry.server_url.clone().unwrap_or_else(|| key.to_string());
-    let verdict = verify(&address, &stored.username, &stored.secret);
-    let before = record(key, entry.generation, verdict)?;
+    let (verdict, detail) = verify(&address, &entry.net, &stored.username, &stored.secret);
+    let before = record(key, entry.generation, verdict, detail)?;
     if let Some(before) = before
         && verdict == Verdict::Refused
         && before != Some(Verdict::Refused)
@@ -272,24 +266,37 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
     Ok(Some(verdict))
 }
 
-/// Ask the registry, as `login` does, whether it accepts the secret.
+/// Ask the registry, as `login` does and with the options `login` used,
+/// whether it accepts the secret.
 #[cfg(feature = "net")]
-pub fn verify(address: &str, username: &str, secret: &Secret<String>) -> Verdict {
-    use crate::harbor;
-    let opts = harbor::Options::default();
-    let answer = harbor::target(address, &opts)
-        .and_then(|t| harbor::Client::new(t, &opts))
-        .and_then(|c| c.verify(username, secret));
+pub fn verify(
+    address: &str,
+    net: &NetOptions,
+    username: &str,
+    secret: &Secret<String>,
+) -> (Verdict, Option<String>) {
+    let answer =
+        crate::harbor::Client::connect(address, net).and_then(|c| c.verify(username, secret));
     match answer {
-        Ok((harbor::Verdict::Accepted, _)) => Verdict::Accepted,
-        Ok((harbor::Verdict::Rejected, _)) => Verdict::Refused,
-        Err(_) => Verdict::Unreachable,
+        Ok((crate::harbor::Verdict::Accepted, _)) => (Verdict::Accepted, None),
+        Ok((crate::harbor::Verdict::Rejected, _)) => (Verdict::Refused, None),
+        Err(e) => verdict_of(&e),
     }
 }
 
 #[cfg(not(feature = "net"))]
-pub fn verify(_: &str, _: &str, _: &Secret<String>) -> Verdict {
-    Verdict::Unreachable
+pub fn verify(_: &str, _: &NetOptions, _: &str, _: &Secret<String>) -> (Verdict, Option<String>) {
+    (Verdict::Unreachable, None)
+}
+
+/// The verdict an error amounts to: only a network failure is "unreachable";
+/// anything else kept the secret from being sent (plain HTTP, a certificate
+/// not trusted, a CA file gone) and is "blocked", with the line that names the fix.
+pub fn verdict_of(e: &Error) -> (Verdict, Option<String>) {
+    match e {
+        Error::Network(_) => (Verdict::Unreachable, None),
+        other => (Verdict::Blocked, Some(other.one_line())),
+    }
 }
 
 /// Record `verdict` for the secret of index generation `generation`. A secret
@@ -299,14 +306,20 @@ pub fn record(
     key: &str,
     generation: Option<u64>,
     verdict: Verdict,
+    detail: Option<String>,
 ) -> Result<Option<Option<Verdict>>> {
     let (previous, _) = index::update(|idx| {
         Ok(match idx.registries.get_mut(key) {
             Some(e) if e.generation == generation => {
-                let before = e.check.filter(|c| c.at >= e.stored_at).map(|c| c.verdict);
+                let before = e
+                    .check
+                    .as_ref()
+                    .filter(|c| c.at >= e.stored_at)
+                    .map(|c| c.verdict);
                 e.check = Some(Check {
                     at: index::now(),
                     verdict,
+                    detail,
                 });
                 Some(before)
             }
@@ -332,7 +345,13 @@ mod tests {
             server_url: None,
             generation: Some(1),
             verified_at: None,
-            check: check.map(|(at, verdict)| Check { at, verdict }),
+            check: check.map(|(at, verdict)| Check {
+                at,
+                verdict,
+                detail: None,
+            }),
+            net: NetOptions::default(),
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -346,6 +365,37 @@ mod tests {
         assert!(parse_interval(&json!("soon")).is_err());
         assert!(parse_interval(&json!(-5)).is_err());
         assert!(parse_interval(&json!(true)).is_err());
+        assert!(parse_interval(&json!(1.5)).is_err());
+        assert!(parse_interval(&json!("")).is_err());
+    }
+
+    #[test]
+    fn huge_intervals_clamp_and_never_make_every_get_a_check() {
+        let max = Interval::Every(MAX_INTERVAL);
+        for v in [
+            json!("18446744073709551615"),
+            json!("99999999999999999999999"),
+            json!(u64::MAX),
+            json!(i64::MAX),
+        ] {
+            assert_eq!(parse_interval(&v), Ok(max), "{v}");
+        }
+        let e = entry(1_000, None);
+        assert!(!due(&e, 1_000 + 86_400, max));
+        assert!(!due(&e, i64::MAX, Interval::Every(u64::MAX)) || due(&e, i64::MAX, max));
+        // Even an unclamped interval compares without wrapping.
+        assert!(!due(&e, 2_000, Interval::Every(u64::MAX)));
+    }
+
+    #[test]
+    fn only_network_failures_are_unreachable() {
+        assert_eq!(
+            verdict_of(&Error::Network("x did not answer".into())),
+            (Verdict::Unreachable, None)
+        );
+        let (v, why) = verdict_of(&Error::Policy("refusing http:// to x".into()));
+        assert_eq!(v, Verdict::Blocked);
+        assert_eq!(why.as_deref(), Some("refusing http:// to x"));
     }
 
     #[test]

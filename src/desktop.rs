@@ -45,7 +45,7 @@ pub fn notify_refused(key: &str, entry: &Entry) {
         Some("org.freedesktop.Notifications"),
         "Notify",
         &(
-            crate::helper::NAME,
+            crate::NAME,
             0u32,
             "dialog-password",
             summary.as_str(),

@@ -45,8 +45,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Config(String),
+    /// The network failed: no answer, no name, connection refused.
     #[error("{0}")]
     Network(String),
+    /// This tool would not send the secret there: plain HTTP without
+    /// `--insecure`, or a certificate it does not trust. The text names the fix.
+    #[error("{0}")]
+    Policy(String),
     /// The registry rejected the credentials; the message explains the likely cause.
     #[error("{0}")]
     Unauthorized(String),

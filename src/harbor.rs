@@ -6,26 +6,29 @@
 //! self-signed certificate ([`tls`]) and plain HTTP for a loopback registry.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use base64::Engine;
+use reqwest::Url;
+use reqwest::header::HeaderValue;
 
 use crate::error::{Error, Result};
+use crate::index::NetOptions;
 use crate::secret::Secret;
 
 mod tls;
 
 /// Harbor's network calls are small; 15 s covers a slow VPN without hanging a shell.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
+/// Redirects followed at most, as docker's Go client allows ten.
+const MAX_REDIRECTS: usize = 5;
 
 /// Where and how to reach a registry.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `https://host[:port]` or, for loopback or with `--insecure`, `http://...`.
-    pub base: String,
-    /// The host[:port] for messages.
+    /// `https://host[:port]/`, or `http://...` where plain HTTP is allowed.
+    pub base: Url,
+    /// The host[:port] for messages and certs.d.
     pub host: String,
     /// No scheme was given and the host is loopback: like docker, which treats
     /// local registries as insecure, fall back to plain HTTP when the server
@@ -33,11 +36,11 @@ pub struct Target {
     pub http_fallback: bool,
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct Options {
-    pub ca_file: Option<PathBuf>,
-    /// Allow `http://` to a non-loopback registry.
-    pub insecure: bool,
+impl Target {
+    /// `scheme://host[:port]`, without the trailing slash.
+    pub fn origin(&self) -> String {
+        self.base.origin().ascii_serialization()
+    }
 }
 
 /// The verdict of a credential check.
@@ -55,45 +58,165 @@ pub struct SystemInfo {
 }
 
 /// Turn what the user typed (`hub.k8s.ucar.edu`, `https://h:8443/`, `http://127.0.0.1:5000`)
-/// into a target. Plain HTTP only for loopback unless `insecure`.
-pub fn target(input: &str, opts: &Options) -> Result<Target> {
+/// into a target. Plain HTTP only where [`plain_http_allowed`] says so.
+pub fn target(input: &str, opts: &NetOptions) -> Result<Target> {
     let s = input.trim();
-    let lower = s.to_ascii_lowercase();
-    let (scheme, rest, explicit) = if let Some(r) = lower.strip_prefix("https://") {
-        ("https", r, true)
-    } else if let Some(r) = lower.strip_prefix("http://") {
-        ("http", r, true)
+    let explicit = s.contains("://");
+    let text = if explicit {
+        s.to_string()
     } else {
-        ("https", lower.as_str(), false)
+        format!("https://{s}")
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("").to_string();
+    let bad = |why| Error::InvalidRegistry(s.to_string(), why);
+    let url = Url::parse(&text).map_err(|_| bad("not a registry address"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be https:// or http://"));
+    }
+    let host = host_port(&url).ok_or_else(|| bad("no host name"))?;
     // Reuse the key normaliser's validation (host syntax, port range).
     crate::registry::normalize(&host)?;
-    if scheme == "http" && !opts.insecure && !is_loopback(&host) {
-        return Err(Error::Usage(format!(
-            "refusing plain http:// to {host}: the secret would cross the network unencrypted; \
-             use https://, or pass --insecure if you really mean it"
-        )));
-    }
+    let mut base = url.clone();
+    base.set_path("/");
+    base.set_query(None);
+    base.set_fragment(None);
+    let _ = base.set_username("");
+    let _ = base.set_password(None);
+    refuse_plain_http(&base, &base, &host, opts)?;
     Ok(Target {
-        base: format!("{scheme}://{host}"),
-        http_fallback: !explicit && is_loopback(&host),
+        http_fallback: !explicit && is_loopback(&base),
+        base,
         host,
     })
 }
 
-fn is_loopback(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
+/// `host[:port]` of a URL, the port left out where it is the scheme's own.
+fn host_port(url: &Url) -> Option<String> {
+    let host = url.host_str().filter(|h| !h.is_empty())?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
+/// Loopback by its name alone (`localhost`, 127.0.0.0/8, `::1`): a name that
+/// merely resolves to 127.0.0.1 today may resolve elsewhere tomorrow.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The one rule for plain HTTP, for the registry, its token service and
+/// anything either redirects to: only between this machine and itself
+/// (the registry and `to` both loopback), or where the user said `--insecure`.
+fn plain_http_allowed(registry: &Url, to: &Url, opts: &NetOptions) -> bool {
+    opts.insecure || (is_loopback(registry) && is_loopback(to))
+}
+
+/// An error unless a secret may go to `to` for the registry at `registry`.
+fn refuse_plain_http(
+    registry: &Url,
+    to: &Url,
+    registry_host: &str,
+    opts: &NetOptions,
+) -> Result<()> {
+    match to.scheme() {
+        "https" => Ok(()),
+        "http" if plain_http_allowed(registry, to, opts) => Ok(()),
+        _ => Err(Error::Policy(plain_http_refusal(
+            registry,
+            to,
+            registry_host,
+        ))),
+    }
+}
+
+/// Names the host refused, the registry that sent us there, and the flag.
+fn plain_http_refusal(registry: &Url, to: &Url, registry_host: &str) -> String {
+    let to_host = host_port(to).unwrap_or_else(|| to.as_str().to_string());
+    let whose = if to_host == registry_host {
+        String::new()
+    } else {
+        format!(" (where {registry_host} sends us)")
     };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let scheme = to.scheme();
+    let why = if scheme == "http" && is_loopback(registry) {
+        "plain HTTP stays on this machine only when both ends are loopback"
+    } else {
+        "the secret would cross the network unencrypted"
+    };
+    format!(
+        "refusing {scheme}:// to {to_host}{whose}: {why}; use https://, or pass --insecure for {registry_host} if you really mean it"
+    )
+}
+
+/// A redirect this tool refused to follow (plain HTTP, or too many).
+#[derive(Debug)]
+struct RefusedRedirect(String);
+
+impl std::fmt::Display for RefusedRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedRedirect {}
+
+/// Proxies as docker's Go client takes them: `HTTPS_PROXY` for https,
+/// `HTTP_PROXY` for http (either case), hosts in `NO_PROXY` reached directly,
+/// and loopback never proxied, whatever `NO_PROXY` says.
+fn env_proxies() -> Result<Vec<reqwest::Proxy>> {
+    fn var(names: [&str; 2]) -> Option<(&str, String)> {
+        names.iter().find_map(|n| {
+            std::env::var(n)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| (*n, v))
+        })
+    }
+    let direct = match var(["NO_PROXY", "no_proxy"]) {
+        Some((_, list)) => format!("localhost,127.0.0.0/8,::1,{list}"),
+        None => "localhost,127.0.0.0/8,::1".to_string(),
+    };
+    let mut proxies = Vec::new();
+    for (names, https) in [
+        (["HTTP_PROXY", "http_proxy"], false),
+        (["HTTPS_PROXY", "https_proxy"], true),
+    ] {
+        let Some((name, v)) = var(names) else {
+            continue;
+        };
+        let text = if v.contains("://") {
+            v
+        } else {
+            format!("http://{v}")
+        };
+        // The value may hold proxy credentials: never repeat it.
+        let bad = || {
+            Error::Config(format!(
+                "{name} is not a proxy address (expected http://HOST:PORT)"
+            ))
+        };
+        let url = Url::parse(&text).map_err(|_| bad())?;
+        let proxy = if https {
+            reqwest::Proxy::https(url)
+        } else {
+            reqwest::Proxy::http(url)
+        }
+        .map_err(|_| bad())?;
+        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&direct)));
+    }
+    Ok(proxies)
 }
 
 pub struct Client {
     http: reqwest::blocking::Client,
     target: Target,
+    opts: NetOptions,
     /// The same registry over plain HTTP, once it turned out not to speak TLS.
     plain: OnceLock<Target>,
     /// certs.d files that could not be used, for an "unknown CA" error.
@@ -101,24 +224,49 @@ pub struct Client {
 }
 
 impl Client {
+    /// The one way every command reaches a registry: `address` as the user
+    /// or client gave it, with the options given now or remembered from login.
+    pub fn connect(address: &str, opts: &NetOptions) -> Result<Client> {
+        Client::new(target(address, opts)?, opts)
+    }
+
     /// Trusts the platform's roots, `opts.ca_file`, `SSL_CERT_FILE` and the
     /// registry's certs.d directories (as docker and podman do).
-    pub fn new(target: Target, opts: &Options) -> Result<Client> {
+    pub fn new(target: Target, opts: &NetOptions) -> Result<Client> {
         let (tls, skipped) = tls::client_config(&target.host, opts)?;
-        let http = reqwest::blocking::Client::builder()
+        let registry = target.base.clone();
+        let registry_host = target.host.clone();
+        let redirect_opts = opts.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error(RefusedRedirect(format!(
+                    "{registry_host} redirected more than {MAX_REDIRECTS} times"
+                )));
+            }
+            let to = attempt.url().clone();
+            match refuse_plain_http(&registry, &to, &registry_host, &redirect_opts) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(RefusedRedirect(e.to_string())),
+            }
+        });
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .user_agent(concat!(
-                "docker-credential-harbor/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(format!("{}/{}", crate::NAME, env!("CARGO_PKG_VERSION")))
+            .redirect(redirects)
+            // Only the proxies below: no platform proxy settings, as docker.
+            .no_proxy();
+        for proxy in env_proxies()? {
+            builder = builder.proxy(proxy);
+        }
+        let http = builder
             .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| Error::Network(format!("cannot set up HTTPS: {}", chain(&e))))?;
         Ok(Client {
             http,
             target,
+            opts: opts.clone(),
             plain: OnceLock::new(),
             skipped,
         })
@@ -139,24 +287,31 @@ impl Client {
         path: &str,
         auth: Option<&Secret<String>>,
     ) -> Result<reqwest::blocking::Response> {
-        let request = |base: &str| {
-            let r = self.http.get(format!("{base}{path}"));
-            match auth {
-                Some(a) => r.header(reqwest::header::AUTHORIZATION, a.expose()),
+        let header = auth.map(sensitive).transpose()?;
+        let send = |t: &Target| {
+            // `path` is one of ours ("/v2/"): joining it cannot fail.
+            let r = self
+                .http
+                .get(t.base.join(path).unwrap_or_else(|_| t.base.clone()));
+            match &header {
+                Some(h) => r.header(reqwest::header::AUTHORIZATION, h.clone()),
                 None => r,
             }
+            .send()
         };
         let t = self.target();
-        match request(&t.base).send() {
+        match send(t) {
             Err(e) if t.http_fallback && not_tls(&e) => {
-                let plain = self.plain.get_or_init(|| Target {
-                    base: format!("http://{}", t.host),
-                    host: t.host.clone(),
-                    http_fallback: false,
+                let plain = self.plain.get_or_init(|| {
+                    let mut base = t.base.clone();
+                    let _ = base.set_scheme("http");
+                    Target {
+                        base,
+                        host: t.host.clone(),
+                        http_fallback: false,
+                    }
                 });
-                request(&plain.base)
-                    .send()
-                    .map_err(|e| self.network_error(&plain.host, &e))
+                send(plain).map_err(|e| self.network_error(&plain.host, &e))
             }
             r => r.map_err(|e| self.network_error(&t.host, &e)),
         }
@@ -165,6 +320,7 @@ impl Client {
     /// Check `username`/`secret` as `docker login` does: `GET /v2/`, then for a
     /// Bearer challenge the token realm with `service` and no scope (a scope
     /// would let an anonymous caller through); for Basic, `/v2/` with Basic.
+    /// Returns the token service's origin too: Harbor's API lives there.
     pub fn verify(
         &self,
         username: &str,
@@ -187,42 +343,25 @@ impl Client {
             .get_all(reqwest::header::WWW_AUTHENTICATE)
             .iter()
             .filter_map(|h| h.to_str().ok())
-            .map(parse_challenge)
-            .next()
-            .flatten();
+            .find_map(parse_challenge);
         let auth = basic(username, secret);
         match challenge {
             Some(Challenge::Bearer { realm, service }) => {
-                if !realm_is_safe(&self.target().base, &realm) {
-                    return Err(Error::Network(format!(
-                        "{} sends logins to a token service over plain HTTP ({realm}); \
-                         refusing to send the secret there unencrypted",
-                        self.target().host
-                    )));
-                }
-                let url = match &service {
-                    Some(s) => format!(
-                        "{realm}{}service={}",
-                        if realm.contains('?') { '&' } else { '?' },
-                        encode(s)
-                    ),
-                    None => realm.clone(),
-                };
+                let url = self.token_url(&realm, service.as_deref())?;
+                let realm_host = host_port(&url).unwrap_or_else(|| self.target().host.clone());
                 let r = self
                     .http
-                    .get(&url)
-                    .header(reqwest::header::AUTHORIZATION, auth.expose())
+                    .get(url.clone())
+                    .header(reqwest::header::AUTHORIZATION, sensitive(&auth)?)
                     .send()
                     // The token service may live elsewhere: name the host that failed.
-                    .map_err(|e| {
-                        self.network_error(host_of(&realm).unwrap_or(&self.target().host), &e)
-                    })?;
-                let api = origin(&realm);
+                    .map_err(|e| self.network_error(&realm_host, &e))?;
+                let api = Some(url.origin().ascii_serialization());
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, api)),
                     401 | 403 => Ok((Verdict::Rejected, api)),
                     s => Err(Error::Network(format!(
-                        "the token service at {realm} answered HTTP {s}"
+                        "the token service at {realm_host} answered HTTP {s}"
                     ))),
                 }
             }
@@ -240,15 +379,35 @@ impl Client {
         }
     }
 
+    /// The token service's URL for a login check: the realm with `service`
+    /// added to its query (and its fragment dropped), if the plain-HTTP rule
+    /// lets the secret go there.
+    fn token_url(&self, realm: &str, service: Option<&str>) -> Result<Url> {
+        let registry = &self.target().host;
+        let mut url = Url::parse(realm).map_err(|_| {
+            Error::Network(format!(
+                "{registry} names a token service that is not an absolute URL"
+            ))
+        })?;
+        url.set_fragment(None);
+        if let Some(s) = service {
+            url.query_pairs_mut().append_pair("service", s);
+        }
+        refuse_plain_http(&self.target().base, &url, registry, &self.opts)?;
+        Ok(url)
+    }
+
     /// Harbor's anonymous `systeminfo`, from `api_base` (the token realm's
     /// origin, which is Harbor's own) or the registry itself. `None` when the
     /// registry is not a Harbor or does not answer.
     pub fn system_info(&self, api_base: Option<&str>) -> Option<SystemInfo> {
-        let base = api_base.unwrap_or(&self.target().base);
-        let url = format!("{}/api/v2.0/systeminfo", base.trim_end_matches('/'));
+        let base = match api_base {
+            Some(b) => Url::parse(b).ok()?,
+            None => self.target().base.clone(),
+        };
         let resp = self
             .http
-            .get(url)
+            .get(base.join("/api/v2.0/systeminfo").ok()?)
             .timeout(Duration::from_secs(5))
             .send()
             .ok()?;
@@ -268,12 +427,19 @@ impl Client {
     }
 }
 
+/// A header value that holds a credential: marked sensitive, so reqwest and
+/// hyper keep it out of their `Debug` output.
+fn sensitive(value: &Secret<String>) -> Result<HeaderValue> {
+    let mut v = HeaderValue::from_str(value.expose()).map_err(|_| {
+        Error::BadInput("the username or secret holds characters HTTP cannot carry".into())
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 fn basic(username: &str, secret: &Secret<String>) -> Secret<String> {
     let raw = Secret::new(format!("{username}:{}", secret.expose()));
-    Secret::new(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw.expose())
-    ))
+    crate::secret::base64("Basic ", raw.expose().as_bytes())
 }
 
 #[derive(Debug, PartialEq)]
@@ -285,9 +451,13 @@ enum Challenge {
     Basic,
 }
 
-/// Parse one `WWW-Authenticate` value.
+/// Parse one `WWW-Authenticate` value (RFC 7235: a scheme, then `k=v`
+/// auth-params whose values are tokens or quoted strings with `\` escapes).
 fn parse_challenge(h: &str) -> Option<Challenge> {
-    let (scheme, params) = h.trim().split_once(' ').unwrap_or((h.trim(), ""));
+    let h = h.trim();
+    let (scheme, params) = h
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((h, ""));
     if scheme.eq_ignore_ascii_case("basic") {
         return Some(Challenge::Basic);
     }
@@ -296,7 +466,7 @@ fn parse_challenge(h: &str) -> Option<Challenge> {
     }
     let mut realm = None;
     let mut service = None;
-    for (k, v) in auth_params(params) {
+    for (k, v) in auth_params(params)? {
         match k.to_ascii_lowercase().as_str() {
             "realm" => realm = Some(v),
             "service" => service = Some(v),
@@ -309,61 +479,59 @@ fn parse_challenge(h: &str) -> Option<Challenge> {
     })
 }
 
-/// `k="v",k2=v2` pairs; quoted values may hold commas.
-fn auth_params(s: &str) -> Vec<(String, String)> {
+/// `k="v", k2=v2` pairs; `None` when the list is malformed (an unterminated
+/// quote, a key without `=`).
+fn auth_params(s: &str) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let Some((k, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = k.trim().trim_start_matches(',').trim().to_string();
-        let after = after.trim_start();
-        let (val, remain) = if let Some(q) = after.strip_prefix('"') {
-            let end = q.find('"').unwrap_or(q.len());
-            (q[..end].to_string(), q.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        out.push((key, val));
-        rest = remain.trim_start().trim_start_matches(',').trim_start();
-    }
-    out
-}
-
-/// Percent-encode a query value (RFC 3986 unreserved characters pass).
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars
+            .peek()
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == ',')
+        {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Some(out);
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_ascii_whitespace() {
+                break;
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn origin(url: &str) -> Option<String> {
-    let (scheme, _) = url.split_once("://")?;
-    Some(format!("{scheme}://{}", host_of(url)?))
-}
-
-/// Whether Basic credentials may go to this token service: over HTTPS, or
-/// where the registry itself is plain HTTP (loopback, or `--insecure`), or to
-/// this machine. A registry reached over HTTPS must not be able to send the
-/// secret across the network in clear.
-fn realm_is_safe(registry_base: &str, realm: &str) -> bool {
-    let realm = realm.to_ascii_lowercase();
-    realm.starts_with("https://")
-        || registry_base.starts_with("http://")
-        || (realm.starts_with("http://") && host_of(&realm).is_some_and(is_loopback))
-}
-
-/// The `host[:port]` of an absolute URL.
-fn host_of(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(char::is_ascii_whitespace) {
+            chars.next();
+        }
+        if chars.next() != Some('=') || key.is_empty() {
+            return None;
+        }
+        while chars.peek().is_some_and(char::is_ascii_whitespace) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => value.push(chars.next()?),
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' || c.is_ascii_whitespace() {
+                    break;
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        out.push((key, value));
+    }
 }
 
 /// Flatten an error and its sources into one line.
@@ -381,10 +549,27 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// One clear line for each way the network can fail.
+/// One clear line for each way the network can fail. A certificate this tool
+/// does not trust, or a redirect it will not follow, is a refusal by policy:
+/// the registry answered, and the fix is the user's, not the network's.
 fn network_error(host: &str, e: &reqwest::Error, skipped: &[String]) -> Error {
+    if let Some(r) = causes(e).find_map(|c| c.downcast_ref::<RefusedRedirect>()) {
+        return Error::Policy(r.0.clone());
+    }
     let detail = chain(e);
     let lower = detail.to_ascii_lowercase();
+    if let Some(t) = tls_error(e) {
+        let mut m = tls_message(host, t, now());
+        let untrusted = matches!(
+            t,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        ) || tls::is_ca_used_as_end_entity(t);
+        if untrusted && !skipped.is_empty() {
+            m.push_str("; passed over ");
+            m.push_str(&skipped.join(", "));
+        }
+        return Error::Policy(m);
+    }
     let msg = if e.is_timeout() || lower.contains("timed out") {
         format!(
             "{host} did not answer within {} s; check the address, VPN or proxy",
@@ -395,16 +580,6 @@ fn network_error(host: &str, e: &reqwest::Error, skipped: &[String]) -> Error {
         || lower.contains("name or service not known")
     {
         format!("cannot resolve the host name of {host}; check the spelling and your DNS or VPN")
-    } else if let Some(t) = tls_error(e) {
-        let mut m = tls_message(host, t, now());
-        let untrusted = matches!(
-            t,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
-        ) || tls::is_ca_used_as_end_entity(t);
-        if untrusted && !skipped.is_empty() {
-            m.push_str(&format!("; passed over {}", skipped.join(", ")));
-        }
-        m
     } else if lower.contains("connection refused") {
         format!("{host} refused the connection; is the registry address and port right?")
     } else if e.is_connect() {
@@ -416,9 +591,7 @@ fn network_error(host: &str, e: &reqwest::Error, skipped: &[String]) -> Error {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::index::now()
 }
 
 /// `e` and the errors under it. `io::Error::source()` skips the error an
@@ -578,39 +751,75 @@ mod tests {
                 service: Some("a,b".into())
             })
         );
+        // Quoted strings keep what a backslash escapes (RFC 7230 quoted-pair).
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="https://h/t",service="a\"b\\c",scope="x""#),
+            Some(Challenge::Bearer {
+                realm: "https://h/t".into(),
+                service: Some(r#"a"b\c"#.into())
+            })
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(parse_challenge(r#"Bearer realm="https://h/t"#), None);
+        assert_eq!(parse_challenge("Bearer service=x"), None);
+    }
+
+    #[test]
+    fn the_token_url_keeps_the_service_whatever_the_realm_holds() {
+        let o = NetOptions::default();
+        let c = Client::connect("https://h.example", &o).unwrap();
+        let u = c
+            .token_url(
+                "https://h.example/service/token?a=1#frag",
+                Some("harbor registry&x"),
+            )
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://h.example/service/token?a=1&service=harbor+registry%26x"
+        );
+        let u = c.token_url("https://h.example/t#only", Some("s")).unwrap();
+        assert_eq!(u.as_str(), "https://h.example/t?service=s");
+        assert!(c.token_url("/service/token", Some("s")).is_err());
+        let e = c.token_url("http://h.example/t", Some("s")).unwrap_err();
+        assert!(matches!(e, Error::Policy(_)), "{e:?}");
+    }
+
+    fn base(input: &str, o: &NetOptions) -> String {
+        target(input, o).unwrap().base.to_string()
     }
 
     #[test]
     fn plain_http_only_for_loopback() {
-        let o = Options::default();
-        assert_eq!(
-            target("http://127.0.0.1:5000", &o).unwrap().base,
-            "http://127.0.0.1:5000"
+        let o = NetOptions::default();
+        assert_eq!(base("http://127.0.0.1:5000", &o), "http://127.0.0.1:5000/");
+        assert_eq!(base("http://localhost:5000/", &o), "http://localhost:5000/");
+        assert_eq!(base("http://[::1]:5000", &o), "http://[::1]:5000/");
+        let e = target("http://hub.k8s.ucar.edu", &o).unwrap_err();
+        assert!(matches!(e, Error::Policy(_)), "{e:?}");
+        let m = e.to_string();
+        assert!(
+            m.contains("hub.k8s.ucar.edu") && m.contains("--insecure"),
+            "{m}"
         );
-        assert_eq!(
-            target("http://localhost:5000/", &o).unwrap().base,
-            "http://localhost:5000"
-        );
-        assert_eq!(
-            target("http://[::1]:5000", &o).unwrap().base,
-            "http://[::1]:5000"
-        );
-        assert!(target("http://hub.k8s.ucar.edu", &o).is_err());
-        let insecure = Options {
+        let insecure = NetOptions {
             insecure: true,
-            ..Options::default()
+            ..NetOptions::default()
         };
         assert!(target("http://hub.k8s.ucar.edu", &insecure).is_ok());
+        assert_eq!(base("hub.k8s.ucar.edu", &o), "https://hub.k8s.ucar.edu/");
+        // A path, query, fragment or user part never reaches the base.
         assert_eq!(
-            target("hub.k8s.ucar.edu", &o).unwrap().base,
-            "https://hub.k8s.ucar.edu"
+            base("https://u:p@h.example:8443/x?y#z", &o),
+            "https://h.example:8443/"
         );
+        assert!(target("ftp://h.example", &o).is_err());
+        assert!(target("https://", &o).is_err());
     }
 
     #[test]
     fn http_fallback_only_for_loopback_without_scheme() {
-        let o = Options::default();
+        let o = NetOptions::default();
         let fallback = |s: &str| target(s, &o).unwrap().http_fallback;
         assert!(fallback("127.0.0.1:5000"));
         assert!(fallback("127.1.2.3:5000"));
@@ -622,30 +831,65 @@ mod tests {
         assert!(!fallback("192.0.2.10:5000"));
         assert!(!fallback("hub.k8s.ucar.edu"));
         assert!(!fallback("localhost.example.org"));
-        assert_eq!(
-            target("127.0.0.1:5000", &o).unwrap().base,
-            "https://127.0.0.1:5000"
-        );
+        assert_eq!(base("127.0.0.1:5000", &o), "https://127.0.0.1:5000/");
+    }
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
     }
 
     #[test]
-    fn secrets_go_to_a_plain_http_token_service_only_where_allowed() {
-        assert!(realm_is_safe("https://h", "https://h/service/token"));
-        assert!(realm_is_safe("https://h", "HTTPS://other/service/token"));
-        assert!(realm_is_safe(
-            "https://h",
-            "http://127.0.0.1:8080/service/token"
+    fn plain_http_goes_only_between_loopback_ends_or_with_insecure() {
+        let o = NetOptions::default();
+        let allowed =
+            |registry: &str, to: &str| refuse_plain_http(&url(registry), &url(to), "r", &o).is_ok();
+        assert!(allowed("https://h", "https://h/service/token"));
+        assert!(allowed("https://h", "https://other/service/token"));
+        assert!(allowed("http://127.0.0.1:5000", "http://127.0.0.1:8080/t"));
+        assert!(allowed("http://localhost:5000", "http://[::1]:8080/t"));
+        // One end on the network: never in clear without --insecure, whatever
+        // the other end is (the finding: a loopback registry sending the
+        // secret to a plain-HTTP token service elsewhere).
+        assert!(!allowed(
+            "http://127.0.0.1:5000",
+            "http://tokens.example.test/t"
         ));
-        assert!(realm_is_safe("https://h", "http://localhost/service/token"));
-        // Plain HTTP already (loopback, or --insecure): nothing more to lose.
-        assert!(realm_is_safe("http://h", "http://h/service/token"));
-        assert!(!realm_is_safe("https://h", "http://h/service/token"));
-        assert!(!realm_is_safe(
-            "https://127.0.0.1:5000",
-            "http://evil.example/t"
+        assert!(!allowed("https://127.0.0.1:5000", "http://evil.example/t"));
+        assert!(!allowed("https://h", "http://127.0.0.1:8080/t"));
+        assert!(!allowed("https://h", "http://h/service/token"));
+        assert!(!allowed("https://h", "ftp://h/t"));
+        // A name that happens to resolve to 127.0.0.1 is not loopback.
+        assert!(!allowed(
+            "http://127.0.0.1:5000",
+            "http://localhost.example.test/t"
         ));
-        assert!(!realm_is_safe("https://h", "ftp://h/t"));
-        assert!(!realm_is_safe("https://h", "/service/token"));
+        let insecure = NetOptions {
+            insecure: true,
+            ..NetOptions::default()
+        };
+        assert!(
+            refuse_plain_http(
+                &url("http://h"),
+                &url("http://tokens.example.test/t"),
+                "h",
+                &insecure
+            )
+            .is_ok()
+        );
+        let m = refuse_plain_http(
+            &url("http://127.0.0.1:5000"),
+            &url("http://tokens.example.test:8080/t"),
+            "127.0.0.1:5000",
+            &o,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            m.contains("tokens.example.test:8080")
+                && m.contains("127.0.0.1:5000")
+                && m.contains("--insecure"),
+            "{m}"
+        );
     }
 
     #[test]

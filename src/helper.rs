@@ -13,7 +13,7 @@ use crate::registry;
 use crate::secret::Secret;
 use crate::store::{self, StoreKind, Stored};
 
-pub const NAME: &str = "docker-credential-harbor";
+use crate::NAME;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const ACTIONS: [&str; 5] = ["store", "get", "erase", "list", "version"];
 
@@ -63,6 +63,8 @@ pub struct LoginFacts {
     pub kind: Option<AccountKind>,
     pub expires_at: Option<i64>,
     pub verified_at: Option<i64>,
+    /// How login reached the registry; `None` keeps what the same account had.
+    pub net: Option<index::NetOptions>,
 }
 
 /// Keep credentials for the registry: keychain first, then the index, both
@@ -114,6 +116,11 @@ pub fn store_with(
                 generation: Some(generation),
                 verified_at: facts.verified_at,
                 check: None,
+                net: facts
+                    .net
+                    .or_else(|| same_account.map(|p| p.net.clone()))
+                    .unwrap_or_default(),
+                extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
             };
             idx.registries.insert(key.clone(), entry);
             Ok(previous)
@@ -304,6 +311,8 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
                     generation: Some(crate::cache::new_generation()),
                     verified_at: None,
                     check: None,
+                    net: index::NetOptions::default(),
+                    extra: serde_json::Map::new(),
                 },
             );
             Ok(true)

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ use crate::paths;
 use crate::store::StoreKind;
 
 pub const FILE_NAME: &str = "index.json";
+/// The index format this binary writes. A newer one is read (unknown fields
+/// are kept) but never rewritten: an older binary must not undo an upgrade.
+pub const VERSION: u32 = 1;
 const LOCK_NAME: &str = "index.lock";
 /// Longest wait for another process's index update (which may itself wait on a keychain).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -82,14 +85,41 @@ pub struct Entry {
     /// `status --check` or `renew`. A new `store` starts without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// How `login` reached the registry, so later checks reach it the same way.
+    #[serde(default, skip_serializing_if = "NetOptions::is_default")]
+    pub net: NetOptions,
+    /// Fields a newer version wrote: kept through a rewrite.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The non-secret options that decide how a registry is reached: given to
+/// `login` and remembered for the background check, `status --check` and `renew`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetOptions {
+    /// PEM file with the CA (or the self-signed certificate) to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Plain `http://` allowed to this registry and its token service.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+impl NetOptions {
+    pub fn is_default(&self) -> bool {
+        *self == NetOptions::default()
+    }
 }
 
 /// One credential check: when, and what the registry said.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// Unix seconds.
     pub at: i64,
     pub verdict: Verdict,
+    /// For [`Verdict::Blocked`]: the one-line reason, which names the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What a check found. Offline is not a refusal: a laptop on a train must not
@@ -99,7 +129,11 @@ pub struct Check {
 pub enum Verdict {
     Accepted,
     Refused,
+    /// The network failed: no answer, no name, connection refused.
     Unreachable,
+    /// This tool would not send the secret: plain HTTP without `--insecure`,
+    /// or a certificate it does not trust. Nothing was sent; the detail says the fix.
+    Blocked,
 }
 
 impl Verdict {
@@ -108,27 +142,33 @@ impl Verdict {
             Verdict::Accepted => "accepted",
             Verdict::Refused => "refused",
             Verdict::Unreachable => "unreachable",
+            Verdict::Blocked => "blocked",
         }
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Index {
-    #[serde(default = "one")]
+    #[serde(default = "first_version")]
     pub version: u32,
     #[serde(default)]
     pub registries: BTreeMap<String, Entry>,
+    /// Fields a newer version wrote: kept through a rewrite.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-fn one() -> u32 {
+/// An index without a `version` field predates it: version 1.
+fn first_version() -> u32 {
     1
 }
 
 impl Default for Index {
     fn default() -> Self {
         Index {
-            version: 1,
+            version: VERSION,
             registries: BTreeMap::new(),
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -144,8 +184,7 @@ pub enum Loaded {
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub fn path() -> Result<PathBuf> {
@@ -197,6 +236,7 @@ pub fn transact<T, U>(
     let p = dir.join(FILE_NAME);
     let mut note = None;
     let mut index = match load()? {
+        Loaded::Ok(i) if i.version > VERSION => return Err(too_new(&p, i.version)),
         Loaded::Ok(i) => i,
         Loaded::Missing => Index::default(),
         Loaded::Corrupt(why) => {
@@ -231,8 +271,16 @@ pub fn transact<T, U>(
     Ok((out, applied, note))
 }
 
+fn too_new(p: &Path, version: u32) -> Error {
+    Error::Config(format!(
+        "{} is version {version}, written by a newer {}; left untouched: upgrade this one (it understands version {VERSION})",
+        p.display(),
+        crate::NAME
+    ))
+}
+
 /// An exclusive advisory lock on `index.lock`, released when dropped.
-fn lock(dir: &std::path::Path) -> Result<fs::File> {
+fn lock(dir: &Path) -> Result<fs::File> {
     let p = dir.join(LOCK_NAME);
     let mut opts = fs::OpenOptions::new();
     opts.read(true).write(true).create(true).truncate(false);

@@ -4,6 +4,14 @@
 //! The binary speaks the docker-credential-helpers protocol (see [`helper`])
 //! and offers human commands (see [`cli`]).
 
+/// The binary's name: what clients run and what every hint tells people to type.
+pub const NAME: &str = "docker-credential-harbor";
+
+/// A command for people to run, as every message spells it: `` `NAME ARGS` ``.
+pub fn cmd(args: &str) -> String {
+    format!("`{NAME} {args}`")
+}
+
 pub mod cache;
 pub mod check;
 pub mod ci_env;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use docker_credential_harbor::{cli, helper};
+use docker_credential_harbor::{NAME, cli, helper};
 
 fn main() -> ExitCode {
     harden();
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         println!(
             "{}: internal error: {}",
-            helper::NAME,
+            NAME,
             msg.lines().next().unwrap_or("")
         );
         std::process::exit(1);
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         None => fail(&format!(
             "{}\nFor login, status, configure and the other commands for people, run `{} --help`.",
             helper::usage(),
-            helper::NAME
+            NAME
         )),
         Some(a) if helper::ACTIONS.contains(&a) => {
             if args.len() != 2 {
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(a) if cli::is_command(a) => cli::main(args),
-        Some(a) => fail(&format!("{}: unknown action: {a}", helper::NAME)),
+        Some(a) => fail(&format!("{}: unknown action: {a}", NAME)),
     }
 }
 

@@ -12,17 +12,7 @@ pub fn due(name: &str, period_secs: u64) -> bool {
     let Ok(dir) = paths::cache_dir() else {
         return true;
     };
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let stamp = dir.join("notices").join(safe);
+    let stamp = dir.join("notices").join(paths::file_stem(name));
     let recent = fs::metadata(&stamp)
         .and_then(|m| m.modified())
         .ok()

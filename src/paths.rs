@@ -59,6 +59,20 @@ fn strip_verbatim(p: PathBuf) -> PathBuf {
     p
 }
 
+/// A file name for a registry key or notice name: letters, digits, `-` and
+/// `.` kept, anything else (`:`, `/`, `[`) made `_`.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Create `dir` and its missing parents; directories this creates are 0700.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {

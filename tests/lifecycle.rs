@@ -395,15 +395,15 @@ fn checks_racing_store_erase_and_logout_lose_no_index_update() {
     env.set(INTERVAL_ENV, "1");
     let cleanup = KeyutilsCleanup::default();
     // Registries nobody listens on: each check ends quickly as "unreachable".
-    let ports: Vec<u16> = (0..12)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
+    // All twelve are held while picking, so no port (and no key) comes twice.
+    let held: Vec<std::net::TcpListener> = (0..12)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
+    let ports: Vec<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(held);
     let keys: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let (kept, rest) = keys.split_at(4);
     let (restored, erased) = rest.split_at(4);

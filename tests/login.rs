@@ -1025,3 +1025,423 @@ fn default_registry_comes_from_env_then_settings_file_then_hub() {
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("config.json is not valid"), "{out}");
 }
+
+// ---------------------------------------------------------------------------
+// Where a secret may go: plain HTTP only between loopback ends or with
+// --insecure; loopback never through a proxy; later checks reach the
+// registry the way login did.
+
+/// Runs the helper in a private mount namespace whose `/etc/hosts` maps
+/// `names` to 127.0.0.1: names the tool must treat as remote, while every
+/// byte stays on this machine.
+fn run_resolving(
+    env: &Env,
+    names: &[&str],
+    changes: &[(&str, Option<&str>)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    let hosts = tempfile::NamedTempFile::new().expect("a temp hosts file");
+    let text = format!("127.0.0.1 localhost {}\n::1 localhost\n", names.join(" "));
+    std::fs::write(hosts.path(), text).expect("write the hosts file");
+    bin::run_via(
+        env,
+        changes,
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            r#"mount --bind "$0" /etc/hosts && exec "$@""#,
+            path_str(hosts.path()),
+        ],
+        args,
+        stdin.as_bytes(),
+    )
+}
+
+/// A tiny HTTP server on 127.0.0.1: records the head of every request it
+/// gets (request line and headers) and answers with `answer(port, request line)`.
+struct Recorder {
+    port: u16,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start(answer: fn(u16, &str) -> String) -> Recorder {
+        use std::io::{BufRead, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a recorder");
+        let port = listener.local_addr().expect("recorder address").port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut stream) = conn else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().expect("clone a stream"));
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if line == "\r\n" => break,
+                        Ok(_) => head.push_str(&line),
+                    }
+                }
+                let first = head.lines().next().unwrap_or("").to_string();
+                log.lock().expect("recorder log").push(head);
+                let _ = stream.write_all(answer(port, &first).as_bytes());
+            }
+        });
+        Recorder { port, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().expect("recorder log").clone()
+    }
+}
+
+fn proxy_answer(_: u16, _: &str) -> String {
+    "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+}
+
+#[test]
+fn a_plain_http_token_service_elsewhere_never_gets_the_secret() {
+    let fx = Fixture::new();
+    // The registry is on loopback; its token realm names a host that is not
+    // (though it resolves to the stand-in here, so a sent secret would arrive).
+    let realm = format!(
+        "http://tokens.example.test:{}/service/token",
+        fx.standin.port
+    );
+    let registry = Registry::start_token_at(&fx.standin, &realm);
+    let key = registry.addr();
+    fx.home.claim(&key);
+    fx.home.env.watch_secret(USER_SECRET);
+    let names = ["tokens.example.test"];
+    for address in [registry.url(), key.clone()] {
+        let out = run_resolving(
+            &fx.home.env,
+            &names,
+            &[],
+            &["login", &address, "-u", USER, "--password-stdin"],
+            USER_SECRET,
+        );
+        let line = error_line(&out);
+        assert_mentions(&line, &["tokens.example.test", &key, "--insecure"], &out);
+        fx.assert_token_service_untouched();
+        fx.home.assert_nothing_stored(&key);
+    }
+    // Said explicitly, it goes there, and the login remembers it.
+    let out = run_resolving(
+        &fx.home.env,
+        &names,
+        &[],
+        &[
+            "login",
+            &registry.url(),
+            "-u",
+            USER,
+            "--password-stdin",
+            "--insecure",
+        ],
+        USER_SECRET,
+    );
+    assert_succeeded(&out);
+    let log = fx.standin.token_log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].account.as_deref(), Some(USER));
+    let index: Value = serde_json::from_slice(&fx.home.env.index_bytes().expect("an index"))
+        .expect("the index is JSON");
+    assert_eq!(
+        index["registries"][&key]["net"]["insecure"], true,
+        "{index}"
+    );
+}
+
+#[test]
+fn an_insecure_login_is_checked_later_the_way_it_was_made() {
+    let fx = Fixture::new();
+    // A registry by a name that is not loopback: plain HTTP needs --insecure.
+    let host = format!("registry.example.test:{}", fx.registry.port());
+    let names = ["registry.example.test"];
+    fx.home.claim(&host);
+    fx.home.env.watch_secret(USER_SECRET);
+    let run = |args: &[&str], stdin: &str| run_resolving(&fx.home.env, &names, &[], args, stdin);
+    let url = format!("http://{host}");
+    let out = run(
+        &["login", &url, "-u", USER, "--password-stdin"],
+        USER_SECRET,
+    );
+    assert_mentions(&error_line(&out), &[&host, "--insecure"], &out);
+    let out = run(
+        &["login", &url, "-u", USER, "--password-stdin", "--insecure"],
+        USER_SECRET,
+    );
+    assert_succeeded(&out);
+
+    let verdict = |fx: &Fixture| {
+        let rows = fx.home.status_rows();
+        row_for(&rows, &host)["last_check"]["verdict"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    };
+    let out = run(&["background-check", &host], "");
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        verdict(&fx),
+        "accepted",
+        "the check used the login's --insecure"
+    );
+
+    fx.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    let out = run(&["background-check", &host], "");
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        verdict(&fx),
+        "refused",
+        "a dead secret is noticed, not 'unreachable'"
+    );
+    let out = run(&["status", "--check", &host], "");
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stdout.contains("check:    rejected"), "{out}");
+}
+
+#[test]
+fn a_ca_file_login_is_checked_with_that_ca_and_an_untrusted_one_is_blocked() {
+    let (user, secret) = ("tlsuser", "tls-basic-secret-1357");
+    let registry = Registry::start_tls_basic(user, secret);
+    let ca = registry.ca_cert().expect("the TLS registry has a CA");
+    let home = Home::new();
+    let key = registry.addr();
+    home.claim(&key);
+    let verdict = |home: &Home| {
+        let rows = home.status_rows();
+        let row = row_for(&rows, &key);
+        (
+            row["last_check"]["verdict"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string(),
+            row["last_check"]["detail"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+
+    // Stored without the CA: the check cannot trust the registry. Nothing is
+    // sent, and that is neither "refused" nor "unreachable".
+    let out = home.login(
+        &registry.url(),
+        &["-u", user, "--password-stdin", "--no-verify"],
+        secret,
+    );
+    assert_succeeded(&out);
+    let out = home.run(&["background-check", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    let (v, why) = verdict(&home);
+    assert_eq!(v, "blocked", "{why}");
+    assert!(
+        why.contains("not trusted") && why.contains("--ca-file"),
+        "{why}"
+    );
+    let text = home.status_text();
+    assert!(
+        text.contains("checked:  blocked") && text.contains("--ca-file"),
+        "status names the verdict and its fix\n{text}"
+    );
+
+    // Logged in with --ca-file: the check trusts the same CA.
+    let out = home.login(
+        &registry.url(),
+        &["-u", user, "--password-stdin", "--ca-file", path_str(&ca)],
+        secret,
+    );
+    assert_succeeded(&out);
+    let out = home.run(&["background-check", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(verdict(&home).0, "accepted");
+    let out = home.run(&["status", "--check", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+}
+
+#[test]
+fn loopback_registries_never_go_through_a_proxy() {
+    let fx = Fixture::new();
+    let proxy = Recorder::start(proxy_answer);
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    fx.home.env.watch_secret(USER_SECRET);
+    let proxied: Vec<(&str, Option<&str>)> = vec![
+        ("HTTP_PROXY", Some(&proxy_url)),
+        ("HTTPS_PROXY", Some(&proxy_url)),
+        ("http_proxy", Some(&proxy_url)),
+        ("https_proxy", Some(&proxy_url)),
+        ("NO_PROXY", None),
+        ("no_proxy", None),
+    ];
+    for address in [fx.url(), fx.key()] {
+        let out = bin::run_with(
+            &fx.home.env,
+            &proxied,
+            &["login", &address, "-u", USER, "--password-stdin"],
+            USER_SECRET.as_bytes(),
+        );
+        assert_succeeded(&out);
+        assert_eq!(
+            proxy.seen(),
+            Vec::<String>::new(),
+            "the proxy saw loopback traffic"
+        );
+    }
+    // Any other host goes through the proxy, as docker's does (the proxy is a
+    // recorder on loopback: nothing leaves this machine)...
+    let remote = "registry.example.test";
+    fx.home.claim(remote);
+    let out = bin::run_with(
+        &fx.home.env,
+        &proxied,
+        &[
+            "login",
+            &format!("http://{remote}"),
+            "--insecure",
+            "-u",
+            USER,
+            "--password-stdin",
+        ],
+        USER_SECRET.as_bytes(),
+    );
+    assert_mentions(&error_line(&out), &["502"], &out);
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with("GET http://registry.example.test/v2/ "),
+        "{seen:?}"
+    );
+    // ...unless NO_PROXY names it.
+    let mut exempt = proxied.clone();
+    exempt.push(("NO_PROXY", Some(remote)));
+    let out = bin::run_with(
+        &fx.home.env,
+        &exempt,
+        &[
+            "login",
+            &format!("http://{remote}"),
+            "--insecure",
+            "-u",
+            USER,
+            "--password-stdin",
+        ],
+        USER_SECRET.as_bytes(),
+    );
+    assert_mentions(&error_line(&out), &["cannot resolve"], &out);
+    assert_eq!(proxy.seen().len(), 1, "NO_PROXY was ignored");
+}
+
+/// A registry whose token service redirects to plain HTTP on another host.
+fn redirecting_registry(port: u16, request: &str) -> String {
+    if request.starts_with("GET /v2/ ") {
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"s\"\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    } else if request.starts_with("GET /token") {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://tokens.example.test:{port}/elsewhere\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    } else {
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into()
+    }
+}
+
+#[test]
+fn a_redirect_to_plain_http_elsewhere_is_not_followed() {
+    let server = Recorder::start(redirecting_registry);
+    let home = Home::new();
+    let key = format!("127.0.0.1:{}", server.port);
+    home.claim(&key);
+    home.env.watch_secret(USER_SECRET);
+    let out = run_resolving(
+        &home.env,
+        &["tokens.example.test"],
+        &[],
+        &[
+            "login",
+            &format!("http://{key}"),
+            "-u",
+            USER,
+            "--password-stdin",
+        ],
+        USER_SECRET,
+    );
+    assert_mentions(
+        &error_line(&out),
+        &["tokens.example.test", "--insecure"],
+        &out,
+    );
+    let seen = server.seen();
+    assert!(
+        seen.iter().all(|h| !h.contains("/elsewhere")),
+        "the redirect was followed: {seen:?}"
+    );
+    assert!(seen.iter().any(|h| h.starts_with("GET /token")), "{seen:?}");
+    home.assert_nothing_stored(&key);
+}
+
+#[test]
+fn the_index_keeps_what_a_newer_version_wrote_and_a_newer_format_is_left_alone() {
+    let home = Home::new();
+    let (a, b) = ("keep-fields.example.test", "newer-index.example.test");
+    home.claim(a);
+    home.claim(b);
+    home.env.watch_secret("s3cret-index-1");
+    let path = home.env.index_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        json!({
+            "version": 1,
+            "future_top": {"x": 1},
+            "registries": {"old.example.test": {
+                "username": "u", "kind": "user", "store": "keyutils", "stored_at": 5,
+                "future_field": [1, 2]
+            }}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    bin::store(&home.env, a, "u", "s3cret-index-1").assert_silent_success();
+    let index: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(index["future_top"], json!({"x": 1}), "{index}");
+    assert_eq!(
+        index["registries"]["old.example.test"]["future_field"],
+        json!([1, 2]),
+        "{index}"
+    );
+    assert_eq!(index["registries"][a]["username"], "u");
+
+    let mut newer = index.clone();
+    newer["version"] = json!(2);
+    let text = serde_json::to_vec_pretty(&newer).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let out = bin::try_store(&home.env, b, "u", "s3cret-index-1");
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout.contains("version 2") && out.stdout.contains("newer"),
+        "one clear line\n{out}"
+    );
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        text,
+        "the index was rewritten"
+    );
+    bin::assert_not_found(&home.env, b);
+    // Reading still works: a newer index never breaks a pull.
+    assert_eq!(bin::get_ok(&home.env, a).0, "u");
+}

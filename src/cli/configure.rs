@@ -236,12 +236,7 @@ fn check(
     net: &NetArgs,
 ) -> Result<()> {
     use crate::harbor;
-    let opts = harbor::Options {
-        ca_file: net.ca_file.clone(),
-        insecure: net.insecure,
-    };
-    let client = harbor::Client::new(harbor::target(key, &opts)?, &opts)?;
-    match client.verify(username, secret)? {
+    match harbor::Client::connect(key, &net.options(None))?.verify(username, secret)? {
         (harbor::Verdict::Accepted, _) => Ok(()),
         (harbor::Verdict::Rejected, _) => {
             Err(Error::Unauthorized("the registry rejected it".into()))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::NetArgs;
 use crate::error::{Error, Result};
 use crate::helper::{self, LoginFacts};
-use crate::index::{self, AccountKind};
+use crate::index::{self, AccountKind, NetOptions};
 use crate::protocol::{self, Credentials};
 use crate::secret::Secret;
 
@@ -86,10 +86,11 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             crate::notice::ago(index::now() - exp)
         )));
     }
+    let net = a.net.options(None);
     let verified_at = if a.no_verify {
         None
     } else {
-        verify(&registry, &a.net, &login)?;
+        verify(&registry, &net, &login)?;
         Some(index::now())
     };
     let username = login.username.clone();
@@ -105,6 +106,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             kind: Some(kind),
             expires_at,
             verified_at,
+            net: Some(net),
         },
         &mut std::io::stderr(),
     )?;
@@ -275,13 +277,9 @@ fn ask_secret(username: &str) -> Result<Secret<String>> {
 }
 
 #[cfg(feature = "net")]
-fn verify(registry: &str, net: &NetArgs, login: &Login) -> Result<()> {
+fn verify(registry: &str, net: &NetOptions, login: &Login) -> Result<()> {
     use crate::harbor::{self, Verdict};
-    let opts = harbor::Options {
-        ca_file: net.ca_file.clone(),
-        insecure: net.insecure,
-    };
-    let client = harbor::Client::new(harbor::target(registry, &opts)?, &opts)?;
+    let client = harbor::Client::connect(registry, net)?;
     let (verdict, api) = client.verify(&login.username, &login.secret)?;
     if verdict == Verdict::Accepted {
         return Ok(());
@@ -296,7 +294,7 @@ fn verify(registry: &str, net: &NetArgs, login: &Login) -> Result<()> {
 }
 
 #[cfg(not(feature = "net"))]
-fn verify(_: &str, _: &NetArgs, _: &Login) -> Result<()> {
+fn verify(_: &str, _: &NetOptions, _: &Login) -> Result<()> {
     Err(Error::Usage(
         "this build has no network support; pass --no-verify to store without checking".into(),
     ))

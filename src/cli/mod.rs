@@ -85,6 +85,26 @@ pub struct NetArgs {
     pub insecure: bool,
 }
 
+impl NetArgs {
+    /// How to reach a registry: the flags given now, else what its login
+    /// used (`remembered`). A relative CA path is made absolute, since the
+    /// background check that reuses it runs elsewhere.
+    pub fn options(
+        &self,
+        remembered: Option<&crate::index::NetOptions>,
+    ) -> crate::index::NetOptions {
+        let remembered = remembered.cloned().unwrap_or_default();
+        crate::index::NetOptions {
+            ca_file: self
+                .ca_file
+                .as_deref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+                .or(remembered.ca_file),
+            insecure: self.insecure || remembered.insecure,
+        }
+    }
+}
+
 /// Whether `arg` starts a human command (the protocol actions are handled before).
 pub fn is_command(arg: &str) -> bool {
     use clap::CommandFactory;

@@ -86,21 +86,18 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
             entry.store.display()
         ))
     })?;
-    let opts = harbor::Options {
-        ca_file: a.net.ca_file.clone(),
-        insecure: a.net.insecure,
-    };
+    let opts = a.net.options(Some(&entry.net));
     let address = entry.server_url.clone().unwrap_or_else(|| key.clone());
-    let client = harbor::Client::new(harbor::target(&address, &opts)?, &opts)?;
+    let client = harbor::Client::connect(&address, &opts)?;
     let user = &stored.username;
     let (verdict, api) = client.verify(user, &stored.secret)?;
     if verdict == harbor::Verdict::Accepted {
-        check::record(&key, entry.generation, Verdict::Accepted)?;
+        check::record(&key, entry.generation, Verdict::Accepted, None)?;
         println!("{key} accepts the CLI secret of {user}; there is nothing to renew.");
         return Ok(ExitCode::SUCCESS);
     }
     // Harbor's web UI lives where its token service does.
-    let origin = api.unwrap_or_else(|| client.target().base.clone());
+    let origin = api.unwrap_or_else(|| client.target().origin());
     let info = client.system_info(Some(&origin));
     let provider = match info.as_ref().and_then(|i| i.auth_mode.as_deref()) {
         Some("oidc_auth") => info
@@ -108,14 +105,14 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
             .and_then(|i| i.oidc_provider_name.clone())
             .unwrap_or_else(|| "your identity provider".into()),
         Some(mode) => {
-            check::record(&key, entry.generation, Verdict::Refused)?;
+            check::record(&key, entry.generation, Verdict::Refused, None)?;
             return Err(Error::Unauthorized(format!(
                 "{key} refuses the password of {user}, and it signs people in with {mode}, not OIDC: \
                  renew does not apply; run `docker-credential-harbor login {key}` with the right password"
             )));
         }
         None => {
-            check::record(&key, entry.generation, Verdict::Refused)?;
+            check::record(&key, entry.generation, Verdict::Refused, None)?;
             return Err(Error::Unauthorized(format!(
                 "{key} refuses the secret of {user}, and {origin} does not say how it signs people in \
                  (no Harbor systeminfo): renew only helps with a Harbor that uses OIDC; \
@@ -148,7 +145,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         std::thread::sleep(POLL.min(left));
         match client.verify(user, &stored.secret) {
             Ok((harbor::Verdict::Accepted, _)) => {
-                check::record(&key, entry.generation, Verdict::Accepted)?;
+                check::record(&key, entry.generation, Verdict::Accepted, None)?;
                 println!(
                     "{key} accepts the CLI secret of {user} again: docker pull and push work."
                 );
@@ -162,7 +159,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         // Offline at the end: say so rather than blame the secret.
         return Err(e);
     }
-    check::record(&key, entry.generation, Verdict::Refused)?;
+    check::record(&key, entry.generation, Verdict::Refused, None)?;
     let why = format!(
         "{key} still refuses the CLI secret of {user} after {} s. If you did sign in, the CLI secret was \
          probably regenerated: copy the new one (web UI: your name > User Profile > CLI secret) and run \
@@ -171,7 +168,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     );
     if std::io::stdin().is_terminal() {
         eprintln!("{why}");
-        return take_new_secret(&key, &address, user, &opts);
+        return take_new_secret(&key, &address, user, &opts, &client);
     }
     Err(Error::Unauthorized(why))
 }
@@ -182,7 +179,8 @@ fn take_new_secret(
     key: &str,
     address: &str,
     user: &str,
-    opts: &crate::harbor::Options,
+    opts: &index::NetOptions,
+    client: &crate::harbor::Client,
 ) -> Result<ExitCode> {
     let secret = rpassword::prompt_password(
         "Paste the new CLI secret to check and keep it (or press Enter to stop): ",
@@ -192,7 +190,6 @@ fn take_new_secret(
     if secret.expose().trim().is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    let client = crate::harbor::Client::new(crate::harbor::target(address, opts)?, opts)?;
     let (verdict, _) = client.verify(user, &secret)?;
     if verdict != crate::harbor::Verdict::Accepted {
         return Err(Error::Unauthorized(format!(
@@ -209,6 +206,7 @@ fn take_new_secret(
             kind: Some(AccountKind::User),
             expires_at: None,
             verified_at: Some(index::now()),
+            net: Some(opts.clone()),
         },
         &mut std::io::stderr(),
     )?;

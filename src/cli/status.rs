@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::NetArgs;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, Verdict};
+use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::notice;
 
 #[derive(Args)]
@@ -61,9 +61,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         }
         let expired = e.expires_at.is_some_and(|x| x > 0 && x <= now);
         let check = if a.check {
-            let (text, verdict) = check(key, e, &a.net);
-            if let Some(v) = verdict
-                && let Err(err) = crate::check::record(key, e.generation, v)
+            let (text, verdict) = check(key, e, &a.net.options(Some(&e.net)));
+            if let Some((v, detail)) = verdict
+                && let Err(err) = crate::check::record(key, e.generation, v, detail)
             {
                 eprintln!("warning: cannot record the check: {}", err.one_line());
             }
@@ -75,9 +75,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         let last_check = if a.check {
             index::load_lenient()
                 .ok()
-                .and_then(|(i, _)| i.registries.get(key).and_then(|x| x.check))
+                .and_then(|(mut i, _)| i.registries.remove(key).and_then(|x| x.check))
         } else {
-            e.check
+            e.check.clone()
         }
         .filter(|c| c.at >= e.stored_at);
         rows.push(Row {
@@ -127,11 +127,16 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
                 println!("  expiry:   unknown (import with --robot-file to track it)");
             }
             match &r.last_check {
-                Some(c) => println!(
-                    "  checked:  {} {}",
-                    c.verdict.name(),
-                    notice::ago(now - c.at)
-                ),
+                Some(c) => {
+                    println!(
+                        "  checked:  {} {}",
+                        c.verdict.name(),
+                        notice::ago(now - c.at)
+                    );
+                    if let Some(why) = &c.detail {
+                        println!("            nothing was sent: {why}");
+                    }
+                }
                 None => println!("  checked:  not since it was stored"),
             }
             if let Some(c) = &r.check {
@@ -149,10 +154,13 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     })
 }
 
+/// A recorded verdict and its detail.
+type Recorded = (Verdict, Option<String>);
+
 /// Check one stored secret: the line to show, and the verdict to record
 /// (none when the keychain, not the registry, failed).
 #[cfg(feature = "net")]
-fn check(key: &str, e: &index::Entry, net: &NetArgs) -> (String, Option<Verdict>) {
+fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recorded>) {
     use crate::harbor;
     let stored = match crate::store::get(e.store, key) {
         Ok(Some(s)) => s,
@@ -164,19 +172,15 @@ fn check(key: &str, e: &index::Entry, net: &NetArgs) -> (String, Option<Verdict>
         }
         Err(err) => return (format!("error: {}", err.one_line()), None),
     };
-    let opts = harbor::Options {
-        ca_file: net.ca_file.clone(),
-        insecure: net.insecure,
-    };
     let address = e.server_url.clone().unwrap_or_else(|| key.to_string());
-    let result = harbor::target(&address, &opts)
-        .and_then(|t| harbor::Client::new(t, &opts))
-        .and_then(|c| {
-            let (v, api) = c.verify(&stored.username, &stored.secret)?;
-            Ok((v, api, c))
-        });
+    let result = harbor::Client::connect(&address, net).and_then(|c| {
+        let (v, api) = c.verify(&stored.username, &stored.secret)?;
+        Ok((v, api, c))
+    });
     match result {
-        Ok((harbor::Verdict::Accepted, _, _)) => ("accepted".into(), Some(Verdict::Accepted)),
+        Ok((harbor::Verdict::Accepted, _, _)) => {
+            ("accepted".into(), Some((Verdict::Accepted, None)))
+        }
         Ok((harbor::Verdict::Rejected, api, c)) => {
             let info = c.system_info(api.as_deref()).unwrap_or_default();
             let mut text = format!(
@@ -184,16 +188,25 @@ fn check(key: &str, e: &index::Entry, net: &NetArgs) -> (String, Option<Verdict>
                 super::login::explain_rejection(&c.target().host, &stored.username, e.kind, &info)
             );
             if e.kind == AccountKind::User && info.auth_mode.as_deref() == Some("oidc_auth") {
-                text.push_str(&format!(" (or run `docker-credential-harbor renew {key}`)"));
+                text.push_str(" (or run ");
+                text.push_str(&crate::cmd(&format!("renew {key}")));
+                text.push(')');
             }
-            (text, Some(Verdict::Refused))
+            (text, Some((Verdict::Refused, None)))
         }
-        Err(Error::Network(msg)) => (format!("error: {msg}"), Some(Verdict::Unreachable)),
-        Err(err) => (format!("error: {}", err.one_line()), None),
+        Err(err) => {
+            let recorded = crate::check::verdict_of(&err);
+            let label = if recorded.0 == Verdict::Blocked {
+                "blocked"
+            } else {
+                "error"
+            };
+            (format!("{label}: {}", err.one_line()), Some(recorded))
+        }
     }
 }
 
 #[cfg(not(feature = "net"))]
-fn check(_: &str, _: &index::Entry, _: &NetArgs) -> (String, Option<Verdict>) {
+fn check(_: &str, _: &index::Entry, _: &NetOptions) -> (String, Option<Recorded>) {
     ("error: this build has no network support".into(), None)
 }

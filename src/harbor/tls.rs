@@ -14,14 +14,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use super::Options;
 use crate::error::{Error, Result};
+use crate::index::NetOptions;
 
 /// The rustls configuration for a client of `host` (`host[:port]`), and the
 /// certs.d entries it could not use ("PATH (why)"), for error messages.
 pub(super) fn client_config(
     host: &str,
-    opts: &Options,
+    opts: &NetOptions,
 ) -> Result<(rustls::ClientConfig, Vec<String>)> {
     let mut skipped = Vec::new();
     let trusted = trusted_certs(host, opts, &mut skipped)?;
@@ -61,7 +61,7 @@ pub(super) fn client_config(
 /// `SSL_CERT_FILE`, and the `*.crt` files of its certs.d directories.
 fn trusted_certs(
     host: &str,
-    opts: &Options,
+    opts: &NetOptions,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<CertificateDer<'static>>> {
     let mut certs = Vec::new();

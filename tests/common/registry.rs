@@ -29,9 +29,14 @@ impl Registry {
     /// registry behind Harbor core: `/v2/` answers 401 with
     /// `Www-Authenticate: Bearer realm="<standin>/service/token",service="harbor-registry"`.
     pub fn start_token(standin: &HarborStandin) -> Registry {
+        Self::start_token_at(standin, &standin.realm())
+    }
+
+    /// Like [`Registry::start_token`], sending clients to `realm` for tokens
+    /// (e.g. the stand-in under another name).
+    pub fn start_token_at(standin: &HarborStandin, realm: &str) -> Registry {
         let auth = format!(
-            "auth:\n  token:\n    realm: \"{}\"\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: \"{}\"\n",
-            standin.realm(),
+            "auth:\n  token:\n    realm: \"{realm}\"\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: \"{}\"\n",
             standin.cert_pem.display()
         );
         Self::start_in(new_dir(), auth, None)
