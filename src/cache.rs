@@ -31,7 +31,7 @@ mod imp {
     use crate::secret::Secret;
 
     fn description(key: &str) -> String {
-        format!("docker-credential-harbor-cache:{key}")
+        format!("{}-cache:{key}", crate::NAME)
     }
 
     /// The caller's own session keyring; never the shared fallback, where a
@@ -72,7 +72,7 @@ mod imp {
             crate::store::encode_blob(stored).expose()
         ));
         if let Ok(k) = ring.add_key(&description(key), blob.expose().as_bytes()) {
-            let _ = k.set_timeout(ttl as usize);
+            let _ = k.set_timeout(usize::try_from(ttl).unwrap_or(usize::MAX));
         }
     }
 
@@ -103,7 +103,10 @@ pub use imp::{get, invalidate, put};
 pub fn new_generation() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ ((std::process::id() as u64) << 48)
+        .map_or(0, |d| {
+            d.as_secs()
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(u64::from(d.subsec_nanos()))
+        });
+    nanos ^ (u64::from(std::process::id()) << 48)
 }

@@ -1,4 +1,4 @@
-//! One desktop notification when a background check first finds a secret
+//! One desktop notification (Linux desktops only) when a background check first finds a secret
 //! refused, for people who never see docker's stderr (IDE plug-ins, GUIs).
 //! Sent through org.freedesktop.Notifications on the session bus; anything
 //! missing (no desktop, no notification daemon) means no notification.
@@ -11,13 +11,15 @@ pub fn refused_text(key: &str, entry: &Entry) -> (String, String) {
     let body = match entry.kind {
         AccountKind::Robot => format!(
             "Robot account {} was refused (expired, disabled or its secret refreshed). \
-             Import the new secret: docker-credential-harbor login --robot-file FILE",
-            entry.username
+             Import the new secret: {} login --robot-file FILE",
+            entry.username,
+            crate::NAME
         ),
         _ => format!(
             "The CLI secret of {} was refused; your Harbor web session has probably expired. \
-             Run: docker-credential-harbor renew {key}",
-            entry.username
+             Run: {} renew {key}",
+            entry.username,
+            crate::NAME
         ),
     };
     (summary, body)

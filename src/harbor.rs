@@ -1,9 +1,11 @@
 //! Talking to a Harbor registry over HTTP(S): verify a secret the way
 //! `docker login` does, and read the anonymous `systeminfo` to explain a 401.
 //!
-//! Only the human commands use this; the protocol path never touches the network.
-//! Every caller gets docker's ways of reaching a registry: certs.d, a trusted
-//! self-signed certificate ([`tls`]) and plain HTTP for a loopback registry.
+//! The human commands and the detached background check use this; the
+//! protocol actions themselves never touch the network. Every caller gets
+//! docker's ways of reaching a registry: certs.d, a trusted self-signed
+//! certificate ([`tls`]), plain HTTP between loopback ends (or with
+//! `--insecure`), and the proxy variables for every other host.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -689,7 +691,7 @@ fn tls_message(host: &str, e: &rustls::Error, now: i64) -> String {
                  or have the certificate reissued"
             ),
             C::ExpiredContext { not_after, .. } => {
-                let at = not_after.as_secs() as i64;
+                let at = i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX);
                 format!(
                     "{cert} expired on {} ({}); the registry's administrator must renew it",
                     tls::utc(at),
@@ -700,7 +702,7 @@ fn tls_message(host: &str, e: &rustls::Error, now: i64) -> String {
                 format!("{cert} has expired; the registry's administrator must renew it")
             }
             C::NotValidYetContext { not_before, .. } => {
-                let at = not_before.as_secs() as i64;
+                let at = i64::try_from(not_before.as_secs()).unwrap_or(i64::MAX);
                 format!(
                     "{cert} is not valid before {} ({}); check this computer's clock",
                     tls::utc(at),

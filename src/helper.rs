@@ -147,7 +147,7 @@ pub fn store_with(
         warn(
             stderr,
             "no Secret Service in this session: the secret is kept in the Linux kernel keyring, \
-             which survives logout but not a reboot",
+             which a reboot empties (and logout too, after a few days unused)",
         );
     }
     Ok(Some(kind))
@@ -267,8 +267,9 @@ fn refusal_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
     let msg = match entry.kind {
         AccountKind::Robot => format!(
             "warning: {key} refused robot account {} ({when}): it expired, was disabled or its secret was refreshed; \
-             import the new secret with `{NAME} login --robot-file FILE`",
-            entry.username
+             import the new secret with {}",
+            entry.username,
+            crate::cmd("login --robot-file FILE")
         ),
         AccountKind::User => {
             let is_default = crate::settings::default_registry()
@@ -282,8 +283,9 @@ fn refusal_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
             };
             format!(
                 "warning: {key} refused the CLI secret of {} ({when}); your Harbor web session has probably expired: \
-                 run `{NAME} renew{target}`",
-                entry.username
+                 run {}",
+                entry.username,
+                crate::cmd(&format!("renew{target}"))
             )
         }
         AccountKind::Token => return,
@@ -335,34 +337,30 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
 /// One line on stderr (docker shows it during a pull) when a robot expires
 /// within a week or has expired; at most once a day per registry.
 fn expiry_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
-    let Some(expires) = entry.expires_at.filter(|e| *e > 0) else {
+    let Some(left) = index::robot_time_left(entry.expires_at, index::now()) else {
         return;
     };
-    let now = index::now();
-    if expires - now > 7 * 86_400 {
+    if left > 7 * 86_400 {
         return;
     }
     // "Expired" has its own daily slot: the "expires soon" reminder shown
     // yesterday must not hide the news that pulls now fail.
-    let slot = if expires <= now {
-        "expired"
-    } else {
-        "expires-soon"
-    };
+    let slot = if left <= 0 { "expired" } else { "expires-soon" };
     if !crate::notice::due(&format!("{slot}-{key}"), 86_400) {
         return;
     }
-    let msg = if expires <= now {
+    let msg = if left <= 0 {
         format!(
-            "warning: robot account {} for {key} expired {}; ask a project admin for a new secret, then run `{NAME} login --robot-file FILE`",
+            "warning: robot account {} for {key} expired {}; ask a project admin for a new secret, then run {}",
             entry.username,
-            crate::notice::ago(now - expires)
+            crate::notice::ago(-left),
+            crate::cmd("login --robot-file FILE")
         )
     } else {
         format!(
             "warning: robot account {} for {key} expires {}; ask a project admin to refresh it",
             entry.username,
-            crate::notice::within(expires - now)
+            crate::notice::within(left)
         )
     };
     warn(stderr, &msg);

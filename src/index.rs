@@ -1,5 +1,6 @@
 //! The non-secret index: which registries are stored, for whom, in which
-//! keychain, since when, and until when a robot account is valid.
+//! keychain, since when, until when a robot account is valid, how login
+//! reached the registry, and the last check's verdict.
 //!
 //! `list` answers from here without touching a keychain. Writers hold an
 //! exclusive file lock across their keychain change and the index rewrite, so
@@ -181,6 +182,17 @@ pub enum Loaded {
     Corrupt(String),
 }
 
+/// Seconds a robot with `expires_at` has left (negative: since it expired);
+/// `None` when it never expires (Harbor's -1) or nobody knows. The one
+/// expiry rule every command follows.
+pub fn robot_time_left(expires_at: Option<i64>, now: i64) -> Option<i64> {
+    expires_at.filter(|e| *e > 0).map(|e| e.saturating_sub(now))
+}
+
+pub fn robot_expired(expires_at: Option<i64>, now: i64) -> bool {
+    robot_time_left(expires_at, now).is_some_and(|left| left <= 0)
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -300,7 +312,8 @@ fn lock(dir: &Path) -> Result<fs::File> {
             }
             Err(fs::TryLockError::WouldBlock) => {
                 return Err(Error::Config(format!(
-                    "another docker-credential-harbor has held {} for over {} s; try again",
+                    "another {} has held {} for over {} s; try again",
+                    crate::NAME,
                     p.display(),
                     LOCK_WAIT.as_secs()
                 )));

@@ -10,7 +10,7 @@ use directories::ProjectDirs;
 use crate::error::{Error, Result};
 
 fn project() -> Result<ProjectDirs> {
-    ProjectDirs::from("", "", "docker-credential-harbor")
+    ProjectDirs::from("", "", crate::NAME)
         .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
 }
 
@@ -71,6 +71,21 @@ pub fn file_stem(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Whether a file is its owner's alone (no group or other permission bits):
+/// the one rule for files that hold a secret. Windows has no such bits.
+pub fn is_private(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o077 == 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
 }
 
 /// Create `dir` and its missing parents; directories this creates are 0700.

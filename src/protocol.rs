@@ -248,8 +248,8 @@ impl<'de> de::Deserialize<'de> for Opt {
 
 /// The one line `get` prints.
 pub fn format_get(server_url: &str, username: &str, secret: &Secret<String>) -> Secret<String> {
-    let mut out =
-        String::with_capacity(64 + server_url.len() + username.len() + secret.expose().len());
+    // Escapes can outgrow any guess: a wiping buffer leaves no copy behind.
+    let mut out = crate::secret::SecretBuf::default();
     out.push_str("{\"ServerURL\":");
     push_go_json_string(&mut out, server_url);
     out.push_str(",\"Username\":");
@@ -257,7 +257,7 @@ pub fn format_get(server_url: &str, username: &str, secret: &Secret<String>) -> 
     out.push_str(",\"Secret\":");
     push_go_json_string(&mut out, secret.expose());
     out.push_str("}\n");
-    Secret::new(out)
+    out.into_secret()
 }
 
 /// What `list` prints: server key to username, sorted by key.
@@ -276,23 +276,22 @@ pub fn format_list(entries: &BTreeMap<String, String>) -> String {
 }
 
 /// Encode a string the way Go's `encoding/json` does with HTML escaping on.
-pub fn push_go_json_string(out: &mut String, s: &str) {
-    out.push('"');
+/// Writing to a `String` or a [`crate::secret::SecretBuf`] cannot fail.
+pub fn push_go_json_string(out: &mut impl std::fmt::Write, s: &str) {
+    let _ = out.write_char('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+        let _ = match c {
+            '"' => out.write_str("\\\""),
+            '\\' => out.write_str("\\\\"),
+            '\n' => out.write_str("\\n"),
+            '\r' => out.write_str("\\r"),
+            '\t' => out.write_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => write!(out, "\\u{:04x}", u32::from(c)),
+            c if u32::from(c) < 0x20 => write!(out, "\\u{:04x}", u32::from(c)),
+            c => out.write_char(c),
+        };
     }
-    out.push('"');
+    let _ = out.write_char('"');
 }
 
 #[cfg(test)]

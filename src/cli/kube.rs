@@ -81,19 +81,18 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             (u, s, exp)
         }
     };
-    let now = index::now();
-    if let Some(exp) = expires_at
-        && exp > 0
-        && exp <= now
+    let left = index::robot_time_left(expires_at, index::now());
+    if let Some(left) = left
+        && left <= 0
     {
         return Err(Error::Unauthorized(format!(
             "robot account {username} for {registry} expired {}",
-            crate::notice::ago(now - exp)
+            crate::notice::ago(-left)
         )));
     }
-    let cache = match expires_at {
-        Some(exp) if exp > 0 => cache_secs.min((exp - now).max(0) as u64),
-        Some(_) => cache_secs,
+    // Never cached past the robot's expiry.
+    let cache = match left {
+        Some(left) => cache_secs.min(u64::try_from(left).unwrap_or(0)),
         None => cache_secs,
     };
     let out = kube::response(&req.api_version, &registry, &username, &secret, cache);
@@ -111,8 +110,8 @@ fn check_private(path: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::file("cannot read credentials file", path, e))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        if meta.permissions().mode() & 0o077 != 0 {
+        use std::os::unix::fs::MetadataExt;
+        if !crate::paths::is_private(&meta) {
             return Err(Error::Config(format!(
                 "{} is readable by other users; chmod 600 it",
                 path.display()

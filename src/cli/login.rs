@@ -2,6 +2,7 @@
 //! way `docker login` would, and keep it in the keychain. A 401 is explained
 //! for the kind of account at hand instead of a bare "unauthorized".
 
+use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,14 +77,15 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
     if login.secret.is_empty() {
         return Err(Error::BadInput("the secret is empty".into()));
     }
-    if let (AccountKind::Robot, Some(exp)) = (login.kind, login.expires_at)
-        && exp > 0
-        && exp <= index::now()
+    let now = index::now();
+    if login.kind == AccountKind::Robot
+        && let Some(left) = index::robot_time_left(login.expires_at, now)
+        && left <= 0
     {
         return Err(Error::Unauthorized(format!(
             "robot account {} expired {}; ask a project admin to refresh its secret or create a new robot",
             login.username,
-            crate::notice::ago(index::now() - exp)
+            crate::notice::ago(-left)
         )));
     }
     let net = a.net.options(None);
@@ -120,13 +122,10 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
         ),
     }
-    match expires_at {
-        Some(exp) if exp > 0 => println!(
-            "The robot account expires {}.",
-            crate::notice::within(exp - index::now())
-        ),
-        Some(_) => println!("The robot account never expires."),
-        None => {}
+    match (expires_at, index::robot_time_left(expires_at, now)) {
+        (_, Some(left)) => println!("The robot account expires {}.", crate::notice::within(left)),
+        (Some(_), None) => println!("The robot account never expires."),
+        (None, None) => {}
     }
     if let Some(file) = &a.robot_file {
         println!(
@@ -146,7 +145,8 @@ fn hint_if_docker_does_not_ask_us(key: &str) {
         .unwrap_or(true);
     if !configured {
         println!(
-            "docker does not use this helper for {key} yet: run `docker-credential-harbor configure --registry {key}`."
+            "docker does not use this helper for {key} yet: run {}.",
+            crate::cmd(&format!("configure --registry {key}"))
         );
     }
 }
@@ -213,18 +213,14 @@ pub(crate) fn read_robot_file(path: &Path) -> Result<Login> {
     })
 }
 
-fn warn_if_readable_by_others(_path: &Path) {
-    #[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    if let Ok(m) = std::fs::metadata(path)
+        && !crate::paths::is_private(&m)
     {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(_path)
-            && m.permissions().mode() & 0o044 != 0
-        {
-            eprintln!(
-                "warning: {} is readable by other users; delete it once imported",
-                _path.display()
-            );
-        }
+        eprintln!(
+            "warning: {} is open to other users; delete it once imported",
+            path.display()
+        );
     }
 }
 
@@ -316,15 +312,17 @@ pub fn explain_rejection(
             );
             let lower = username.to_ascii_lowercase();
             if lower.starts_with("robot+") {
-                s.push_str(&format!(
+                let _ = write!(
+                    s,
                     "; the shell may have swallowed the $project part of the name: quote it in single quotes, \
                      e.g. 'robot$project{}'",
                     &username["robot".len()..]
-                ));
+                );
             } else if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
-                s.push_str(&format!(
+                let _ = write!(
+                    s,
                     "; the name must include the robot prefix, e.g. robot${username}"
-                ));
+                );
             } else {
                 s.push_str("; in a shell, quote names with $ in single quotes");
             }
@@ -343,9 +341,10 @@ pub fn explain_rejection(
                 s.push_str(" (at UCAR your ucar.edu e-mail address, not a display name)");
             }
             if username.contains('+') && !username.contains('@') {
-                s.push_str(&format!(
+                let _ = write!(
+                    s,
                     "; if {username} is a robot account, its name needs the robot prefix, e.g. robot${username}"
-                ));
+                );
             }
             s.push_str(
                 " and the CLI secret from the web UI (your name > User Profile > CLI secret), not your password. \

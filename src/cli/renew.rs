@@ -61,7 +61,8 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     let (idx, _) = index::load_lenient()?;
     let entry = idx.registries.get(&key).cloned().ok_or_else(|| {
         Error::Config(format!(
-            "not logged in to {key}; run `docker-credential-harbor login {key}`"
+            "not logged in to {key}; run {}",
+            crate::cmd(&format!("login {key}"))
         ))
     })?;
     match entry.kind {
@@ -70,8 +71,9 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
             return Err(Error::Usage(format!(
                 "{} is a robot account: robots have no web session to renew. If {key} refuses it, it expired, \
                  was disabled or its secret was refreshed: ask a project admin for the new secret, then run \
-                 `docker-credential-harbor login --robot-file FILE`",
-                entry.username
+                 {}",
+                entry.username,
+                crate::cmd("login --robot-file FILE")
             )));
         }
         AccountKind::Token => {
@@ -82,8 +84,9 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     }
     let stored = crate::store::get(entry.store, &key)?.ok_or_else(|| {
         Error::Config(format!(
-            "the {} no longer holds the secret for {key}; run `docker-credential-harbor login {key}`",
-            entry.store.display()
+            "the {} no longer holds the secret for {key}; run {}",
+            entry.store.display(),
+            crate::cmd(&format!("login {key}"))
         ))
     })?;
     let opts = a.net.options(Some(&entry.net));
@@ -108,7 +111,8 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
             check::record(&key, entry.generation, Verdict::Refused, None)?;
             return Err(Error::Unauthorized(format!(
                 "{key} refuses the password of {user}, and it signs people in with {mode}, not OIDC: \
-                 renew does not apply; run `docker-credential-harbor login {key}` with the right password"
+                 renew does not apply; run {} with the right password",
+                crate::cmd(&format!("login {key}"))
             )));
         }
         None => {
@@ -116,7 +120,8 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
             return Err(Error::Unauthorized(format!(
                 "{key} refuses the secret of {user}, and {origin} does not say how it signs people in \
                  (no Harbor systeminfo): renew only helps with a Harbor that uses OIDC; \
-                 run `docker-credential-harbor login {key}` with a new secret"
+                 run {} with a new secret",
+                crate::cmd(&format!("login {key}"))
             )));
         }
     };
@@ -163,8 +168,9 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     let why = format!(
         "{key} still refuses the CLI secret of {user} after {} s. If you did sign in, the CLI secret was \
          probably regenerated: copy the new one (web UI: your name > User Profile > CLI secret) and run \
-         `docker-credential-harbor login {key}`",
-        a.wait
+         {}",
+        a.wait,
+        crate::cmd(&format!("login {key}"))
     );
     if std::io::stdin().is_terminal() {
         eprintln!("{why}");

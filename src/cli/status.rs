@@ -38,7 +38,8 @@ struct Row {
     /// The last verdict recorded (background check, `--check`, `renew`).
     #[serde(skip_serializing_if = "Option::is_none")]
     last_check: Option<index::Check>,
-    /// "accepted", "rejected", "missing" or an error line; only with --check.
+    /// "accepted", "rejected: ...", "missing: ...", "blocked: ..." (nothing was
+    /// sent, and why) or "error: ..."; only with --check.
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
 }
@@ -59,7 +60,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         if only.as_ref().is_some_and(|o| o != key) {
             continue;
         }
-        let expired = e.expires_at.is_some_and(|x| x > 0 && x <= now);
+        let expired = index::robot_expired(e.expires_at, now);
         let check = if a.check {
             let (text, verdict) = check(key, e, &a.net.options(Some(&e.net)));
             if let Some((v, detail)) = verdict
@@ -99,7 +100,8 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             println!("[]");
         }
         return Err(Error::Config(format!(
-            "no credentials stored for {o}; run `docker-credential-harbor login {o}`"
+            "no credentials stored for {o}; run {}",
+            crate::cmd(&format!("login {o}"))
         )));
     }
     if a.json {
@@ -108,20 +110,23 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
         );
     } else if rows.is_empty() {
-        println!("No registries stored. Run `docker-credential-harbor login` to add one.");
+        println!(
+            "No registries stored. Run {} to add one.",
+            crate::cmd("login")
+        );
     } else {
         for r in &rows {
             println!("{}", r.registry);
             println!("  account:  {} ({})", r.username, r.kind.name());
             println!("  keychain: {}", r.keychain);
             println!("  stored:   {}", notice::ago(now - r.stored_at));
-            if let Some(x) = r.expires_at {
-                if x <= 0 {
-                    println!("  expiry:   never");
-                } else if r.expired {
-                    println!("  expiry:   expired {}", notice::ago(now - x));
-                } else {
-                    println!("  expiry:   expires {}", notice::within(x - now));
+            if r.expires_at.is_some() {
+                match index::robot_time_left(r.expires_at, now) {
+                    None => println!("  expiry:   never"),
+                    Some(left) if left <= 0 => {
+                        println!("  expiry:   expired {}", notice::ago(-left));
+                    }
+                    Some(left) => println!("  expiry:   expires {}", notice::within(left)),
                 }
             } else if r.kind == AccountKind::Robot {
                 println!("  expiry:   unknown (import with --robot-file to track it)");

@@ -247,8 +247,10 @@ fn check_pinned(
     now: UnixTime,
 ) -> std::result::Result<ServerCertVerified, rustls::Error> {
     let (not_before, not_after) = validity(cert.as_ref()).ok_or(CertificateError::BadEncoding)?;
-    let time = |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
-    let t = now.as_secs() as i64;
+    let time = |secs: i64| {
+        UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+    };
+    let t = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     if t < not_before {
         return Err(CertificateError::NotValidYetContext {
             time: now,

@@ -31,7 +31,7 @@ use macos as platform;
 use windows as platform;
 
 /// The keychain service name every entry is filed under; the registry key is the user.
-pub const SERVICE: &str = "docker-credential-harbor";
+pub const SERVICE: &str = crate::NAME;
 
 /// Forces one keychain, e.g. `secret-service` or `keyutils`.
 pub const STORE_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_STORE";
@@ -176,13 +176,13 @@ pub fn decode_blob(text: &str) -> Option<Stored> {
 
 impl Stored {
     fn encode(&self) -> Secret<String> {
-        let mut s = String::with_capacity(32 + self.username.len() + self.secret.expose().len());
+        let mut s = crate::secret::SecretBuf::default();
         s.push_str("{\"Username\":");
         crate::protocol::push_go_json_string(&mut s, &self.username);
         s.push_str(",\"Secret\":");
         crate::protocol::push_go_json_string(&mut s, self.secret.expose());
         s.push('}');
-        Secret::new(s)
+        s.into_secret()
     }
 
     fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
@@ -203,8 +203,9 @@ impl Stored {
             store: kind.display(),
             reason: format!(
                 "the entry {} was not written by this program (or is damaged); \
-                 run `docker-credential-harbor login` to replace it",
-                platform::entry_name(key)
+                 run {} to replace it",
+                platform::entry_name(key),
+                crate::cmd("login")
             ),
         })
     }
@@ -271,7 +272,7 @@ fn bounded<T: Send + 'static>(
 fn entry(kind: StoreKind, store: &Arc<CredentialStore>, key: &str) -> Result<Entry> {
     let entry = if kind == StoreKind::SecretService {
         // The label is what people see in Seahorse or KeePassXC.
-        let label = format!("Harbor registry {key} (docker-credential-harbor)");
+        let label = format!("Harbor registry {key} ({})", crate::NAME);
         let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
         Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers)
     } else {
