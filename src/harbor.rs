@@ -968,6 +968,9 @@ mod tests {
     fn basic_auth_is_redacted_in_debug() {
         let b = basic("u", &Secret::new("pw".into()));
         assert_eq!(b.expose(), "Basic dTpwdw==");
+        let header = sensitive(&b).unwrap();
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("dTpwdw"), "{header:?}");
         assert!(!format!("{b:?}").contains("dTpwdw"));
     }
 }
