@@ -37,7 +37,7 @@ Two kinds of Harbor account:
                expiry included.";
 
 #[derive(Parser)]
-#[command(name = "docker-credential-harbor", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = crate::NAME, version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
