@@ -88,7 +88,7 @@ pub fn store_with(
         secret,
     } = creds;
     let stored = Stored { username, secret };
-    let kind = match store_in(kind, &key, &server_url, &stored, &facts, stderr) {
+    let kind = match store_in(kind, None, &key, &server_url, &stored, &facts, stderr) {
         Ok(()) => kind,
         // In WSL with the Windows side out of reach: the Linux keychain, said once.
         Err(e) => match store::instead_of(kind, &e)? {
@@ -107,7 +107,15 @@ pub fn store_with(
                         store::SHARED_LOGIN
                     ),
                 );
-                store_in(other, &key, &server_url, &stored, &facts, stderr)?;
+                store_in(
+                    other,
+                    Some(kind),
+                    &key,
+                    &server_url,
+                    &stored,
+                    &facts,
+                    stderr,
+                )?;
                 return Ok(Some(other));
             }
             None => return Err(e),
@@ -123,9 +131,11 @@ pub fn store_with(
     Ok(Some(kind))
 }
 
-/// Keychain first, then the index, both under the index lock.
+/// Keychain first, then the index, both under the index lock. A copy left
+/// in `unreachable` (which just failed) is not chased.
 fn store_in(
     kind: StoreKind,
+    unreachable: Option<StoreKind>,
     key: &str,
     server_url: &str,
     stored: &Stored,
@@ -175,6 +185,7 @@ fn store_in(
             }
             if let Some(p) = previous
                 && p.store != kind
+                && Some(p.store) != unreachable
             {
                 // The secret moved keychains: leave no copy behind.
                 let _ = store::delete(p.store, key);

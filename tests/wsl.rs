@@ -259,7 +259,13 @@ fn a_wsl_login_lands_in_credential_manager_and_warm_gets_skip_the_exe() {
 /// in WSL removes it on both sides.
 #[test]
 fn a_windows_side_store_is_served_in_wsl_and_erase_removes_it_everywhere() {
-    let w = Wsl::new();
+    let mut w = Wsl::new();
+    // Not on PATH (appendWindowsPath = false): named in the settings file.
+    w.env.unset("PATH");
+    let settings = w.env.config_home.join(NAME).join("config.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let named = serde_json::json!({"windows_helper": w.exe.dir.join(EXE)});
+    std::fs::write(&settings, named.to_string()).unwrap();
     let key = "shared.example";
     let secret = "windows-side-secret-42";
     w.env.watch_secret(secret);

@@ -153,6 +153,11 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
     let exe = exe().map_err(unavailable)?;
     let shown = exe.display().to_string();
     let mut cmd = Command::new(&exe);
+    // A Windows directory: a Linux one reaches it as a \\wsl$ path, and one
+    // deleted under the caller would fail the start.
+    if let Some(dir) = exe.parent().filter(|d| d.is_dir()) {
+        cmd.current_dir(dir);
+    }
     cmd.arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -180,7 +185,8 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
         unsafe { libc::kill(-pid, libc::SIGKILL) };
     };
     let mut stdin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
+    // Not joined: a process the .exe left behind may hold the pipe unread.
+    std::thread::spawn(move || {
         if let Some(s) = stdin.as_mut() {
             // A helper that exits without reading all of it is not an error here.
             let _ = s.write_all(input.expose().as_bytes());
@@ -208,11 +214,14 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
             }
         }
     };
-    let _ = writer.join();
     let grace = Instant::now() + PIPE_GRACE;
     let stdout = collect(&out, grace);
     let stderr = collect(&err, grace);
-    let text = Secret::new(String::from_utf8(stdout.to_vec()).unwrap_or_default());
+    let text = Secret::new(String::from_utf8(stdout.to_vec()).unwrap_or_else(|e| {
+        let mut bytes = e.into_bytes();
+        zeroize::Zeroize::zeroize(&mut bytes);
+        String::new()
+    }));
     let first_line = |s: &str| s.lines().next().unwrap_or("").trim().to_string();
     match status.code() {
         Some(0) => Ok(Ok(text)),
