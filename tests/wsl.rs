@@ -221,6 +221,19 @@ fn a_wsl_login_lands_in_credential_manager_and_warm_gets_skip_the_exe() {
     assert_eq!(out.stderr_lines(), Vec::<&str>::new(), "{out}");
     assert_eq!(w.exe.calls(), ["store"]);
     assert_eq!(w.index_store(&key), WSL_STORE);
+    // The Windows side starts no background check of its own (this side
+    // does), and interop is told to pass that on.
+    let envs = w.exe.envs();
+    assert!(
+        envs.contains("\nDOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL=off\n"),
+        "{envs}"
+    );
+    assert!(
+        envs.lines()
+            .any(|l| l.starts_with("WSLENV=")
+                && l.contains("DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL/w")),
+        "{envs}"
+    );
 
     // Three gets (docker pull, push, ...): served from the kernel-keyring
     // cache that login filled; the .exe is run at most once.

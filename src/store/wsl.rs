@@ -30,6 +30,8 @@ const BINFMT: [&str; 2] = [
 /// How to get the shared login, for every line that says it is not in use.
 pub const HOW: &str = "to share one login with Windows, install docker-credential-harbor.exe on \
     Windows and put it on PATH, or name it as \"windows_helper\" in the settings file (README: WSL)";
+/// `check::INTERVAL_ENV`, spelt out: `check` reads the store, not the reverse.
+const CHECK_INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
 /// Longest wait for the pipes to close once the .exe has exited (a process
 /// it left behind may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
@@ -172,7 +174,7 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
         .env_remove(crate::ci_env::HOST_ENV)
         // This side runs the background checks; the bridge's gets must not
         // start a second one on Windows. WSLENV carries it across interop.
-        .env(crate::check::INTERVAL_ENV, "off")
+        .env(CHECK_INTERVAL_ENV, "off")
         .env("WSLENV", wslenv());
     let limit = super::timeout();
     let started = Instant::now();
@@ -254,7 +256,7 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
 
 /// `WSLENV` with the check interval added, so interop passes it on.
 fn wslenv() -> String {
-    let var = format!("{}/w", crate::check::INTERVAL_ENV);
+    let var = format!("{}/w", CHECK_INTERVAL_ENV);
     match std::env::var("WSLENV") {
         Ok(v) if !v.is_empty() => format!("{v}:{var}"),
         _ => var,
@@ -293,5 +295,13 @@ fn collect(rx: &Chunks, until: Instant) -> Zeroizing<Vec<u8>> {
             Ok(chunk) => out.extend_from_slice(&chunk),
             Err(_) => return out,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_check_interval_variable_is_the_one_check_reads() {
+        assert_eq!(super::CHECK_INTERVAL_ENV, crate::check::INTERVAL_ENV);
     }
 }
