@@ -89,60 +89,40 @@ pub fn store_with(
         username,
         secret,
     } = creds;
-    let stored = Stored {
-        username: username.clone(),
-        secret,
+    let stored = Stored { username, secret };
+    let kind = match store_in(kind, None, &key, &server_url, &stored, &facts, stderr) {
+        Ok(()) => kind,
+        // In WSL with the Windows side out of reach: the Linux keychain, said once.
+        Err(e) => match store::instead_of(kind, &e)? {
+            Some((linux, why)) => {
+                let other = linux[0];
+                warn(
+                    stderr,
+                    &format!(
+                        "warning: {why}; the secret is kept in the {} instead{}; {}",
+                        other.display(),
+                        if other == StoreKind::Keyutils {
+                            ", which WSL empties when its VM stops"
+                        } else {
+                            ""
+                        },
+                        store::SHARED_LOGIN
+                    ),
+                );
+                store_in(
+                    other,
+                    Some(kind),
+                    &key,
+                    &server_url,
+                    &stored,
+                    &facts,
+                    stderr,
+                )?;
+                return Ok(Some(other));
+            }
+            None => return Err(e),
+        },
     };
-    // What the first pull after this login is served from, without a
-    // Secret Service round trip (see `cache`).
-    let cache_copy = (kind == StoreKind::SecretService).then(|| Stored {
-        username: stored.username.clone(),
-        secret: stored.secret.clone(),
-    });
-    let generation = crate::cache::new_generation();
-    let (_, (), note) = index::transact(
-        |idx| {
-            let previous = idx.registries.get(&key).cloned();
-            let same_account = previous.as_ref().filter(|p| p.username == username);
-            let entry = index::Entry {
-                kind: facts.kind.unwrap_or_else(|| AccountKind::guess(&username)),
-                username: username.clone(),
-                store: kind,
-                stored_at: index::now(),
-                expires_at: facts
-                    .expires_at
-                    .or_else(|| same_account.and_then(|p| p.expires_at)),
-                server_url: Some(server_url),
-                generation: Some(generation),
-                verified_at: facts.verified_at,
-                check: None,
-                net: facts
-                    .net
-                    .or_else(|| same_account.map(|p| p.net.clone()))
-                    .unwrap_or_default(),
-                extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
-            };
-            idx.registries.insert(key.clone(), entry);
-            Ok(previous)
-        },
-        |previous| {
-            store::set(kind, &key, stored)?;
-            match &cache_copy {
-                Some(copy) => crate::cache::put(&key, generation, copy),
-                None => crate::cache::invalidate(&key),
-            }
-            if let Some(p) = previous
-                && p.store != kind
-            {
-                // The secret moved keychains: leave no copy behind.
-                let _ = store::delete(p.store, &key);
-            }
-            Ok(())
-        },
-    )?;
-    if let Some(n) = note {
-        warn(stderr, &format!("warning: {n}"));
-    }
     if kind == StoreKind::Keyutils {
         warn(
             stderr,
@@ -151,6 +131,80 @@ pub fn store_with(
         );
     }
     Ok(Some(kind))
+}
+
+/// Keychain first, then the index, both under the index lock. A copy left
+/// in `unreachable` (which just failed) is not chased.
+fn store_in(
+    kind: StoreKind,
+    unreachable: Option<StoreKind>,
+    key: &str,
+    server_url: &str,
+    stored: &Stored,
+    facts: &LoginFacts,
+    stderr: &mut dyn Write,
+) -> Result<()> {
+    let username = &stored.username;
+    // What the first pull after this login is served from, without a
+    // slow keychain's round trip (see `cache`).
+    let cache_copy = kind.cached().then(|| Stored {
+        username: stored.username.clone(),
+        secret: stored.secret.clone(),
+    });
+    let generation = crate::cache::new_generation();
+    let (_, (), note) = index::transact(
+        |idx| {
+            let previous = idx.registries.get(key).cloned();
+            let same_account = previous.as_ref().filter(|p| &p.username == username);
+            let entry = index::Entry {
+                kind: facts.kind.unwrap_or_else(|| AccountKind::guess(username)),
+                username: username.clone(),
+                store: kind,
+                stored_at: index::now(),
+                expires_at: facts
+                    .expires_at
+                    .or_else(|| same_account.and_then(|p| p.expires_at)),
+                server_url: Some(server_url.to_string()),
+                generation: Some(generation),
+                verified_at: facts.verified_at,
+                check: None,
+                net: facts
+                    .net
+                    .clone()
+                    .or_else(|| same_account.map(|p| p.net.clone()))
+                    .unwrap_or_default(),
+                extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
+            };
+            idx.registries.insert(key.to_string(), entry);
+            Ok(previous)
+        },
+        |previous| {
+            store::set(
+                kind,
+                key,
+                Stored {
+                    username: stored.username.clone(),
+                    secret: stored.secret.clone(),
+                },
+            )?;
+            match &cache_copy {
+                Some(copy) => crate::cache::put(key, generation, copy),
+                None => crate::cache::invalidate(key),
+            }
+            if let Some(p) = previous
+                && p.store != kind
+                && Some(p.store) != unreachable
+            {
+                // The secret moved keychains: leave no copy behind.
+                let _ = store::delete(p.store, key);
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(n) = note {
+        warn(stderr, &format!("warning: {n}"));
+    }
+    Ok(())
 }
 
 /// Look up the credentials for `server_url`; prints them as one JSON line.
@@ -212,7 +266,7 @@ fn find(server_url: &str, stderr: &mut dyn Write) -> Result<Found> {
     };
     // Warm path: a kernel-keyring copy made for this very index generation.
     let cached_generation = known
-        .filter(|e| e.store == StoreKind::SecretService)
+        .filter(|e| e.store.cached())
         .and_then(|e| e.generation);
     if let (Some(e), Some(g)) = (known, cached_generation)
         && let Some(hit) = crate::cache::get(&key, g)
@@ -220,35 +274,64 @@ fn find(server_url: &str, stderr: &mut dyn Write) -> Result<Found> {
         expiry_warning(&key, e, stderr);
         return Ok(with_entry(hit.username, hit.secret));
     }
-    let order = match known {
+    let mut order = match known {
         Some(e) => vec![e.store],
         None => store::search_order()?,
     };
     let mut first_error = None;
-    for kind in order {
+    let mut i = 0;
+    while let Some(&kind) = order.get(i) {
+        i += 1;
         let found = match store::get(kind, &key) {
             Ok(f) => f,
-            Err(e) if known.is_some() => return Err(e),
-            // Searching for a key the index does not know: a keychain that
-            // cannot be used cannot hold it either; the kernel keyring
-            // refusing a process without a session keyring is no news at all.
-            Err(Error::KeychainUnavailable { store: s, .. })
-                if s == StoreKind::Keyutils.display() =>
-            {
-                continue;
-            }
             Err(e) => {
-                first_error.get_or_insert(e);
+                // In WSL with the Windows side out of reach: the Linux
+                // keychains, said once; a secret in neither is not found.
+                if let Some((linux, why)) = store::instead_of(kind, &e)? {
+                    warn(
+                        stderr,
+                        &format!(
+                            "warning: {why}; looking in the Linux keychain instead; {}",
+                            store::SHARED_LOGIN
+                        ),
+                    );
+                    for k in linux {
+                        if !order.contains(&k) {
+                            order.push(k);
+                        }
+                    }
+                    continue;
+                }
+                match e {
+                    _ if known.is_some() && order.len() == 1 => return Err(e),
+                    // Searching for a key the index does not know: a keychain that
+                    // cannot be used cannot hold it either; the kernel keyring
+                    // refusing a process without a session keyring is no news at all.
+                    Error::KeychainUnavailable { store: s, .. }
+                        if s == StoreKind::Keyutils.display() => {}
+                    e => {
+                        first_error.get_or_insert(e);
+                    }
+                }
                 continue;
             }
         };
         if let Some(found) = found {
-            if let Some(g) = cached_generation {
+            let home = known.map(|e| e.store);
+            if let Some(g) = cached_generation
+                && home == Some(kind)
+            {
                 crate::cache::put(&key, g, &found);
             }
             match known {
                 Some(e) => expiry_warning(&key, e, stderr),
-                None => remember(&key, kind, &found.username, server_url),
+                None => {
+                    if let Some(g) = remember(&key, kind, &found.username, server_url)
+                        && kind.cached()
+                    {
+                        crate::cache::put(&key, g, &found);
+                    }
+                }
             }
             return Ok(with_entry(found.username, found.secret));
         }
@@ -294,9 +377,11 @@ fn refusal_warning(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
 }
 
 /// Put a keychain entry that the index lacks back into the index, so `list`
-/// shows it again. Best effort: `get` must not fail because of the index.
-fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
-    let _ = index::transact(
+/// shows it again; the new entry's generation. Best effort: `get` must not
+/// fail because of the index.
+fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) -> Option<u64> {
+    let generation = crate::cache::new_generation();
+    let (inserted, (), _) = index::transact(
         |idx| {
             if idx.registries.contains_key(key) {
                 return Ok(false);
@@ -310,7 +395,7 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
                     stored_at: index::now(),
                     expires_at: None,
                     server_url: Some(server_url.to_string()),
-                    generation: Some(crate::cache::new_generation()),
+                    generation: Some(generation),
                     verified_at: None,
                     check: None,
                     net: index::NetOptions::default(),
@@ -331,7 +416,9 @@ fn remember(key: &str, kind: StoreKind, username: &str, server_url: &str) {
                 _ => Err(Error::NotFound),
             }
         },
-    );
+    )
+    .ok()?;
+    inserted.then_some(generation)
 }
 
 /// One line on stderr (docker shows it during a pull) when a robot expires

@@ -1,6 +1,6 @@
 //! The tool's own small settings file (`config.json` in the config directory):
 //! the default registry for `login`, `logout` and `status`, and how often a
-//! stored secret is checked in the background.
+//! stored secret is checked in the background; in WSL, where the Windows build is.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,10 @@ pub struct Settings {
     /// Seconds between background checks, or `"off"`; see [`crate::check`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_interval: Option<serde_json::Value>,
+    /// In WSL: the Windows build's path (e.g. under `/mnt/c/`), when it is
+    /// not on PATH; see `store::wsl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_helper: Option<String>,
 }
 
 pub fn path() -> Result<std::path::PathBuf> {

@@ -1,5 +1,6 @@
 //! Linux: the Secret Service when the D-Bus session offers one, otherwise the
-//! kernel keyring (keyutils), which needs no daemon.
+//! kernel keyring (keyutils), which needs no daemon. In WSL, first of all
+//! Windows Credential Manager through the Windows build (see `wsl`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -9,7 +10,12 @@ use keyring_core::CredentialStore;
 use super::StoreKind;
 use crate::error::{Error, Result};
 
-pub const SUPPORTED: &[StoreKind] = &[StoreKind::SecretService, StoreKind::Keyutils];
+/// Best first: the order in which a key of unknown home is looked for.
+pub const SUPPORTED: &[StoreKind] = &[
+    StoreKind::WindowsViaWsl,
+    StoreKind::SecretService,
+    StoreKind::Keyutils,
+];
 
 const SS_HINT: &str = "start a Secret Service (gnome-keyring, KeePassXC) in this D-Bus session, \
     or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils, or in CI set HARBOR_USERNAME and HARBOR_PASSWORD";
@@ -34,14 +40,24 @@ pub fn reachable(kind: StoreKind) -> bool {
     match kind {
         StoreKind::SecretService => session_bus_present(),
         StoreKind::Keyutils => true,
+        StoreKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe().is_ok(),
         _ => false,
     }
+}
+
+/// In WSL the Windows side (when it cannot be used, the caller falls back to
+/// [`detect_linux`], saying why); elsewhere [`detect_linux`].
+pub fn detect() -> Result<StoreKind> {
+    if super::wsl::detected() {
+        return Ok(StoreKind::WindowsViaWsl);
+    }
+    detect_linux()
 }
 
 /// Secret Service if a provider answers on the session bus, else the kernel keyring.
 /// A Secret Service that is there but hangs is an error, not a reason to put
 /// the secret somewhere the user does not expect.
-pub fn detect() -> Result<StoreKind> {
+pub fn detect_linux() -> Result<StoreKind> {
     if !session_bus_present() {
         return Ok(StoreKind::Keyutils);
     }
@@ -134,8 +150,14 @@ pub fn entry_name(key: &str) -> String {
 
 /// The kernel caps a `user` key's payload at 32,767 bytes; an escaped blob
 /// can pass that within [`super::MAX_SECRET`] (`<` takes 6 bytes as `\u003c`).
+/// Through WSL the Windows build keeps the same blob in Credential Manager,
+/// which holds 2,560 bytes (CRED_MAX_CREDENTIAL_BLOB_SIZE).
 pub fn max_blob(kind: StoreKind) -> Option<usize> {
-    (kind == StoreKind::Keyutils).then_some(32_767)
+    match kind {
+        StoreKind::Keyutils => Some(32_767),
+        StoreKind::WindowsViaWsl => Some(5 * 512),
+        _ => None,
+    }
 }
 
 /// The item was deleted (by a concurrent `erase`) between the search that

@@ -20,6 +20,8 @@ mod linux;
 mod macos;
 #[cfg(windows)]
 mod windows;
+#[cfg(target_os = "linux")]
+mod wsl;
 
 #[cfg(target_os = "linux")]
 use linux as platform;
@@ -33,7 +35,7 @@ use windows as platform;
 /// The keychain service name every entry is filed under; the registry key is the user.
 pub const SERVICE: &str = crate::NAME;
 
-/// Forces one keychain, e.g. `secret-service` or `keyutils`.
+/// Forces one keychain, e.g. `secret-service`, `keyutils` or (in WSL) `windows`.
 pub const STORE_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_STORE";
 /// Seconds a keychain call may take (default 10).
 pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
@@ -50,6 +52,9 @@ pub enum StoreKind {
     Keyutils,
     MacosKeychain,
     WindowsCredentialManager,
+    /// In WSL: Windows Credential Manager, through the Windows build.
+    #[serde(rename = "windows-credential-manager-via-wsl")]
+    WindowsViaWsl,
 }
 
 impl StoreKind {
@@ -60,6 +65,7 @@ impl StoreKind {
             StoreKind::Keyutils => "keyutils",
             StoreKind::MacosKeychain => "macos-keychain",
             StoreKind::WindowsCredentialManager => "windows-credential-manager",
+            StoreKind::WindowsViaWsl => "windows-credential-manager-via-wsl",
         }
     }
 
@@ -70,6 +76,7 @@ impl StoreKind {
             StoreKind::Keyutils => "kernel keyring",
             StoreKind::MacosKeychain => "macOS Keychain",
             StoreKind::WindowsCredentialManager => "Windows Credential Manager",
+            StoreKind::WindowsViaWsl => "Windows Credential Manager (through WSL interop)",
         }
     }
 
@@ -79,7 +86,10 @@ impl StoreKind {
             "secret-service" | "secretservice" => Some(StoreKind::SecretService),
             "keyutils" | "kernel-keyring" => Some(StoreKind::Keyutils),
             "macos-keychain" | "keychain" => Some(StoreKind::MacosKeychain),
-            "windows-credential-manager" | "wincred" => Some(StoreKind::WindowsCredentialManager),
+            "windows-credential-manager" | "wincred" | "windows" => {
+                Some(StoreKind::WindowsCredentialManager)
+            }
+            "windows-credential-manager-via-wsl" | "wsl" => Some(StoreKind::WindowsViaWsl),
             _ => None,
         }
     }
@@ -87,6 +97,12 @@ impl StoreKind {
     /// Whether this build can talk to this keychain at all.
     pub fn supported(self) -> bool {
         platform::SUPPORTED.contains(&self)
+    }
+
+    /// Slow keychains whose reads are copied into the kernel-keyring cache
+    /// (see `cache`): the Secret Service, and the Windows side from WSL.
+    pub fn cached(self) -> bool {
+        matches!(self, StoreKind::SecretService | StoreKind::WindowsViaWsl)
     }
 }
 
@@ -113,6 +129,20 @@ pub fn forced() -> Result<Option<StoreKind>> {
                         .join(", ")
                 ))
             })?;
+            // On Linux, "the Windows one" can only mean the Windows side from WSL.
+            #[cfg(target_os = "linux")]
+            let kind = match kind {
+                StoreKind::WindowsCredentialManager => StoreKind::WindowsViaWsl,
+                k => k,
+            };
+            #[cfg(target_os = "linux")]
+            if kind == StoreKind::WindowsViaWsl && !wsl::detected() {
+                return Err(Error::Config(format!(
+                    "{STORE_ENV}={} needs WSL, and this is not WSL (WSL_DISTRO_NAME and \
+                     WSL_INTEROP are not both set and there is no WSLInterop binfmt entry)",
+                    kind.name()
+                )));
+            }
             if !kind.supported() {
                 return Err(Error::Config(format!(
                     "{STORE_ENV}={} is not available on this operating system",
@@ -138,6 +168,37 @@ pub fn search_order() -> Result<Vec<StoreKind>> {
         .filter(|k| platform::reachable(*k))
         .collect())
 }
+
+/// When `e` says the Windows side cannot be reached from WSL just now (no
+/// .exe, interop down) and it was not forced: the Linux keychains to use
+/// instead, best first, and the reason, for one line on stderr that also
+/// says how to get the shared login ([`SHARED_LOGIN`]).
+pub fn instead_of(kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::WindowsViaWsl && wsl::unusable(e) && forced()?.is_none() {
+        let reason = match e {
+            Error::KeychainUnavailable { reason, .. } => format!("{}: {reason}", kind.display()),
+            other => other.one_line(),
+        };
+        let best = linux::detect_linux()?;
+        let mut order = vec![best];
+        order.extend(
+            linux::SUPPORTED
+                .iter()
+                .copied()
+                .filter(|k| *k != kind && *k != best && linux::reachable(*k)),
+        );
+        return Ok(Some((order, reason)));
+    }
+    let _ = (kind, e);
+    Ok(None)
+}
+
+/// How to share one login with Windows from WSL.
+#[cfg(target_os = "linux")]
+pub const SHARED_LOGIN: &str = wsl::HOW;
+#[cfg(not(target_os = "linux"))]
+pub const SHARED_LOGIN: &str = "";
 
 pub fn timeout() -> Duration {
     std::env::var(TIMEOUT_ENV)
@@ -305,6 +366,10 @@ pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
             blob.expose().len()
         )));
     }
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::WindowsViaWsl {
+        return wsl::set(key, &stored);
+    }
     let key = key.to_string();
     bounded(kind, move |store| {
         let entry = entry(kind, &store, &key)?;
@@ -320,6 +385,10 @@ pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
 
 /// The entry under `key`, or `None` when there is none.
 pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::WindowsViaWsl {
+        return wsl::get(key);
+    }
     let key = key.to_string();
     bounded(kind, move |store| {
         match entry(kind, &store, &key)?.get_secret() {
@@ -333,6 +402,10 @@ pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
 
 /// Remove the entry under `key`; `false` when there was none.
 pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::WindowsViaWsl {
+        return wsl::delete(key);
+    }
     let key = key.to_string();
     bounded(kind, move |store| {
         match entry(kind, &store, &key)?.delete_credential() {
@@ -382,6 +455,7 @@ mod tests {
             StoreKind::Keyutils,
             StoreKind::MacosKeychain,
             StoreKind::WindowsCredentialManager,
+            StoreKind::WindowsViaWsl,
         ] {
             let s = Stored::decode(kind, "h.example", text.clone().into_bytes()).unwrap();
             assert_eq!(s.username, "jdoe é<&>");

@@ -1,0 +1,307 @@
+//! WSL: Windows Credential Manager through the Windows build. Inside WSL the
+//! Linux build runs `docker-credential-harbor.exe` (through WSL interop) with
+//! its own protocol actions `store`, `get` and `erase` over stdin/stdout, so
+//! one login serves Windows and the distro, and it survives the WSL VM
+//! stopping. The secret goes over stdin only, never argv or the environment.
+//!
+//! Outside WSL nothing here runs: an `.exe` on PATH is never started.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{StoreKind, Stored};
+use crate::error::{Error, NOT_FOUND, Result};
+use crate::secret::Secret;
+use zeroize::Zeroizing;
+
+const KIND: StoreKind = StoreKind::WindowsViaWsl;
+/// The Windows build as it is installed on Windows (and seen on WSL's PATH).
+pub const EXE: &str = "docker-credential-harbor.exe";
+/// What WSL's init registers for running Windows programs (`-late` on newer WSL).
+const BINFMT: [&str; 2] = [
+    "/proc/sys/fs/binfmt_misc/WSLInterop",
+    "/proc/sys/fs/binfmt_misc/WSLInterop-late",
+];
+/// How to get the shared login, for every line that says it is not in use.
+pub const HOW: &str = "to share one login with Windows, install docker-credential-harbor.exe on \
+    Windows and put it on PATH, or name it as \"windows_helper\" in the settings file (README: WSL)";
+/// `check::INTERVAL_ENV`, spelt out: `check` reads the store, not the reverse.
+const CHECK_INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
+/// Longest wait for the pipes to close once the .exe has exited (a process
+/// it left behind may hold them).
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether this is WSL. The rule: WSL's interop binfmt entry is registered,
+/// or the session has both variables WSL puts into it (`WSL_DISTRO_NAME` and
+/// `WSL_INTEROP`). Either alone (`WSL_DISTRO_NAME` is also set by WSL 1 and
+/// by some tools) is not enough without the binfmt entry.
+pub fn detected() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    BINFMT.iter().any(|p| Path::new(p).exists()) || (set("WSL_DISTRO_NAME") && set("WSL_INTEROP"))
+}
+
+/// The Windows build to run: the settings file's `windows_helper`, else
+/// `docker-credential-harbor.exe` on PATH (Windows' PATH is appended to WSL's).
+/// The error says why there is none.
+pub fn exe() -> std::result::Result<PathBuf, String> {
+    let configured = crate::settings::load()
+        .map_err(|e| e.one_line())?
+        .windows_helper
+        .filter(|p| !p.trim().is_empty());
+    if let Some(p) = configured {
+        let path = PathBuf::from(p.trim());
+        return if executable(&path) {
+            Ok(path)
+        } else {
+            Err(format!(
+                "\"windows_helper\" in {} names {}, which is not an executable file",
+                crate::settings::path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                path.display()
+            ))
+        };
+    }
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .map(|d| d.join(EXE))
+                .find(|f| executable(f))
+        })
+        .ok_or_else(|| format!("{EXE} is not on PATH and no \"windows_helper\" is set"))
+}
+
+fn executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether `e` says the Windows side cannot be reached at all (no .exe,
+/// interop down): the caller may then use the Linux keychain.
+pub fn unusable(e: &Error) -> bool {
+    matches!(e, Error::KeychainUnavailable { store, .. } if *store == KIND.display())
+}
+
+fn unavailable(reason: String) -> Error {
+    Error::KeychainUnavailable {
+        store: KIND.display(),
+        reason,
+        hint: HOW,
+    }
+}
+
+pub fn set(key: &str, stored: &Stored) -> Result<()> {
+    let mut input = String::with_capacity(64 + key.len() + 6 * stored.secret.expose().len());
+    input.push_str("{\"ServerURL\":");
+    crate::protocol::push_go_json_string(&mut input, key);
+    input.push_str(",\"Username\":");
+    crate::protocol::push_go_json_string(&mut input, &stored.username);
+    input.push_str(",\"Secret\":");
+    crate::protocol::push_go_json_string(&mut input, stored.secret.expose());
+    input.push_str("}\n");
+    match run("store", Secret::new(input))? {
+        Ok(_) => Ok(()),
+        Err(Answer::Failed(e)) => Err(e),
+        Err(Answer::NotFound) => Err(Error::Keychain {
+            store: KIND.display(),
+            reason: format!("{EXE} store answered \"{NOT_FOUND}\""),
+        }),
+    }
+}
+
+pub fn get(key: &str) -> Result<Option<Stored>> {
+    match run("get", Secret::new(key.to_string()))? {
+        Ok(out) => {
+            // The answer has the shape of a `store` payload.
+            let creds =
+                crate::protocol::parse_store(out.expose()).map_err(|_| Error::Keychain {
+                    store: KIND.display(),
+                    reason: format!("{EXE} answered `get` with something other than credentials"),
+                })?;
+            Ok(Some(Stored {
+                username: creds.username,
+                secret: creds.secret,
+            }))
+        }
+        Err(Answer::NotFound) => Ok(None),
+        Err(Answer::Failed(e)) => Err(e),
+    }
+}
+
+pub fn delete(key: &str) -> Result<bool> {
+    match run("erase", Secret::new(key.to_string()))? {
+        Ok(_) => Ok(true),
+        Err(Answer::NotFound) => Ok(false),
+        Err(Answer::Failed(e)) => Err(e),
+    }
+}
+
+/// A protocol error from the Windows build: exit 1 and one line.
+enum Answer {
+    NotFound,
+    Failed(Error),
+}
+
+/// Run one protocol action of the Windows build, bounded by the keychain
+/// timeout (its whole process group is killed when it runs over). `Ok(Err)`
+/// is the helper's own answer (exit 1, one line); `Err` means it could not
+/// be run: not found, did not start, died, or did not answer in time.
+fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret<String>, Answer>> {
+    let exe = exe().map_err(unavailable)?;
+    let shown = exe.display().to_string();
+    let mut cmd = Command::new(&exe);
+    // A Windows directory: a Linux one reaches it as a \\wsl$ path, and one
+    // deleted under the caller would fail the start.
+    if let Some(dir) = exe.parent().filter(|d| d.is_dir()) {
+        cmd.current_dir(dir);
+    }
+    cmd.arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a timeout kills whatever it started too.
+        .process_group(0)
+        // Settings for this side only; the CI variables would be secrets in
+        // its environment.
+        .env_remove(super::STORE_ENV)
+        .env_remove(crate::ci_env::USERNAME_ENV)
+        .env_remove(crate::ci_env::PASSWORD_ENV)
+        .env_remove(crate::ci_env::HOST_ENV)
+        // This side runs the background checks; the bridge's gets must not
+        // start a second one on Windows. WSLENV carries it across interop.
+        .env(CHECK_INTERVAL_ENV, "off")
+        .env("WSLENV", wslenv());
+    let limit = super::timeout();
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| unavailable(format!("cannot run {shown}: {e}")))?;
+    let pid = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: signals only the process group this function started.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    };
+    let mut stdin = child.stdin.take();
+    // Not joined: a process the .exe left behind may hold the pipe unread.
+    std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            // A helper that exits without reading all of it is not an error here.
+            let _ = s.write_all(input.expose().as_bytes());
+        }
+        drop(stdin);
+    });
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                kill_group();
+                let _ = child.wait();
+                return Err(unavailable(format!(
+                    "{shown} did not answer within {} s (WSL interop may be broken in this \
+                     session; `wsl --shutdown` on Windows restarts it)",
+                    limit.as_secs().max(1)
+                )));
+            }
+            Err(e) => {
+                kill_group();
+                return Err(unavailable(format!("cannot wait for {shown}: {e}")));
+            }
+        }
+    };
+    let grace = Instant::now() + PIPE_GRACE;
+    let stdout = collect(&out, grace);
+    let stderr = collect(&err, grace);
+    let text = Secret::new(String::from_utf8(stdout.to_vec()).unwrap_or_else(|e| {
+        let mut bytes = e.into_bytes();
+        zeroize::Zeroize::zeroize(&mut bytes);
+        String::new()
+    }));
+    let first_line = |s: &str| s.lines().next().unwrap_or("").trim().to_string();
+    match status.code() {
+        Some(0) => Ok(Ok(text)),
+        Some(1) if !text.expose().trim().is_empty() => {
+            let line = first_line(text.expose());
+            if line == NOT_FOUND {
+                Ok(Err(Answer::NotFound))
+            } else {
+                Ok(Err(Answer::Failed(Error::Keychain {
+                    store: KIND.display(),
+                    reason: format!("{EXE} {action}: {line}"),
+                })))
+            }
+        }
+        // Not the protocol's answer: interop failed to start it (its own
+        // message is on stderr, never a secret there), or it died.
+        _ => {
+            let why = String::from_utf8_lossy(&stderr)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(|l| format!(": {}", l.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
+            Err(unavailable(format!(
+                "{shown} failed to run ({status}){why}"
+            )))
+        }
+    }
+}
+
+/// `WSLENV` with the check interval added, so interop passes it on.
+fn wslenv() -> String {
+    let var = format!("{}/w", CHECK_INTERVAL_ENV);
+    match std::env::var("WSLENV") {
+        Ok(v) if !v.is_empty() => format!("{v}:{var}"),
+        _ => var,
+    }
+}
+
+type Chunks = mpsc::Receiver<Zeroizing<Vec<u8>>>;
+
+/// Read a pipe on a thread, in chunks, at most about 1 MiB.
+fn reader(pipe: Option<impl Read + Send + 'static>) -> Chunks {
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut total = 0;
+            let mut buf = Zeroizing::new(vec![0u8; 4096]);
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                total += n;
+                if tx.send(Zeroizing::new(buf[..n].to_vec())).is_err()
+                    || total > crate::protocol::MAX_INPUT
+                {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// What a reader got until its pipe closed or `until`.
+fn collect(rx: &Chunks, until: Instant) -> Zeroizing<Vec<u8>> {
+    // Room for any answer up front: growing would leave copies behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(128 * 1024));
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => out.extend_from_slice(&chunk),
+            Err(_) => return out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_check_interval_variable_is_the_one_check_reads() {
+        assert_eq!(super::CHECK_INTERVAL_ENV, crate::check::INTERVAL_ENV);
+    }
+}
