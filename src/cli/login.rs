@@ -218,7 +218,7 @@ fn warn_if_readable_by_others(path: &Path) {
         && !crate::paths::is_private(&m)
     {
         eprintln!(
-            "warning: {} is open to other users; delete it once imported",
+            "warning: {} is readable by other users or otherwise open to them; delete it once imported",
             path.display()
         );
     }
