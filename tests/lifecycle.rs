@@ -8,8 +8,6 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test lifecycle`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -44,8 +44,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,7 +65,12 @@ const OTHER_SESSION: [&str; 3] = ["keyctl", "session", "-"];
 const KEYUTILS_NOTICE: &str =
     "no Secret Service in this session: the secret is kept in the Linux kernel keyring";
 
-impl Rig {
+/// What these tests ask of the shared [`Rig`] (a trait: `Rig` lives in the rig crate).
+trait RigExt {
+    fn has(&self, key: &str) -> bool;
+}
+
+impl RigExt for Rig {
     /// Whether the keychain holds an entry for `key`.
     fn has(&self, key: &str) -> bool {
         match self.kind {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-harbor");
+pub const BIN: &str = env!("RIG_BIN");
 /// The program name the helper prints in its usage and version lines.
 pub const NAME: &str = "docker-credential-harbor";
 /// Longest a single helper run may take before the test fails.
