@@ -416,6 +416,8 @@ fn checks_racing_store_erase_and_logout_lose_no_index_update() {
         out.assert_silent_success();
     }
     due_soon();
+    // The sleeps below pace the load (gets, stores and erases spread over
+    // about a second, so they overlap running checks); nothing waits on them.
     std::thread::scope(|s| {
         for k in &keys {
             let env = &env;
