@@ -7,8 +7,6 @@
 //! The kernel-keyring test needs its own session keyring:
 //! `keyctl session - cargo test --test e2e`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

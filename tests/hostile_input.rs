@@ -5,8 +5,6 @@
 //! The number of cases per property is `PROPTEST_CASES` (default 2,000 here;
 //! `.ci/run` and the README's figures use that default).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env};

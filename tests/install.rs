@@ -2,8 +2,6 @@
 //! installs, configures docker and podman, changes nothing when run again,
 //! and `--uninstall` leaves no trace of the tool in those files.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

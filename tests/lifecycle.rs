@@ -8,8 +8,6 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test lifecycle`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -135,18 +133,22 @@ impl Rig {
         (script, ran)
     }
 
-    /// Waits until no background check of this rig's registry runs.
+    /// Waits until no background check of this rig's registry runs: its
+    /// marker is gone (made by `get` before it exits, removed once the verdict
+    /// is recorded) and so is its process.
     fn wait_for_no_check(&self, key: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !bin::pids_running(&[NAME, "background-check", key]).is_empty() {
-            assert!(Instant::now() < deadline, "a check of {key} ran over 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.env.wait_for_checks_done();
+        bin::wait_until(
+            &format!("the check of {key} to exit"),
+            bin::CHECK_LIMIT,
+            || bin::pids_running(&[NAME, "background-check", key]).is_empty(),
+        );
     }
 }
 
 fn due_soon() {
-    // The interval in these tests is 1 s.
+    // The interval in these tests is 1 s, counted in whole seconds: this lets
+    // the time pass that makes a check due (no synchronisation).
     std::thread::sleep(Duration::from_millis(1100));
 }
 
@@ -309,11 +311,12 @@ fn check_interval_off_sends_nothing() {
             assert!(get.success() && get.stderr.is_empty(), "{get}");
         }
     }
+    // Quiescent: the control's check ran and finished, and the other gets,
+    // which have all returned, left no check marker behind.
     on.wait_for("accepted");
-    for rig in [&off_env, &off_file] {
+    for rig in [&on, &off_env, &off_file] {
         rig.wait_for_no_check(&rig.key());
     }
-    std::thread::sleep(Duration::from_millis(500));
     assert!(on.checks_of(USER) >= 1, "{:?}", on.standin.token_log());
     for rig in [&off_env, &off_file] {
         assert_eq!(
@@ -413,6 +416,8 @@ fn checks_racing_store_erase_and_logout_lose_no_index_update() {
         out.assert_silent_success();
     }
     due_soon();
+    // The sleeps below pace the load (gets, stores and erases spread over
+    // about a second, so they overlap running checks); nothing waits on them.
     std::thread::scope(|s| {
         for k in &keys {
             let env = &env;
@@ -504,17 +509,8 @@ fn the_first_refusal_sends_one_desktop_notification() {
     // A desktop session: the notification is for people who never see stderr.
     env.set("DISPLAY", ":99");
     env.watch_secret(USER_SECRET);
-    let monitor_log = env.root().join("monitor.txt");
-    let mut monitor = std::process::Command::new("dbus-monitor")
-        .args([
-            "--address",
-            ss.address(),
-            "interface='org.freedesktop.Notifications'",
-        ])
-        .stdout(std::fs::File::create(&monitor_log).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run dbus-monitor (Debian package dbus)");
+    let mut monitor =
+        keychain::BusMonitor::start(ss.address(), &["interface='org.freedesktop.Notifications'"]);
     let out = bin::run(
         &env,
         &["login", &registry.url(), "-u", USER, "--password-stdin"],
@@ -542,14 +538,12 @@ fn the_first_refusal_sends_one_desktop_notification() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        while !bin::pids_running(&[NAME, "background-check", &key]).is_empty() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        env.wait_for_checks_done();
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = monitor.kill();
-    let _ = monitor.wait();
-    let seen = std::fs::read_to_string(&monitor_log).unwrap();
+    // The checks have finished their Notify calls (which wait for the bus's
+    // answer): after a marker through the bus, the monitor has seen them all.
+    monitor.sync();
+    let seen = monitor.text();
     assert_eq!(
         seen.matches("member=Notify").count(),
         1,
@@ -594,7 +588,7 @@ fn ci_mode_and_the_kubelet_provider_start_no_checks() {
         request.as_bytes(),
     );
     assert!(kube.success() && kube.stdout.contains(USER), "{kube}");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Both have exited, so a check they started would have its marker now.
     rig.wait_for_no_check(&key);
     assert_eq!(rig.standin.token_log(), vec![], "no check was started");
     assert_eq!(rig.entry()["check"], Value::Null);

@@ -14,8 +14,6 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test login`.
 
-mod common;
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -14,8 +14,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-
 use common::bin::{self, Env, NO_SERVER_URL, NO_USERNAME, NOT_FOUND, Output, run_program};
 use common::keychain::SecretService;
 use common::peer_table::{Answer, Expect, PEER, Row, table};

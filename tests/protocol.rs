@@ -12,8 +12,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::time::Duration;
@@ -31,7 +29,16 @@ use serde_json::Value;
 /// (what a process without its own session keyring sees in CI or cron).
 const SHARED_SESSION: [&str; 3] = ["keyctl", "session", "_uid_ses.0"];
 
-impl Rig {
+/// What these tests ask of the shared [`Rig`] (a trait: `Rig` lives in the rig crate).
+trait RigExt {
+    fn track(&self, key: &str) -> String;
+    fn items(&self, key: &str) -> usize;
+    fn assert_items(&self, key: &str, n: usize);
+    fn assert_store_stderr(&self, out: &Output);
+    fn index_entry(&self, key: &str) -> Value;
+}
+
+impl RigExt for Rig {
     /// Register a key (e.g. `host:port`) for kernel-keyring cleanup.
     fn track(&self, key: &str) -> String {
         self.cleanup.add(key);

@@ -3,8 +3,6 @@
 //! and its API endpoints answer like Harbor's; the TLS registry needs its CA;
 //! skopeo can push and inspect an image through the token flow.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;

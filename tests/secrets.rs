@@ -46,13 +46,37 @@ fn proc_owner_while_waiting(program: &str, args: &[&str]) -> u32 {
         assert!(Instant::now() < deadline, "{program} never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The event: a thread blocked in read(0, ...), i.e. at its stdin read.
+    let reading = format!("{} 0x0 ", libc::SYS_read);
+    loop {
+        if blocked_in(child.id(), &reading) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} never reached its stdin read"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let owner = std::fs::metadata(format!("/proc/{}/status", child.id()))
         .map(|m| m.uid())
         .expect("stat /proc/PID");
     let _ = child.kill();
     let _ = child.wait();
     owner
+}
+
+/// Whether a thread of `pid` is blocked in the system call that
+/// `/proc/PID/task/TID/syscall` shows as starting with `prefix` (the number
+/// and the first argument). Readable for a non-dumpable process only with
+/// CAP_SYS_PTRACE: these tests run as root (setpriv needs it too).
+fn blocked_in(pid: u32, prefix: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|s| s.starts_with(prefix))
+    })
 }
 
 #[test]

@@ -10,8 +10,6 @@
 //! in parallel. Run under a session keyring of its own:
 //! `keyctl session - cargo test --locked --test tls`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
 #[path = "common/wine.rs"]
 mod wine;
 

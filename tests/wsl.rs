@@ -12,7 +12,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
 #[path = "common/wine.rs"]
 mod wine;
 

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-harbor");
+pub const BIN: &str = env!("RIG_BIN");
 /// The program name the helper prints in its usage and version lines.
 pub const NAME: &str = "docker-credential-harbor";
 /// Longest a single helper run may take before the test fails.
@@ -167,6 +167,39 @@ impl Env {
         }
     }
 
+    /// `$XDG_CACHE_HOME/docker-credential-harbor/checks` (`~/.cache` without
+    /// it): where `get` puts a
+    /// `KEY.running` marker before it starts a background check, and where
+    /// the check removes it once its verdict is recorded.
+    pub fn checks_dir(&self) -> PathBuf {
+        let cache = match self.vars.get("XDG_CACHE_HOME") {
+            Some(d) => PathBuf::from(d),
+            None => self.home.join(".cache"),
+        };
+        cache.join(NAME).join("checks")
+    }
+
+    /// The background checks of this Env that are running (their markers).
+    pub fn running_checks(&self) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(self.checks_dir()) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "running"))
+            .collect()
+    }
+
+    /// Waits until no background check of this Env runs. The marker is made
+    /// by `get` before it exits, so once the `get`s that could start a check
+    /// have returned, this is the event "every check they started is done
+    /// (its request sent, its verdict written)", or "none was started".
+    pub fn wait_for_checks_done(&self) {
+        wait_until("the background checks to finish", CHECK_LIMIT, || {
+            self.running_checks().is_empty()
+        });
+    }
+
     /// Every regular file under this Env.
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
@@ -205,6 +238,23 @@ impl Env {
 impl Default for Env {
     fn default() -> Self {
         Env::new()
+    }
+}
+
+/// Longest a background check may take in the tests (the helper's own
+/// limit is 40 s).
+pub const CHECK_LIMIT: Duration = Duration::from_secs(45);
+
+/// A bounded poll: checks `done` every 20 ms and fails the test, naming
+/// `what` it waited for, if it does not hold within `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} for {what}, in vain"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -166,10 +166,6 @@ impl Dockerd {
         format!("unix://{}", self.socket.display())
     }
 
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
     /// Everything the engine has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

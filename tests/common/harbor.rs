@@ -247,11 +247,6 @@ impl HarborStandin {
         self.state.token_log.lock().expect("token log lock").clear();
     }
 
-    /// Replace all accounts (e.g. to expire a robot or regenerate a secret mid-test).
-    pub fn set_accounts(&self, accounts: Vec<Account>) {
-        *self.state.accounts.lock().expect("accounts lock") = accounts;
-    }
-
     /// Change one account in place; panics if there is no account of that name.
     pub fn update_account(&self, name: &str, change: impl FnOnce(&mut Account)) {
         let mut accounts = self.state.accounts.lock().expect("accounts lock");

@@ -410,6 +410,119 @@ impl Drop for SecretService {
     }
 }
 
+/// `dbus-monitor` on a private bus, writing what matches its rules to a
+/// file the test reads. [`BusMonitor::sync`] puts a marker signal through the
+/// bus and waits for it: the bus forwards messages to a monitor in the order
+/// it handled them, so everything the bus handled before (a finished
+/// process's method calls, say) is in [`BusMonitor::text`] afterwards.
+pub struct BusMonitor {
+    child: Child,
+    log: PathBuf,
+    address: String,
+    syncs: u32,
+    _dir: tempfile::TempDir,
+}
+
+const SYNC_INTERFACE: &str = "org.example.RigMonitorSync";
+
+impl BusMonitor {
+    /// Watch `rules` (D-Bus match rules) on the bus at `address`; returns
+    /// once the monitor is listening.
+    pub fn start(address: &str, rules: &[&str]) -> BusMonitor {
+        require("/usr/bin/dbus-monitor", "dbus");
+        let dir = tempfile::Builder::new()
+            .prefix("dch-monitor-")
+            .tempdir()
+            .expect("temp dir for dbus-monitor");
+        let log = dir.path().join("monitor.txt");
+        let sync_rule = format!("type='signal',interface='{SYNC_INTERFACE}'");
+        let child = Command::new("/usr/bin/dbus-monitor")
+            .args(["--address", address])
+            .args(rules)
+            .arg(&sync_rule)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("create the monitor log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run dbus-monitor (Debian package dbus)");
+        let mut monitor = BusMonitor {
+            child,
+            log,
+            address: address.to_string(),
+            syncs: 0,
+            _dir: dir,
+        };
+        monitor.sync();
+        monitor
+    }
+
+    /// Everything the monitor has written so far.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Send a marker through the bus and wait until the monitor shows it.
+    pub fn sync(&mut self) {
+        self.syncs += 1;
+        let member = format!("Sync{}", self.syncs);
+        let bus = format!("--bus={}", self.address);
+        let name = format!("{SYNC_INTERFACE}.{member}");
+        let seen = format!("member={member}");
+        let send = || {
+            let args = [
+                bus.as_str(),
+                "--type=signal",
+                "/org/example/RigMonitor",
+                &name,
+            ];
+            let out = bin::run_bounded(
+                "/usr/bin/dbus-send",
+                args,
+                &BTreeMap::new(),
+                b"",
+                TOOL_LIMIT,
+            );
+            assert_eq!(out.status.code(), Some(0), "dbus-send\n{out}");
+        };
+        // Sent again every 200 ms: right after start the monitor may not be
+        // listening yet, and a signal sent before that is not kept for it.
+        let deadline = Instant::now() + READY_LIMIT;
+        loop {
+            send();
+            let resend = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < resend {
+                if self.text().contains(&seen) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dbus-monitor did not show its sync marker within {READY_LIMIT:?}"
+            );
+        }
+    }
+
+    /// The unique names that sent a method call to `destination`.
+    pub fn callers_of(&self, destination: &str) -> std::collections::BTreeSet<String> {
+        let to = format!("destination={destination} ");
+        self.text()
+            .lines()
+            .filter(|l| l.starts_with("method call ") && l.contains(&to))
+            .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("sender=")))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for BusMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn bus_config(socket: &Path) -> String {
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

@@ -18,13 +18,9 @@ const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// Creates (or overwrites) an OCI image layout in `dir` with a single image
-/// tagged `tag`. `dir` is created if missing. Use `oci:<dir>:<tag>` with skopeo.
-pub fn make_oci_layout(dir: &Path, tag: &str) {
-    make_oci_layout_with_digest(dir, tag);
-}
-
-/// Like [`make_oci_layout`], and returns the manifest digest (`sha256:...`),
-/// which `skopeo inspect` reports as `Digest` after a push.
+/// tagged `tag` (`dir` is created if missing; use `oci:<dir>:<tag>` with
+/// skopeo), and returns the manifest digest (`sha256:...`), which
+/// `skopeo inspect` reports as `Digest` after a push.
 pub fn make_oci_layout_with_digest(dir: &Path, tag: &str) -> String {
     let blobs = dir.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).unwrap_or_else(|e| panic!("create {}: {e}", blobs.display()));

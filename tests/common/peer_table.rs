@@ -332,7 +332,7 @@ pub fn table() -> Vec<Row> {
             "",
             Differs {
                 peer: ok("0.6.4\n"),
-                ours: ok(&format!("{NAME} ({NAME}) {}\n", env!("CARGO_PKG_VERSION"))),
+                ours: ok(&format!("{NAME} ({NAME}) {}\n", env!("RIG_PKG_VERSION"))),
                 why: "0.6.4 prints a bare version; current upstream prints `<name> (<module>) <version>`, as we do",
             },
         ),

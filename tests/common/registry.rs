@@ -21,7 +21,7 @@ pub struct Registry {
     ca_cert: Option<PathBuf>,
     log_path: PathBuf,
     // Last, so it is removed after the process is gone.
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Registry {
@@ -64,13 +64,6 @@ impl Registry {
             key: key.to_path_buf(),
         };
         Self::start_in(dir, auth, Some(tls))
-    }
-
-    /// Plain HTTP with htpasswd Basic auth for `user`/`pass`.
-    pub fn start_basic(user: &str, pass: &str) -> Registry {
-        let dir = new_dir();
-        let auth = htpasswd_auth(dir.path(), user, pass);
-        Self::start_in(dir, auth, None)
     }
 }
 
@@ -126,7 +119,7 @@ impl Registry {
                         tls: tls.is_some(),
                         ca_cert: tls.as_ref().and_then(|t| t.ca.clone()),
                         log_path,
-                        dir,
+                        _dir: dir,
                     };
                 }
                 Err(e) => {
@@ -166,15 +159,6 @@ impl Registry {
     /// Everything the registry has logged so far (stdout and stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-
-    /// The temp dir holding config, storage, certificates and log.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::bin::{self, NAME, Output};
+use common::bin::{self, NAME, Output};
 
 pub const WINE64: &str = "/usr/lib/wine/wine64";
 pub const WINESERVER: &str = "/usr/lib/wine/wineserver";
