@@ -773,6 +773,8 @@ fn check_interval_off(t: &mut Tour, cmd: &str) {
 
 fn docker_pull(t: &mut Tour, cmd: &str) {
     t.image_pushed();
+    // An earlier README line may have logged out: this one starts logged in.
+    t.logged_in();
     let d = t.dockerd();
     let args = t.args_after(cmd, "docker ");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
