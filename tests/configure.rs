@@ -45,21 +45,40 @@ fn configure(env: &Env, args: &[&str]) -> bin::Output {
     bin::run(env, &all, b"")
 }
 
+fn runtime_path(env: &Env) -> PathBuf {
+    env.runtime_dir.join("containers/auth.json")
+}
+
+fn tmpfiles_path(env: &Env) -> PathBuf {
+    env.config_home
+        .join("user-tmpfiles.d/docker-credential-harbor.conf")
+}
+
 #[test]
 fn no_files_at_all() {
     let env = env();
     let out = configure(&env, &[]);
     assert_eq!(out.code(), 0, "{out}");
-    for p in [docker_path(&env), podman_path(&env)] {
-        assert_eq!(
-            read_json(&p),
-            json!({"credHelpers": {KEY: "harbor"}}),
-            "{}",
-            p.display()
-        );
+    // docker's file also gets `host:443`, the spelling nerdctl 2.x looks up first.
+    let docker_want = json!({"credHelpers": {KEY: "harbor", "hub.k8s.ucar.edu:443": "harbor"}});
+    let podman_want = json!({"credHelpers": {KEY: "harbor"}});
+    for (p, want) in [
+        (docker_path(&env), &docker_want),
+        (podman_path(&env), &podman_want),
+        // The file `podman login` writes when REGISTRY_AUTH_FILE is unset.
+        (runtime_path(&env), &podman_want),
+    ] {
+        assert_eq!(&read_json(&p), want, "{}", p.display());
         assert_eq!(bin::mode_of(&p), 0o600, "{}", p.display());
         assert_eq!(bin::mode_of(p.parent().unwrap()), 0o700, "{}", p.display());
     }
+    let tmpfiles = std::fs::read_to_string(tmpfiles_path(&env)).expect("a user tmpfiles.d entry");
+    assert!(
+        tmpfiles.contains(
+            "f %t/containers/auth.json 0600 - - - {\"credHelpers\":{\"hub.k8s.ucar.edu\":\"harbor\"}}\n"
+        ),
+        "{tmpfiles}"
+    );
     assert!(
         out.stdout.contains("added credHelpers[hub.k8s.ucar.edu]"),
         "{out}"
@@ -67,10 +86,14 @@ fn no_files_at_all() {
     // Undo removes the files it created.
     let out = configure(&env, &["--undo"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(
-        !docker_path(&env).exists() && !podman_path(&env).exists(),
-        "{out}"
-    );
+    for p in [
+        docker_path(&env),
+        podman_path(&env),
+        runtime_path(&env),
+        tmpfiles_path(&env),
+    ] {
+        assert!(!p.exists(), "{} is gone\n{out}", p.display());
+    }
 }
 
 #[test]
