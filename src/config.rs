@@ -18,7 +18,7 @@ use crate::secret::Secret;
 /// Fields of an `auths` entry that hold a secret.
 const SECRET_FIELDS: [&str; 4] = ["auth", "password", "identitytoken", "registrytoken"];
 
-fn home() -> Result<PathBuf> {
+pub fn home() -> Result<PathBuf> {
     directories::BaseDirs::new()
         .map(|b| b.home_dir().to_path_buf())
         .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
@@ -75,7 +75,7 @@ pub fn runtime_dir_is_xdg() -> bool {
         && std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
 }
 
-fn xdg_config_home() -> Result<PathBuf> {
+pub fn xdg_config_home() -> Result<PathBuf> {
     match std::env::var_os("XDG_CONFIG_HOME") {
         Some(d) if !d.is_empty() => Ok(PathBuf::from(d)),
         _ => Ok(home()?.join(".config")),

@@ -348,3 +348,17 @@ fn check(_: &str, _: &str, _: &crate::secret::Secret<String>, _: &NetArgs) -> Re
         "this build has no network support; use --no-verify".into(),
     ))
 }
+
+/// The registry keys configure has set up (from its record), normalised:
+/// what `doctor` checks when no registry is named.
+pub fn configured_keys() -> Result<Vec<String>> {
+    let mut keys: Vec<String> = load_state()?
+        .files
+        .values()
+        .flat_map(|r| r.keys.keys())
+        .filter_map(|k| crate::registry::normalize(k).ok())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
