@@ -404,3 +404,78 @@ fn a_rejected_plaintext_secret_stays_and_is_reported() {
     assert_eq!(bin::get_ok(&env, &key).1, "stale-secret-22");
     bin::run(&env, &["erase"], key.as_bytes());
 }
+
+/// Helm's, Apptainer's and nerdctl's files (the tools cannot be installed
+/// here): what configure writes into them and takes back.
+#[test]
+fn helm_apptainer_and_nerdctl_files() {
+    let env = env();
+    let key = format!("nerdctl-helm.p{}.example", std::process::id());
+    let secret = "helm-plain-secret-5d2a";
+    env.watch_secret(secret);
+    let helm = env.config_home.join("helm/registry/config.json");
+    let apptainer = env.home.join(".apptainer/docker-config.json");
+    // Helm had no auth at all, so it picked docker-credential-secretservice
+    // for every registry by itself; Apptainer has no file of its own.
+    std::fs::create_dir_all(env.config_home.join("helm")).unwrap();
+    let bin_dir = env.root().join("only-secretservice");
+    write(
+        &bin_dir.join("docker-credential-secretservice"),
+        "#!/bin/sh\n",
+    );
+    bin::set_mode(&bin_dir.join("docker-credential-secretservice"), 0o755);
+    let path = bin_dir.display().to_string();
+    // nerdctl 2.0.0-2.0.2 wrote plaintext under host:443.
+    write(
+        &docker_path(&env),
+        &format!(
+            r#"{{"auths":{{"{key}:443":{{"auth":"{}"}}}}}}"#,
+            auth_b64("jdoe", secret)
+        ),
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["configure", "--registry", &key, "--no-verify"];
+        all.extend_from_slice(args);
+        bin::run_with(&env, &[("PATH", Some(&path))], &all, b"")
+    };
+    let out = run(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        read_json(&helm),
+        json!({"credsStore": "secretservice", "credHelpers": {&key: "harbor"}}),
+        "Helm keeps its own store for other registries\n{out}"
+    );
+    assert!(!apptainer.exists(), "no Apptainer file is created");
+    let docker = read_json(&docker_path(&env));
+    assert_eq!(docker["credHelpers"][format!("{key}:443")], "harbor");
+    assert_eq!(docker["auths"][format!("{key}:443")], json!({}), "{docker}");
+    // The host:443 spelling nerdctl asks for finds the moved secret.
+    assert_eq!(
+        bin::get_ok(&env, &format!("{key}:443")),
+        ("jdoe".into(), secret.into())
+    );
+    let out = run(&["--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !helm.exists(),
+        "configure created Helm's file: --undo removes it\n{out}"
+    );
+
+    // An existing Apptainer file gets the entry; Helm with auth of its own
+    // keeps exactly that.
+    write(&apptainer, "{}");
+    write(&helm, r#"{"auths":{"other.example":{}}}"#);
+    let out = run(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(read_json(&apptainer)["credHelpers"][&key], "harbor");
+    assert_eq!(
+        read_json(&helm),
+        json!({"auths": {"other.example": {}}, "credHelpers": {&key: "harbor"}})
+    );
+    let out = run(&["--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(read_json(&helm), json!({"auths": {"other.example": {}}}));
+    assert_eq!(read_json(&apptainer), json!({}));
+    bin::erase(&env, &key).assert_silent_success();
+    env.assert_no_secret_in_files();
+}
