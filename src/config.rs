@@ -55,7 +55,9 @@ pub fn runtime_auth_path() -> Option<PathBuf> {
         return None;
     }
     if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("containers").join("auth.json"));
+        // A stale variable (su, sudo) names a directory that is not there.
+        let d = PathBuf::from(d);
+        return d.is_dir().then(|| d.join("containers").join("auth.json"));
     }
     #[cfg(unix)]
     {

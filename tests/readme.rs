@@ -82,7 +82,14 @@ const WITNESSES: &[(&str, &str, &str)] = &[
     ),
     ("docker pull", "tests/e2e.rs", "\"pull\""),
     ("docker push", "tests/e2e.rs", "\"push\""),
-    ("podman login", "tests/e2e.rs", "\"login\""),
+    (
+        "docker-credential-harbor doctor",
+        "tests/doctor.rs",
+        "\"doctor\"",
+    ),
+    ("podman logout", "tests/podman.rs", "\"logout\""),
+    ("buildah push", "tests/podman.rs", "\"push\""),
+    ("podman login", "tests/podman.rs", "\"login\""),
     ("podman pull", "tests/e2e.rs", "\"pull\""),
     ("skopeo inspect", "tests/e2e.rs", "\"inspect\""),
 ];
