@@ -447,3 +447,25 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         Ok(ExitCode::FAILURE)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_list;
+
+    #[test]
+    fn reads_top_level_credential_helpers_only() {
+        let one = "credential-helpers = [\"containers-auth.json\", 'pass'] # x\n";
+        assert_eq!(
+            top_level_list(one, "credential-helpers").unwrap(),
+            ["containers-auth.json", "pass"]
+        );
+        let multi = "# c\nunqualified-search-registries = [\"docker.io\"]\ncredential-helpers = [\n  \"secretservice\", # first\n  \"containers-auth.json\",\n]\n";
+        assert_eq!(
+            top_level_list(multi, "credential-helpers").unwrap(),
+            ["secretservice", "containers-auth.json"]
+        );
+        let in_table = "[[registry]]\ncredential-helpers = [\"x\"]\n";
+        assert_eq!(top_level_list(in_table, "credential-helpers"), None);
+        assert_eq!(top_level_list("", "credential-helpers"), None);
+    }
+}
