@@ -43,21 +43,40 @@ fn configure(env: &Env, args: &[&str]) -> bin::Output {
     bin::run(env, &all, b"")
 }
 
+fn runtime_path(env: &Env) -> PathBuf {
+    env.runtime_dir.join("containers/auth.json")
+}
+
+fn tmpfiles_path(env: &Env) -> PathBuf {
+    env.config_home
+        .join("user-tmpfiles.d/docker-credential-harbor.conf")
+}
+
 #[test]
 fn no_files_at_all() {
     let env = env();
     let out = configure(&env, &[]);
     assert_eq!(out.code(), 0, "{out}");
-    for p in [docker_path(&env), podman_path(&env)] {
-        assert_eq!(
-            read_json(&p),
-            json!({"credHelpers": {KEY: "harbor"}}),
-            "{}",
-            p.display()
-        );
+    // docker's file also gets `host:443`, the spelling nerdctl 2.x looks up first.
+    let docker_want = json!({"credHelpers": {KEY: "harbor", "hub.k8s.ucar.edu:443": "harbor"}});
+    let podman_want = json!({"credHelpers": {KEY: "harbor"}});
+    for (p, want) in [
+        (docker_path(&env), &docker_want),
+        (podman_path(&env), &podman_want),
+        // The file `podman login` writes when REGISTRY_AUTH_FILE is unset.
+        (runtime_path(&env), &podman_want),
+    ] {
+        assert_eq!(&read_json(&p), want, "{}", p.display());
         assert_eq!(bin::mode_of(&p), 0o600, "{}", p.display());
         assert_eq!(bin::mode_of(p.parent().unwrap()), 0o700, "{}", p.display());
     }
+    let tmpfiles = std::fs::read_to_string(tmpfiles_path(&env)).expect("a user tmpfiles.d entry");
+    assert!(
+        tmpfiles.contains(
+            "f %t/containers/auth.json 0600 - - - {\"credHelpers\":{\"hub.k8s.ucar.edu\":\"harbor\"}}\n"
+        ),
+        "{tmpfiles}"
+    );
     assert!(
         out.stdout.contains("added credHelpers[hub.k8s.ucar.edu]"),
         "{out}"
@@ -65,10 +84,14 @@ fn no_files_at_all() {
     // Undo removes the files it created.
     let out = configure(&env, &["--undo"]);
     assert_eq!(out.code(), 0, "{out}");
-    assert!(
-        !docker_path(&env).exists() && !podman_path(&env).exists(),
-        "{out}"
-    );
+    for p in [
+        docker_path(&env),
+        podman_path(&env),
+        runtime_path(&env),
+        tmpfiles_path(&env),
+    ] {
+        assert!(!p.exists(), "{} is gone\n{out}", p.display());
+    }
 }
 
 #[test]
@@ -378,4 +401,79 @@ fn a_rejected_plaintext_secret_stays_and_is_reported() {
     );
     assert_eq!(bin::get_ok(&env, &key).1, "stale-secret-22");
     bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// Helm's, Apptainer's and nerdctl's files (the tools cannot be installed
+/// here): what configure writes into them and takes back.
+#[test]
+fn helm_apptainer_and_nerdctl_files() {
+    let env = env();
+    let key = format!("nerdctl-helm.p{}.example", std::process::id());
+    let secret = "helm-plain-secret-5d2a";
+    env.watch_secret(secret);
+    let helm = env.config_home.join("helm/registry/config.json");
+    let apptainer = env.home.join(".apptainer/docker-config.json");
+    // Helm had no auth at all, so it picked docker-credential-secretservice
+    // for every registry by itself; Apptainer has no file of its own.
+    std::fs::create_dir_all(env.config_home.join("helm")).unwrap();
+    let bin_dir = env.root().join("only-secretservice");
+    write(
+        &bin_dir.join("docker-credential-secretservice"),
+        "#!/bin/sh\n",
+    );
+    bin::set_mode(&bin_dir.join("docker-credential-secretservice"), 0o755);
+    let path = bin_dir.display().to_string();
+    // nerdctl 2.0.0-2.0.2 wrote plaintext under host:443.
+    write(
+        &docker_path(&env),
+        &format!(
+            r#"{{"auths":{{"{key}:443":{{"auth":"{}"}}}}}}"#,
+            auth_b64("jdoe", secret)
+        ),
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["configure", "--registry", &key, "--no-verify"];
+        all.extend_from_slice(args);
+        bin::run_with(&env, &[("PATH", Some(&path))], &all, b"")
+    };
+    let out = run(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        read_json(&helm),
+        json!({"credsStore": "secretservice", "credHelpers": {&key: "harbor"}}),
+        "Helm keeps its own store for other registries\n{out}"
+    );
+    assert!(!apptainer.exists(), "no Apptainer file is created");
+    let docker = read_json(&docker_path(&env));
+    assert_eq!(docker["credHelpers"][format!("{key}:443")], "harbor");
+    assert_eq!(docker["auths"][format!("{key}:443")], json!({}), "{docker}");
+    // The host:443 spelling nerdctl asks for finds the moved secret.
+    assert_eq!(
+        bin::get_ok(&env, &format!("{key}:443")),
+        ("jdoe".into(), secret.into())
+    );
+    let out = run(&["--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !helm.exists(),
+        "configure created Helm's file: --undo removes it\n{out}"
+    );
+
+    // An existing Apptainer file gets the entry; Helm with auth of its own
+    // keeps exactly that.
+    write(&apptainer, "{}");
+    write(&helm, r#"{"auths":{"other.example":{}}}"#);
+    let out = run(&[]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(read_json(&apptainer)["credHelpers"][&key], "harbor");
+    assert_eq!(
+        read_json(&helm),
+        json!({"auths": {"other.example": {}}, "credHelpers": {&key: "harbor"}})
+    );
+    let out = run(&["--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(read_json(&helm), json!({"auths": {"other.example": {}}}));
+    assert_eq!(read_json(&apptainer), json!({}));
+    bin::erase(&env, &key).assert_silent_success();
+    env.assert_no_secret_in_files();
 }

@@ -180,11 +180,9 @@ fn round_trip(kind: Backend) {
     rig.assert_items(&h, 0);
     assert_not_found(env, &h);
     assert_eq!(list(env), BTreeMap::new());
-    assert_eq!(
-        erase(env, &h).error_line(),
-        NOT_FOUND,
-        "a second erase finds nothing"
-    );
+    // A second erase finds nothing and says nothing: podman/skopeo logout
+    // (containers/image <= 5.30) crash on any failed erase.
+    erase(env, &h).assert_silent_success();
     env.assert_no_secret_in_files();
 }
 
@@ -250,13 +248,8 @@ fn logout_erases_all_four_spellings(kind: Backend) {
     first.assert_silent_success();
     assert!(first.stderr_lines().is_empty(), "{first}");
     for c in &calls[1..] {
-        let out = erase(env, c);
-        assert_eq!(
-            out.error_line(),
-            NOT_FOUND,
-            "later logout erases quietly find nothing\n{out}"
-        );
-        assert!(out.stderr_lines().is_empty(), "{out}");
+        // Later logout erases find nothing and succeed quietly.
+        erase(env, c).assert_silent_success();
     }
     rig.assert_items(&h, 0);
     assert!(!list(env).contains_key(&h));
@@ -470,7 +463,6 @@ fn exact_error_texts(kind: Backend) {
         (&["erase"], String::new(), NO_SERVER_URL),
         (&["erase"], "\n".into(), NO_SERVER_URL),
         (&["get"], h.clone(), NOT_FOUND),
-        (&["erase"], h.clone(), NOT_FOUND),
         // A key nobody could have stored is simply not found.
         (&["get"], "ftp://nonsense".into(), NOT_FOUND),
     ];

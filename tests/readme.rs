@@ -99,6 +99,9 @@ const CHECKS: &[(&str, How)] = &[
     ("docker push", Run(docker_push)),
     ("podman login", Run(podman_login)),
     ("podman pull", Run(podman_pull)),
+    ("podman logout", Run(podman_logout)),
+    ("buildah push", Run(buildah_push)),
+    ("docker-credential-harbor doctor", Run(doctor)),
     ("skopeo inspect", Run(skopeo_inspect)),
     (
         "New-Item ",
@@ -773,8 +776,10 @@ fn check_interval_off(t: &mut Tour, cmd: &str) {
 
 fn docker_pull(t: &mut Tour, cmd: &str) {
     t.image_pushed();
-    // An earlier README line may have logged out: this one starts logged in.
+    // An earlier README line may have logged out or undone configure: this
+    // one starts logged in and configured.
     t.logged_in();
+    docker::configure_clients(&t.env, &[&t.key()]);
     let d = t.dockerd();
     let args = t.args_after(cmd, "docker ");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -816,6 +821,45 @@ fn podman_login(t: &mut Tour, cmd: &str) {
         bin::get_ok(&t.env, &t.key()),
         (USER.to_string(), USER_SECRET.to_string())
     );
+}
+
+fn podman_logout(t: &mut Tour, cmd: &str) {
+    podman_login(t, "podman login hub.k8s.ucar.edu");
+    let args = t.args_after(cmd, "podman ");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = &t.env;
+    let out = t
+        .podman
+        .get_or_insert_with(Podman::new)
+        .podman(env, &args, b"");
+    docker::assert_ok(&out, cmd);
+    // "removes the secret from the keychain"
+    bin::assert_not_found(&t.env, &t.key());
+    t.logged_in();
+}
+
+fn buildah_push(t: &mut Tour, cmd: &str) {
+    t.image_pushed();
+    let image = t.args_after(cmd, "buildah push ")[0].clone();
+    let mut args = t.args_after(cmd, "buildah ");
+    args.insert(1, "--tls-verify=false".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = &t.env;
+    let p = t.podman.get_or_insert_with(Podman::new);
+    let out = p.buildah(env, &["pull", "--tls-verify=false", &image], b"");
+    docker::assert_ok(&out, "buildah pull (to have an image to push)");
+    let out = p.buildah(env, &args, b"");
+    docker::assert_ok(&out, cmd);
+}
+
+fn doctor(t: &mut Tour, cmd: &str) {
+    t.logged_in();
+    docker::configure_clients(&t.env, &[&t.key()]);
+    let out = t.sh(&t.local(cmd));
+    // Whatever it finds, it names the registry and exits 0 (nothing
+    // bypasses) or 1 (something does), never a crash or usage error.
+    assert!(matches!(out.code(), 0 | 1), "{out}");
+    assert!(out.stdout.contains(&t.key()), "{out}");
 }
 
 fn podman_pull(t: &mut Tour, cmd: &str) {

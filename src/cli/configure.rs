@@ -48,6 +48,9 @@ struct FileRecord {
     created_helpers: bool,
     /// Registry key to the helper it had before (None: it had none).
     keys: BTreeMap<String, Option<String>>,
+    /// The `credsStore` configure wrote (Helm's file: the store Helm had chosen by itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    added_creds_store: Option<String>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -83,69 +86,153 @@ fn save_state(s: &State) -> Result<()> {
     paths::write_atomic(&p, &text, 0o600)
 }
 
-pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
+/// Which client reads a file, for messages and for what configure adds there.
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Docker,
+    Containers,
+    Helm,
+    Apptainer,
+}
+
+impl Client {
+    fn who(self) -> &'static str {
+        match self {
+            Client::Docker => "docker",
+            Client::Containers => "podman/skopeo/buildah",
+            Client::Helm => "helm",
+            Client::Apptainer => "apptainer",
+        }
+    }
+}
+
+/// Every file configure edits, in order: docker's (also nerdctl's), the
+/// containers auth files (the one under `~/.config` or `$REGISTRY_AUTH_FILE`,
+/// then the runtime file `login` writes), Helm's and Apptainer's when present.
+fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
     let both = !a.docker && !a.podman;
-    let mut targets = Vec::new();
+    let mut t = Vec::new();
     if a.docker || both {
-        targets.push(("docker", config::docker_config_path()?));
+        t.push((Client::Docker, config::docker_config_path()?));
     }
     if a.podman || both {
-        targets.push(("podman/skopeo/buildah", config::containers_auth_path()?));
+        t.push((Client::Containers, config::containers_auth_path()?));
+        if let Some(p) = config::runtime_auth_path() {
+            t.push((Client::Containers, p));
+        }
     }
+    if both {
+        if let Some(p) = config::helm_registry_config_path()? {
+            t.push((Client::Helm, p));
+        }
+        if let Some(p) = config::apptainer_config_path()? {
+            t.push((Client::Apptainer, p));
+        }
+    }
+    Ok(t)
+}
+
+/// nerdctl 2.x looks a registry up as `host:443` before `host`: give that
+/// spelling the helper too (the helper maps it to the same key).
+fn nerdctl_key(key: &str) -> Option<String> {
+    let has_port = !key.ends_with(']') && key.contains(':');
+    (!key.contains("://") && !has_port).then(|| format!("{key}:443"))
+}
+
+pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     let keys = super::registry_keys(&a.registries)?;
     // Open every file first: one invalid file stops the run before anything changes.
     let mut files = Vec::new();
-    for (who, path) in targets {
-        files.push((who, ConfigFile::open(&path)?));
+    for (client, path) in targets(&a)? {
+        files.push((client, ConfigFile::open(&path)?));
     }
+    let runtime = config::runtime_auth_path().map(|p| paths::canonical(&p));
+    let mut runtime_keys = None;
     let mut state = load_state()?;
     let mut failed = false;
-    for (who, mut file) in files {
+    for (client, mut file) in files {
+        let who = client.who();
         let key_of_state = file.path.clone();
         if a.undo {
             undo(who, &mut file, &keys, state.files.remove(&key_of_state))?;
-            continue;
-        }
-        let record = state.files.entry(key_of_state).or_default();
-        if !file.existed() {
-            record.created_file = true;
-        }
-        let had_helpers = file.has_cred_helpers();
-        for key in &keys {
-            let previous = file.set_cred_helper(key, HELPER)?;
-            if previous.as_deref() != Some(HELPER) {
-                record.keys.entry(key.clone()).or_insert(previous.clone());
-                match previous {
-                    Some(p) => println!(
-                        "{who}: {}: credHelpers[{key}] was {p:?}, now {HELPER:?}",
-                        file.path.display()
-                    ),
-                    None => println!(
-                        "{who}: {}: added credHelpers[{key}] = {HELPER:?}",
-                        file.path.display()
-                    ),
-                }
-            } else {
+        } else {
+            let record = state.files.entry(key_of_state).or_default();
+            if !file.existed() {
+                record.created_file = true;
+            }
+            let had_helpers = file.has_cred_helpers();
+            if client == Client::Helm
+                && !file.has_auth_configured()
+                && let Some(native) = config::helm_native_store()
+            {
+                // With no auth in its file Helm picked this store for every
+                // registry; a credHelpers entry turns that off, so name it.
+                file.set_creds_store(Some(native));
+                record.added_creds_store = Some(native.to_string());
                 println!(
-                    "{who}: {}: {key} already uses this helper",
+                    "{who}: {}: credsStore = {native:?}, the store Helm chose by itself for other registries",
                     file.path.display()
                 );
             }
-            failed |= !migrate(who, &mut file, key, &a)?;
+            for key in &keys {
+                let mut names = vec![key.clone()];
+                if client == Client::Docker {
+                    names.extend(nerdctl_key(key));
+                }
+                for name in &names {
+                    let previous = file.set_cred_helper(name, HELPER)?;
+                    if previous.as_deref() == Some(HELPER) {
+                        println!(
+                            "{who}: {}: {name} already uses this helper",
+                            file.path.display()
+                        );
+                        continue;
+                    }
+                    record.keys.entry(name.clone()).or_insert(previous.clone());
+                    match previous {
+                        Some(p) => println!(
+                            "{who}: {}: credHelpers[{name}] was {p:?}, now {HELPER:?}",
+                            file.path.display()
+                        ),
+                        None => println!(
+                            "{who}: {}: added credHelpers[{name}] = {HELPER:?}",
+                            file.path.display()
+                        ),
+                    }
+                }
+                failed |= !migrate(who, &mut file, key, &a)?;
+            }
+            if !had_helpers {
+                record.created_helpers = true;
+            }
+            file.save()?;
+            if record.keys.is_empty() && !record.created_file {
+                state.files.remove(&file.path);
+            }
         }
-        if !had_helpers {
-            record.created_helpers = true;
-        }
-        file.save()?;
-        if record.keys.is_empty() && !record.created_file {
-            state.files.remove(&file.path);
+        if runtime.as_ref() == Some(&file.path) {
+            runtime_keys = Some(file.keys_with_helper(HELPER));
         }
     }
     save_state(&state)?;
-    if !a.undo && !on_path() {
+    if let Some(keys) = runtime_keys.filter(|_| config::runtime_dir_is_xdg())
+        && config::write_user_tmpfiles(&keys, HELPER)?
+    {
+        let p = config::user_tmpfiles_path()?;
+        if keys.is_empty() {
+            println!("podman/skopeo/buildah: removed {}", p.display());
+        } else {
+            println!(
+                "podman/skopeo/buildah: {}: recreates the runtime file's credHelpers at each session start",
+                p.display()
+            );
+        }
+    }
+    if !a.undo && config::find_on_path(crate::NAME).is_none() {
         eprintln!(
-            "warning: docker-credential-harbor is not on PATH, so docker and podman cannot run it; \
-             add its directory to PATH"
+            "warning: {} is not on PATH, so docker and podman cannot run it; \
+             add its directory to PATH",
+            crate::NAME
         );
     }
     Ok(if failed {
@@ -176,6 +263,13 @@ fn undo(
             println!("{who}: {}: removed credHelpers[{key}]", file.path.display());
         }
     }
+    if let Some(store) = &record.added_creds_store
+        && file.creds_store() == Some(store.as_str())
+        && file.keys_with_helper(HELPER).is_empty()
+    {
+        file.set_creds_store(None);
+        println!("{who}: {}: removed credsStore", file.path.display());
+    }
     if record.created_file && file.is_empty() {
         if file.existed() {
             file.remove()?;
@@ -199,9 +293,10 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
         {
             eprintln!(
                 "warning: {who}: {}: the plaintext secret for {key} was not moved ({}); \
-                 run `docker-credential-harbor login {key}`, or configure --no-verify",
+                 run {}, or configure --no-verify",
                 file.path.display(),
-                e.one_line()
+                e.one_line(),
+                crate::cmd(&format!("login {key}"))
             );
             ok = false;
             continue;
@@ -214,6 +309,8 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
             },
             LoginFacts {
                 verified_at: (!a.no_verify).then(index::now),
+                // Checked later the way it was checked now.
+                net: Some(a.net.options(None)),
                 ..LoginFacts::default()
             },
             &mut std::io::stderr(),
@@ -251,14 +348,16 @@ fn check(_: &str, _: &str, _: &crate::secret::Secret<String>, _: &NetArgs) -> Re
     ))
 }
 
-/// Whether a `docker-credential-harbor` executable is on PATH.
-fn on_path() -> bool {
-    let name = if cfg!(windows) {
-        "docker-credential-harbor.exe"
-    } else {
-        "docker-credential-harbor"
-    };
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
+/// The registry keys configure has set up (from its record), normalised:
+/// what `doctor` checks when no registry is named.
+pub fn configured_keys() -> Result<Vec<String>> {
+    let mut keys: Vec<String> = load_state()?
+        .files
+        .values()
+        .flat_map(|r| r.keys.keys())
+        .filter_map(|k| crate::registry::normalize(k).ok())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod configure;
+mod doctor;
 mod kube;
 mod login;
 mod renew;
@@ -55,6 +56,8 @@ enum Command {
     Renew(renew::RenewArgs),
     /// Point docker and podman at this helper (credHelpers) and move plaintext secrets into the keychain.
     Configure(configure::ConfigureArgs),
+    /// List every file each client reads for a registry and name what would bypass this helper.
+    Doctor(doctor::DoctorArgs),
     /// Answer kubelet's image credential provider requests (credentialprovider.kubelet.k8s.io/v1).
     KubeletCredentialProvider(kube::ProviderArgs),
     /// Print a kubernetes.io/dockerconfigjson Secret for the stored account (for kubectl apply -f -).
@@ -131,6 +134,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Command::Logout(a) => logout(a),
         Command::Status(a) => status::run(a),
         Command::Configure(a) => configure::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::KubeletCredentialProvider(a) => kube::provider(a),
         Command::KubeSecret(a) => kube::secret(a),
         Command::Renew(a) => renew::run(a),

@@ -418,6 +418,24 @@ impl Podman {
     }
 }
 
+impl Podman {
+    /// `buildah STORAGE-FLAGS ARGS` in the same private storage (buildah
+    /// takes podman's first three flags: driver, root, runroot).
+    pub fn buildah(&self, env: &Env, args: &[&str], stdin: &[u8]) -> Output {
+        let flags: Vec<String> = self.global_flags().into_iter().take(3).collect();
+        let pre: Vec<&str> = flags.iter().map(|s| s.as_str()).collect();
+        run_client(
+            env,
+            &client_vars(env, &[]),
+            &[],
+            "buildah",
+            &pre,
+            args,
+            stdin,
+        )
+    }
+}
+
 impl Default for Podman {
     fn default() -> Self {
         Podman::new()

@@ -67,6 +67,15 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Plain HTTP with htpasswd Basic auth for `user`/`pass`.
+    pub fn start_basic(user: &str, pass: &str) -> Registry {
+        let dir = new_dir();
+        let auth = htpasswd_auth(dir.path(), user, pass);
+        Self::start_in(dir, auth, None)
+    }
+}
+
 /// An htpasswd file for `user`/`pass` in `dir` and the `auth:` config using it.
 fn htpasswd_auth(dir: &Path, user: &str, pass: &str) -> String {
     let htpasswd = dir.join("htpasswd");

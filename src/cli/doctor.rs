@@ -1,0 +1,471 @@
+//! `doctor`: for each configured registry, every file each client reads, in
+//! that client's order, and whatever there would bypass the helper: plaintext
+//! read first, another helper or `credsStore`, a variable sending the client
+//! elsewhere, the helper missing from PATH, a registries.conf that turns the
+//! auth files off. Each problem names its file and its fix. Reads only.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::configure::HELPER;
+use crate::config::{self, ConfigFile};
+use crate::error::Result;
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// Registry to check (repeatable; default: the registries configure set up, else the default one).
+    #[arg(long = "registry", value_name = "REGISTRY")]
+    registries: Vec<String>,
+}
+
+const CONTAINERS: &str = "podman/skopeo/buildah";
+const CONFIGURE: &str = "run `docker-credential-harbor configure`";
+
+/// What one file says about one registry.
+enum Says {
+    Missing,
+    Unreadable(String),
+    Helper(String),
+    Plaintext(Vec<String>),
+    Nothing,
+}
+
+struct Report {
+    problems: usize,
+}
+
+impl Report {
+    fn problem(&mut self, file: &Path, what: &str, fix: &str) {
+        self.problems += 1;
+        println!("    problem: {}: {what}", file.display());
+        println!("      fix: {fix}");
+    }
+}
+
+fn open(path: &Path) -> std::result::Result<Option<ConfigFile>, String> {
+    match ConfigFile::open(path) {
+        Ok(f) if f.existed() => Ok(Some(f)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.one_line()),
+    }
+}
+
+/// `credHelpers[name]` first (as every client does), then plaintext `auths`.
+fn says(path: &Path, key: &str, name: &str) -> Says {
+    match open(path) {
+        Err(e) => Says::Unreadable(e),
+        Ok(None) => Says::Missing,
+        Ok(Some(f)) => {
+            if let Some(h) = f.cred_helper(name) {
+                return Says::Helper(h.to_string());
+            }
+            let plain: Vec<String> = f.plaintext(key).into_iter().map(|p| p.auths_key).collect();
+            if plain.is_empty() {
+                Says::Nothing
+            } else {
+                Says::Plaintext(plain)
+            }
+        }
+    }
+}
+
+fn describe(s: &Says) -> String {
+    match s {
+        Says::Missing => "does not exist".into(),
+        Says::Unreadable(e) => format!("cannot be read ({e})"),
+        Says::Helper(h) if h == HELPER => "credHelpers: this helper".into(),
+        Says::Helper(h) => format!("credHelpers: docker-credential-{h}"),
+        Says::Plaintext(k) => format!("a plaintext secret under auths[{}]", k.join(", ")),
+        Says::Nothing => "nothing for this registry".into(),
+    }
+}
+
+/// Plaintext anywhere is a secret on disk, whoever reads it.
+fn plaintext_problems(r: &mut Report, path: &Path, key: &str) {
+    if let Ok(Some(f)) = open(path) {
+        let plain: Vec<String> = f.plaintext(key).into_iter().map(|p| p.auths_key).collect();
+        if !plain.is_empty() {
+            r.problem(
+                path,
+                &format!(
+                    "a plaintext secret for {key} (auths[{}]) is on disk",
+                    plain.join(", ")
+                ),
+                &format!("{CONFIGURE} (it moves the secret into the keychain)"),
+            );
+        }
+    }
+}
+
+/// Walk `files` in the client's order; the first that says anything decides.
+fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &str) {
+    println!("  {who} reads, in this order:");
+    let mut decided = false;
+    for (i, (path, note)) in files.iter().enumerate() {
+        let s = says(path, key, name);
+        println!("    {}. {}{note}: {}", i + 1, path.display(), describe(&s));
+        if decided {
+            if let Says::Helper(h) = &s
+                && h != HELPER
+            {
+                r.problem(
+                    path,
+                    &format!("names docker-credential-{h} for {key}: {who} uses it once the entries above are gone"),
+                    CONFIGURE,
+                );
+            }
+            plaintext_problems(r, path, key);
+            continue;
+        }
+        match &s {
+            Says::Helper(h) if h == HELPER => decided = true,
+            Says::Helper(h) => {
+                decided = true;
+                r.problem(
+                    path,
+                    &format!("{who} asks docker-credential-{h} for {key}, not this helper"),
+                    CONFIGURE,
+                );
+            }
+            Says::Plaintext(_) => {
+                decided = true;
+                r.problem(
+                    path,
+                    &format!("{who} uses this plaintext secret for {key} before asking the helper"),
+                    &format!("{CONFIGURE} (it moves the secret into the keychain)"),
+                );
+            }
+            Says::Unreadable(_) => {
+                r.problem(path, &format!("{who} cannot read it"), "fix the file")
+            }
+            _ => {}
+        }
+    }
+    // For podman the caller names the file `login` writes instead.
+    if !decided
+        && who != CONTAINERS
+        && let Some((first, _)) = files.first()
+    {
+        r.problem(
+            first,
+            &format!("no file sends {key} to this helper: {who} keeps its own copy"),
+            CONFIGURE,
+        );
+    }
+}
+
+/// The `credential-helpers` registries.conf sets last (user drop-ins win),
+/// with the file that set it.
+fn credential_helpers() -> Option<(PathBuf, Vec<String>)> {
+    let home = config::home().ok()?;
+    let user_main = home.join(".config/containers/registries.conf");
+    let main = match std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ if user_main.is_file() => user_main,
+        _ => PathBuf::from("/etc/containers/registries.conf"),
+    };
+    let mut files = vec![main];
+    for dir in [
+        PathBuf::from("/etc/containers/registries.conf.d"),
+        home.join(".config/containers/registries.conf.d"),
+    ] {
+        let mut d: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        d.retain(|p| p.extension().is_some_and(|e| e == "conf"));
+        d.sort();
+        files.extend(d);
+    }
+    let mut found = None;
+    for f in files {
+        if let Some(list) = std::fs::read_to_string(&f)
+            .ok()
+            .and_then(|t| top_level_list(&t, "credential-helpers"))
+        {
+            found = Some((f, list));
+        }
+    }
+    found
+}
+
+/// A top-level TOML string array `name = [...]` (before any `[table]`).
+fn top_level_list(text: &str, name: &str) -> Option<Vec<String>> {
+    let mut value = String::new();
+    let mut in_value = false;
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if !in_value {
+            if line.starts_with('[') {
+                return None;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if k.trim().trim_matches('"') != name {
+                continue;
+            }
+            in_value = true;
+            value.push_str(v);
+        } else {
+            value.push_str(line);
+        }
+        if value.contains(']') {
+            break;
+        }
+    }
+    in_value.then(|| {
+        value
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+fn docker_note() -> &'static str {
+    if std::env::var_os("DOCKER_CONFIG").is_some_and(|d| !d.is_empty()) {
+        " (DOCKER_CONFIG sends clients here)"
+    } else {
+        ""
+    }
+}
+
+fn check(r: &mut Report, key: &str) -> Result<()> {
+    println!("{key}");
+    let docker = config::docker_config_path()?;
+
+    // docker: credHelpers, then credsStore, then auths, in one file.
+    println!("  docker reads {}{}", docker.display(), docker_note());
+    match open(&docker) {
+        Ok(Some(f)) => match f.cred_helper(key) {
+            Some(HELPER) => println!("    credHelpers: this helper"),
+            Some(h) => r.problem(
+                &docker,
+                &format!("credHelpers sends {key} to docker-credential-{h}"),
+                CONFIGURE,
+            ),
+            None => match f.creds_store() {
+                Some(s) => r.problem(
+                    &docker,
+                    &format!("no credHelpers entry: credsStore docker-credential-{s} keeps {key}"),
+                    CONFIGURE,
+                ),
+                None => r.problem(
+                    &docker,
+                    &format!(
+                        "no credHelpers entry: docker login {key} writes a plaintext secret here"
+                    ),
+                    CONFIGURE,
+                ),
+            },
+        },
+        Ok(None) => r.problem(
+            &docker,
+            "does not exist: docker login writes a plaintext secret here",
+            CONFIGURE,
+        ),
+        Err(e) => r.problem(&docker, &format!("cannot be read ({e})"), "fix the file"),
+    }
+    plaintext_problems(r, &docker, key);
+
+    // podman, skopeo, buildah.
+    let mut files: Vec<(PathBuf, &str)> = Vec::new();
+    let home = config::home()?;
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
+        files.push((PathBuf::from(f), " (REGISTRY_AUTH_FILE; login writes here)"));
+    } else {
+        match config::runtime_auth_path() {
+            Some(p) => files.push((p, " (login writes here; emptied at reboot)")),
+            None => println!(
+                "    note: XDG_RUNTIME_DIR is not set: podman login writes /run/containers/$UID/auth.json, not checked"
+            ),
+        }
+        let user = config::containers_auth_path()?;
+        files.push((user, ""));
+    }
+    files.push((docker.clone(), docker_note()));
+    files.push((home.join(".dockercfg"), ""));
+    walk(r, CONTAINERS, &files, key, key);
+    if let Some((primary, _)) = files.first()
+        && !matches!(says(primary, key, key), Says::Helper(ref h) if h == HELPER)
+    {
+        r.problem(
+            primary,
+            &format!(
+                "podman login {key} writes only this file and calls a helper only when this file names it: \
+                 it would store a plaintext secret here"
+            ),
+            CONFIGURE,
+        );
+    }
+    if config::runtime_dir_is_xdg() {
+        let t = config::user_tmpfiles_path()?;
+        let text = std::fs::read_to_string(&t).unwrap_or_default();
+        if !text.contains(&format!("\"{key}\":\"{HELPER}\"")) {
+            r.problem(
+                &t,
+                &format!(
+                    "nothing puts the entry for {key} back into the runtime file after a reboot"
+                ),
+                CONFIGURE,
+            );
+        }
+    }
+    match credential_helpers() {
+        Some((file, list)) if !list.iter().any(|h| h == "containers-auth.json") => r.problem(
+            &file,
+            &format!(
+                "credential-helpers = {list:?} leaves out \"containers-auth.json\": podman never reads the auth files, \
+                 so their credHelpers entry is not used"
+            ),
+            &format!("add \"containers-auth.json\" as the first entry in {}", file.display()),
+        ),
+        Some((file, list)) if list.first().map(String::as_str) != Some("containers-auth.json") => r.problem(
+            &file,
+            &format!(
+                "credential-helpers = {list:?}: podman login stores {key} with docker-credential-{} first",
+                list[0]
+            ),
+            &format!("put \"containers-auth.json\" first in {}", file.display()),
+        ),
+        Some((file, _)) => println!("    {}: credential-helpers starts with containers-auth.json", file.display()),
+        None => {}
+    }
+
+    // Helm: its own file, then docker's.
+    if let Some(helm) = config::helm_registry_config_path()? {
+        walk(
+            r,
+            "helm",
+            &[(helm, ""), (docker.clone(), docker_note())],
+            key,
+            key,
+        );
+    }
+    // Apptainer: its own file if it exists, else docker's (never both).
+    if let Some(app) = config::apptainer_config_path()? {
+        walk(r, "apptainer", &[(app, "")], key, key);
+    }
+    // nerdctl: docker's file, `host:443` before `host`.
+    if config::find_on_path("nerdctl").is_some() {
+        let k443 = format!("{key}:443");
+        if !key.contains(':') {
+            match says(&docker, key, &k443) {
+                Says::Helper(h) if h != HELPER => r.problem(
+                    &docker,
+                    &format!("nerdctl looks up {k443} first, and credHelpers sends it to docker-credential-{h}"),
+                    CONFIGURE,
+                ),
+                _ => println!("  nerdctl reads {} ({k443}, then {key})", docker.display()),
+            }
+        }
+    }
+    // sudo docker: root's file and sudo's PATH.
+    #[cfg(unix)]
+    // SAFETY: getuid(2) cannot fail.
+    if unsafe { libc::getuid() } != 0 {
+        let root = PathBuf::from("/root/.docker/config.json");
+        match open(&root) {
+            Ok(Some(f)) => {
+                println!("  sudo docker reads {}", root.display());
+                match f.cred_helper(key) {
+                    Some(HELPER) => {
+                        let secure = [
+                            "/usr/local/sbin",
+                            "/usr/local/bin",
+                            "/usr/sbin",
+                            "/usr/bin",
+                            "/sbin",
+                            "/bin",
+                        ];
+                        if !secure
+                            .iter()
+                            .any(|d| Path::new(d).join(crate::NAME).is_file())
+                        {
+                            r.problem(
+                                &root,
+                                "sudo docker runs the helper from sudo's PATH, which does not have it",
+                                "install it as root (`sudo ./install.sh`, into /usr/local/bin)",
+                            );
+                        }
+                    }
+                    Some(h) => r.problem(
+                        &root,
+                        &format!("credHelpers sends {key} to docker-credential-{h}"),
+                        "sudo docker-credential-harbor configure",
+                    ),
+                    None => {}
+                }
+                plaintext_problems(r, &root, key);
+            }
+            Ok(None) => {}
+            Err(_) => println!(
+                "  sudo docker: {} cannot be read as you; run `sudo docker-credential-harbor doctor`",
+                root.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+pub fn run(a: DoctorArgs) -> Result<ExitCode> {
+    let keys = if a.registries.is_empty() {
+        match super::configure::configured_keys()? {
+            k if k.is_empty() => super::registry_keys(&[])?,
+            k => k,
+        }
+    } else {
+        super::registry_keys(&a.registries)?
+    };
+    let mut r = Report { problems: 0 };
+    match config::find_on_path(crate::NAME) {
+        Some(p) => println!("helper: {}", p.display()),
+        None => {
+            r.problems += 1;
+            println!(
+                "    problem: {} is not on PATH: docker, podman and the others cannot run it",
+                crate::NAME
+            );
+            println!(
+                "      fix: add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)"
+            );
+        }
+    }
+    for key in &keys {
+        check(&mut r, key)?;
+    }
+    if r.problems == 0 {
+        println!("Nothing bypasses the helper.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} problem(s) found.", r.problems);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_list;
+
+    #[test]
+    fn reads_top_level_credential_helpers_only() {
+        let one = "credential-helpers = [\"containers-auth.json\", 'pass'] # x\n";
+        assert_eq!(
+            top_level_list(one, "credential-helpers").unwrap(),
+            ["containers-auth.json", "pass"]
+        );
+        let multi = "# c\nunqualified-search-registries = [\"docker.io\"]\ncredential-helpers = [\n  \"secretservice\", # first\n  \"containers-auth.json\",\n]\n";
+        assert_eq!(
+            top_level_list(multi, "credential-helpers").unwrap(),
+            ["secretservice", "containers-auth.json"]
+        );
+        let in_table = "[[registry]]\ncredential-helpers = [\"x\"]\n";
+        assert_eq!(top_level_list(in_table, "credential-helpers"), None);
+        assert_eq!(top_level_list("", "credential-helpers"), None);
+    }
+}

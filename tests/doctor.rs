@@ -1,0 +1,237 @@
+//! `doctor`: every way a client could bypass the helper is named with its
+//! file and its fix, and what `configure` fixes is gone after it. File level
+//! only (the clients themselves run in tests/podman.rs and tests/e2e.rs).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use common::bin::{self, Output};
+use common::docker;
+use common::rig::{Backend, Rig};
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A user in the default environment (no XDG_CONFIG_HOME), kernel keyring.
+fn rig(test: &'static str) -> Rig {
+    let mut rig = Rig::new(Backend::Keyutils, test);
+    rig.env.unset("XDG_CONFIG_HOME");
+    rig.env.set("DOCKER_CREDENTIAL_HARBOR_STORE", "keyutils");
+    rig
+}
+
+/// PATH with the helper on it, or without.
+fn path(rig: &Rig, with_helper: bool) -> String {
+    let system = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    if with_helper {
+        format!("{}:{system}", docker::helper_dir(&rig.env).display())
+    } else {
+        system.to_string()
+    }
+}
+
+fn helper(rig: &Rig, with_helper: bool, args: &[&str]) -> Output {
+    bin::run_with(
+        &rig.env,
+        &[("PATH", Some(&path(rig, with_helper)))],
+        args,
+        b"",
+    )
+}
+
+/// The problem lines naming `file`, each followed by its fix.
+fn problems_for(out: &Output, file: &Path) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let want = format!("problem: {}:", file.display());
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(&want))
+        .map(|(i, l)| {
+            let fix = lines.get(i + 1).copied().unwrap_or_default().trim();
+            assert!(
+                fix.starts_with("fix: "),
+                "a fix follows each problem\n{out}"
+            );
+            (l.trim().to_string(), fix.to_string())
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_named(out: &Output, file: &Path, words: &str, fix: &str) {
+    let found = problems_for(out, file);
+    assert!(
+        found
+            .iter()
+            .any(|(p, f)| p.contains(words) && f.contains(fix)),
+        "a problem in {} saying {words:?} with fix {fix:?}\n{out}",
+        file.display()
+    );
+}
+
+#[test]
+fn every_bypass_is_named_with_its_file_and_fix_and_configure_clears_them() {
+    let rig = rig("doctor_bypasses");
+    let env = &rig.env;
+    let key = rig.host("hub");
+    let auth = base64::engine::general_purpose::STANDARD.encode("jdoe:doctor-secret-5e8a1c");
+    env.watch_secret("doctor-secret-5e8a1c");
+    let docker_file = env.home.join(".docker/config.json");
+    let user_file = env.home.join(".config/containers/auth.json");
+    let runtime_file = env.runtime_dir.join("containers/auth.json");
+    let helm_file = env.home.join(".config/helm/registry/config.json");
+    let apptainer_file = env.home.join(".apptainer/docker-config.json");
+    let conf = env
+        .home
+        .join(".config/containers/registries.conf.d/50-other.conf");
+    let tmpfiles = env
+        .home
+        .join(".config/user-tmpfiles.d/docker-credential-harbor.conf");
+    // docker: credsStore elsewhere, and a plaintext secret (as `https://key/`).
+    write(
+        &docker_file,
+        &format!(r#"{{"credsStore":"desktop","auths":{{"https://{key}/":{{"auth":"{auth}"}}}}}}"#),
+    );
+    // ~/.config/containers: another helper.
+    write(
+        &user_file,
+        &format!(r#"{{"credHelpers":{{"{key}":"secretservice"}}}}"#),
+    );
+    // The runtime file: plaintext from an older `podman login`, read first.
+    write(
+        &runtime_file,
+        &format!(r#"{{"auths":{{"{key}":{{"auth":"{auth}"}}}}}}"#),
+    );
+    write(&conf, "credential-helpers = [\"secretservice\"]\n");
+    write(
+        &helm_file,
+        &format!(r#"{{"auths":{{"{key}":{{"auth":"{auth}"}}}}}}"#),
+    );
+    write(&apptainer_file, "{}");
+
+    let out = helper(&rig, false, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout
+            .contains("docker-credential-harbor is not on PATH"),
+        "{out}"
+    );
+    assert_named(
+        &out,
+        &docker_file,
+        "credsStore docker-credential-desktop",
+        "configure",
+    );
+    assert_named(&out, &docker_file, "plaintext secret", "configure");
+    assert_named(
+        &out,
+        &runtime_file,
+        "uses this plaintext secret",
+        "configure",
+    );
+    assert_named(
+        &out,
+        &runtime_file,
+        "podman login",
+        "docker-credential-harbor configure",
+    );
+    assert_named(
+        &out,
+        &user_file,
+        "docker-credential-secretservice",
+        "configure",
+    );
+    assert_named(&out, &tmpfiles, "after a reboot", "configure");
+    assert_named(
+        &out,
+        &conf,
+        "leaves out \"containers-auth.json\"",
+        "add \"containers-auth.json\"",
+    );
+    assert_named(
+        &out,
+        &helm_file,
+        "helm uses this plaintext secret",
+        "configure",
+    );
+    assert_named(&out, &apptainer_file, "no file sends", "configure");
+    // The order podman reads in: the runtime file first.
+    let runtime_at = out.stdout.find(&format!("1. {}", runtime_file.display()));
+    let user_at = out.stdout.find(&format!("2. {}", user_file.display()));
+    assert!(
+        runtime_at.is_some() && user_at.is_some() && runtime_at < user_at,
+        "{out}"
+    );
+
+    let out = helper(
+        &rig,
+        true,
+        &["configure", "--registry", &key, "--no-verify"],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    // configure does not edit registries.conf: that one stays, alone.
+    assert_named(
+        &out,
+        &conf,
+        "leaves out \"containers-auth.json\"",
+        "add \"containers-auth.json\"",
+    );
+    assert!(out.stdout.contains("1 problem(s) found."), "{out}");
+    // The user's fix: containers-auth.json first. Without --registry,
+    // doctor checks what configure set up.
+    write(
+        &conf,
+        "credential-helpers = [\n  \"containers-auth.json\",\n  \"secretservice\",\n]\n",
+    );
+    let out = helper(&rig, true, &["doctor"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains(&key), "{out}");
+    assert!(out.stdout.contains("Nothing bypasses the helper."), "{out}");
+    env.assert_no_secret_in_files();
+}
+
+#[test]
+fn variables_that_send_clients_to_other_files_are_named() {
+    let mut rig = rig("doctor_variables");
+    let key = rig.host("hub");
+    let other: PathBuf = rig.env.root().join("elsewhere");
+    let auth_file = other.join("auth.json");
+    let docker_dir = other.join("docker");
+    write(&auth_file, "{}");
+    // configure first, then the variables point somewhere it never wrote.
+    let out = helper(&rig, true, &["configure", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        helper(&rig, true, &["doctor", "--registry", &key]).code(),
+        0
+    );
+    rig.env
+        .set("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap());
+    rig.env.set("DOCKER_CONFIG", docker_dir.to_str().unwrap());
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("1. {} (REGISTRY_AUTH_FILE", auth_file.display())),
+        "{out}"
+    );
+    assert_named(&out, &auth_file, "podman login", "configure");
+    let docker_file = docker_dir.join("config.json");
+    assert!(
+        out.stdout.contains(&format!(
+            "docker reads {} (DOCKER_CONFIG sends clients here)",
+            docker_file.display()
+        )),
+        "{out}"
+    );
+    assert_named(&out, &docker_file, "docker login", "configure");
+    let out = helper(&rig, true, &["configure", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+}

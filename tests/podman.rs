@@ -1,0 +1,525 @@
+//! podman, skopeo and buildah in the environment a desktop user has: HOME,
+//! `XDG_RUNTIME_DIR` set, `REGISTRY_AUTH_FILE`, `DOCKER_CONFIG` and
+//! `XDG_CONFIG_HOME` unset. There `login` writes only
+//! `$XDG_RUNTIME_DIR/containers/auth.json`; after `configure` it must store
+//! through the helper, leave the secret in no file, survive the runtime dir
+//! being emptied, and leave other registries alone. (tests/e2e.rs covers the
+//! same clients with `REGISTRY_AUTH_FILE`.)
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use common::bin::{self, Env, Output};
+use common::docker::{self, CLIENT_LIMIT, Podman, assert_failed, assert_ok};
+use common::harbor::{Account, HarborStandin, StandinOptions, TokenLogEntry};
+use common::keychain::SecretService;
+use common::oci::make_oci_layout_with_digest;
+use common::registry::Registry;
+use serde_json::Value;
+
+const USER: &str = "jdoe@ucar.edu";
+const SECRET: &str = "cli-secret-podman-7c1e9a4b2d";
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One desktop user (private Secret Service) and a Harbor stand-in with a
+/// real registry behind its token service.
+struct Desk {
+    // First, so the daemon stops before the Env's dirs go.
+    ss: SecretService,
+    env: Env,
+    podman: Podman,
+    standin: HarborStandin,
+    registry: Registry,
+}
+
+impl Desk {
+    fn new() -> Desk {
+        let mut env = Env::new();
+        // The default environment: only HOME and XDG_RUNTIME_DIR.
+        env.unset("XDG_CONFIG_HOME");
+        let ss = SecretService::start(&env);
+        env.set_bus(ss.address());
+        env.watch_secret(SECRET);
+        let standin = HarborStandin::start(StandinOptions {
+            accounts: vec![Account::user(USER, SECRET)],
+            ..StandinOptions::default()
+        });
+        let registry = Registry::start_token(&standin);
+        standin.set_registry_url(&registry.addr());
+        Desk {
+            ss,
+            env,
+            podman: Podman::new(),
+            standin,
+            registry,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.registry.addr()
+    }
+
+    fn helper(&self, args: &[&str]) -> Output {
+        bin::run(&self.env, args, b"")
+    }
+
+    fn configure(&self) {
+        let out = self.helper(&["configure", "--registry", &self.addr()]);
+        assert_ok(&out, "configure");
+    }
+
+    /// The variables a client gets: the Env's, the helper first on PATH,
+    /// no REGISTRY_AUTH_FILE, no DOCKER_CONFIG.
+    fn vars(&self) -> BTreeMap<String, String> {
+        let mut v = self.env.with(&[]);
+        let system = std::env::var("PATH").unwrap_or_else(|_| SYSTEM_PATH.into());
+        v.insert(
+            "PATH".into(),
+            format!("{}:{system}", docker::helper_dir(&self.env).display()),
+        );
+        v.insert("NO_PROXY".into(), "127.0.0.1,localhost".into());
+        assert!(!v.contains_key("REGISTRY_AUTH_FILE") && !v.contains_key("DOCKER_CONFIG"));
+        v
+    }
+
+    fn client(&self, program: &str, pre: &[String], args: &[&str], stdin: &[u8]) -> Output {
+        let argv = pre.iter().map(String::as_str).chain(args.iter().copied());
+        let out = bin::run_bounded(program, argv, &self.vars(), stdin, CLIENT_LIMIT);
+        for s in self.env.watched_secrets() {
+            assert!(
+                !out.stdout.contains(&s) && !out.stderr.contains(&s),
+                "{out}"
+            );
+        }
+        out
+    }
+
+    fn podman(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.client("podman", &self.podman.global_flags(), args, stdin)
+    }
+
+    /// buildah in podman's private storage (it takes the same storage flags).
+    fn buildah(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let flags: Vec<String> = self.podman.global_flags().into_iter().take(3).collect();
+        self.client("buildah", &flags, args, stdin)
+    }
+
+    fn skopeo(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.client("skopeo", &["--insecure-policy".into()], args, stdin)
+    }
+
+    /// `TOOL login --tls-verify=false -u USER --password-stdin ADDR`.
+    fn login(&self, tool: &str, addr: &str, user: &str, secret: &str) -> Output {
+        let args = [
+            "login",
+            "--tls-verify=false",
+            "-u",
+            user,
+            "--password-stdin",
+            addr,
+        ];
+        let stdin = format!("{secret}\n");
+        match tool {
+            "podman" => self.podman(&args, stdin.as_bytes()),
+            "buildah" => self.buildah(&args, stdin.as_bytes()),
+            "skopeo" => self.skopeo(&args, stdin.as_bytes()),
+            _ => unreachable!(),
+        }
+    }
+
+    fn runtime_file(&self) -> PathBuf {
+        self.env.runtime_dir.join("containers/auth.json")
+    }
+
+    /// Push tokens granted to USER for `repo` since the log was cleared.
+    fn tokens(&self, repo: &str, action: &str) -> usize {
+        token_requests(&self.standin.token_log(), USER, repo, action)
+    }
+
+    /// Push a small OCI image to `repo:tag` with skopeo; returns the reference.
+    fn push_layout(&self, repo_tag: &str) -> String {
+        let layout = self
+            .env
+            .root()
+            .join(format!("layout-{}", repo_tag.replace([':', '/'], "-")));
+        make_oci_layout_with_digest(&layout, "v1");
+        let dest = format!("{}/{repo_tag}", self.addr());
+        let src = format!("oci:{}:v1", layout.display());
+        let out = self.skopeo(
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &src,
+                &format!("docker://{dest}"),
+            ],
+            b"",
+        );
+        assert_ok(&out, "skopeo copy oci -> registry");
+        dest
+    }
+}
+
+fn token_requests(log: &[TokenLogEntry], account: &str, repo: &str, action: &str) -> usize {
+    let prefix = format!("repository:{repo}:");
+    log.iter()
+        .filter(|e| e.account.as_deref() == Some(account) && e.status == 200)
+        .filter(|e| {
+            e.scopes.iter().flat_map(|s| s.split(' ')).any(|s| {
+                s.strip_prefix(&prefix)
+                    .is_some_and(|acts| acts.split(',').any(|a| a == action))
+            })
+        })
+        .count()
+}
+
+/// No file under the Env (HOME, runtime dir, ...) holds `secret` in plain
+/// text or as docker's base64 `user:secret`.
+fn assert_secret_in_no_file(env: &Env, user: &str, secret: &str) {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+    let files = env.files();
+    assert!(!files.is_empty());
+    for f in files {
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
+        for needle in [secret, b64.as_str()] {
+            assert!(
+                !bin::contains(&bytes, needle.as_bytes()),
+                "{needle:?} (the secret) found in {}",
+                f.display()
+            );
+        }
+    }
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn login_pull_push_logout_go_through_the_helper() {
+    let d = Desk::new();
+    let addr = d.addr();
+    d.configure();
+    assert_eq!(read_json(&d.runtime_file())["credHelpers"][&addr], "harbor");
+
+    for tool in ["podman", "skopeo", "buildah"] {
+        let out = d.login(tool, &addr, USER, SECRET);
+        assert_ok(&out, &format!("{tool} login"));
+        assert!(out.stdout.contains("Login Succeeded"), "{out}");
+        assert_eq!(
+            d.ss.count(&addr),
+            1,
+            "{tool} login stored through the helper"
+        );
+        assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+        assert_secret_in_no_file(&d.env, USER, SECRET);
+        if tool != "buildah" {
+            let out = match tool {
+                "podman" => d.podman(&["logout", &addr], b""),
+                _ => d.skopeo(&["logout", &addr], b""),
+            };
+            assert_ok(&out, &format!("{tool} logout"));
+            assert_eq!(d.ss.count(&addr), 0, "{tool} logout erased it");
+        }
+    }
+
+    // Pushes and pulls with no credential flags: the helper answers.
+    d.standin.clear_token_log();
+    let image = d.push_layout("proj/sk:v1");
+    assert!(
+        d.tokens("proj/sk", "push") >= 1,
+        "{:?}",
+        d.standin.token_log()
+    );
+    d.standin.clear_token_log();
+    assert_ok(
+        &d.podman(&["pull", "--tls-verify=false", &image], b""),
+        "podman pull",
+    );
+    assert!(
+        d.tokens("proj/sk", "pull") >= 1,
+        "{:?}",
+        d.standin.token_log()
+    );
+    let pm = format!("{addr}/proj/pm:v1");
+    assert_ok(&d.podman(&["tag", &image, &pm], b""), "podman tag");
+    assert_ok(
+        &d.podman(&["push", "--tls-verify=false", &pm], b""),
+        "podman push",
+    );
+    assert!(
+        d.tokens("proj/pm", "push") >= 1,
+        "{:?}",
+        d.standin.token_log()
+    );
+    let bh = format!("{addr}/proj/bh:v1");
+    assert_ok(&d.buildah(&["tag", &pm, &bh], b""), "buildah tag");
+    assert_ok(
+        &d.buildah(&["push", "--tls-verify=false", &bh], b""),
+        "buildah push",
+    );
+    assert!(
+        d.tokens("proj/bh", "push") >= 1,
+        "{:?}",
+        d.standin.token_log()
+    );
+    assert_ok(&d.podman(&["rmi", "-f", &bh], b""), "podman rmi");
+    assert_ok(
+        &d.buildah(&["pull", "--tls-verify=false", &bh], b""),
+        "buildah pull",
+    );
+
+    // buildah logout erases; a second logout of every tool, with nothing
+    // stored, succeeds instead of crashing (containers/image <= 5.30).
+    assert_ok(&d.buildah(&["logout", &addr], b""), "buildah logout");
+    assert_eq!(d.ss.count(&addr), 0, "buildah logout erased it");
+    for out in [
+        d.podman(&["logout", &addr], b""),
+        d.skopeo(&["logout", &addr], b""),
+        d.buildah(&["logout", &addr], b""),
+    ] {
+        assert_ok(&out, "logout with nothing stored");
+        assert!(!out.stderr.contains("stack overflow"), "{out}");
+    }
+    let out = d.skopeo(
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{image}"),
+        ],
+        b"",
+    );
+    assert_failed(&out, "skopeo inspect after logout");
+    assert_secret_in_no_file(&d.env, USER, SECRET);
+}
+
+/// A reboot empties the runtime dir. The user session's tmpfiles.d run (as
+/// systemd's user `systemd-tmpfiles-setup.service` does it) puts the entry
+/// back; pulls read `~/.config/containers/auth.json` meanwhile.
+#[test]
+fn after_the_runtime_dir_is_emptied() {
+    let d = Desk::new();
+    let addr = d.addr();
+    d.configure();
+    let out = bin::run(
+        &d.env,
+        &["login", &addr, "-u", USER, "--password-stdin"],
+        format!("{SECRET}\n").as_bytes(),
+    );
+    assert_ok(&out, "docker-credential-harbor login");
+    let image = d.push_layout("proj/boot:v1");
+
+    std::fs::remove_dir_all(d.env.runtime_dir.join("containers")).unwrap();
+    // Reading needs no runtime file: ~/.config/containers/auth.json names the helper.
+    d.standin.clear_token_log();
+    assert_ok(
+        &d.skopeo(
+            &[
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{image}"),
+            ],
+            b"",
+        ),
+        "skopeo inspect after the runtime dir is emptied",
+    );
+    assert!(
+        d.tokens("proj/boot", "pull") >= 1,
+        "{:?}",
+        d.standin.token_log()
+    );
+
+    // Session start: the user tmpfiles.d entry recreates the runtime file.
+    let out = bin::run_bounded(
+        "systemd-tmpfiles",
+        ["--user", "--create"],
+        &d.vars(),
+        b"",
+        CLIENT_LIMIT,
+    );
+    assert_ok(&out, "systemd-tmpfiles --user --create");
+    assert_eq!(read_json(&d.runtime_file())["credHelpers"][&addr], "harbor");
+    assert_eq!(bin::mode_of(&d.runtime_file()), 0o600);
+    assert_ok(&d.podman(&["logout", &addr], b""), "podman logout");
+    assert_eq!(d.ss.count(&addr), 0);
+    assert_ok(
+        &d.login("podman", &addr, USER, SECRET),
+        "podman login after reboot",
+    );
+    assert_eq!(
+        d.ss.count(&addr),
+        1,
+        "podman login stored through the helper"
+    );
+    assert_secret_in_no_file(&d.env, USER, SECRET);
+
+    // --undo takes it all back: runtime entry, tmpfiles.d line, config files.
+    assert_ok(
+        &d.helper(&["configure", "--registry", &addr, "--undo"]),
+        "undo",
+    );
+    let rt = std::fs::read_to_string(d.runtime_file()).unwrap_or_default();
+    assert!(!rt.contains("harbor"), "{rt}");
+    assert!(
+        !d.env
+            .home
+            .join(".config/user-tmpfiles.d/docker-credential-harbor.conf")
+            .exists()
+    );
+}
+
+/// An older `podman login` left a (now stale) secret in the runtime file,
+/// which podman reads first. After configure the helper's secret wins.
+#[test]
+fn a_stale_plaintext_secret_from_an_older_podman_login_no_longer_wins() {
+    let d = Desk::new();
+    let addr = d.addr();
+    let image = {
+        // The registry needs an image: push it with the good secret first.
+        let out = bin::run(
+            &d.env,
+            &["login", &addr, "-u", USER, "--password-stdin"],
+            format!("{SECRET}\n").as_bytes(),
+        );
+        assert_ok(&out, "docker-credential-harbor login");
+        let home = d.env.home.join(".config/containers/auth.json");
+        std::fs::create_dir_all(home.parent().unwrap()).unwrap();
+        std::fs::write(
+            &home,
+            format!("{{\"credHelpers\":{{\"{addr}\":\"harbor\"}}}}"),
+        )
+        .unwrap();
+        let image = d.push_layout("proj/stale:v1");
+        std::fs::remove_file(&home).unwrap();
+        image
+    };
+    let stale = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:old-secret-x"));
+    std::fs::create_dir_all(d.runtime_file().parent().unwrap()).unwrap();
+    std::fs::write(
+        d.runtime_file(),
+        format!("{{\"auths\":{{\"{addr}\":{{\"auth\":\"{stale}\"}}}}}}"),
+    )
+    .unwrap();
+    let inspect = || {
+        d.skopeo(
+            &[
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{image}"),
+            ],
+            b"",
+        )
+    };
+    assert_failed(&inspect(), "the stale secret wins before configure");
+
+    // configure checks the plaintext secret, finds it refused, keeps it and
+    // says so; the runtime file's credHelpers entry comes first anyway.
+    let out = d.helper(&["configure", "--registry", &addr]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("was not moved"), "{out}");
+    assert!(
+        out.stdout.contains(&d.runtime_file().display().to_string()),
+        "{out}"
+    );
+    assert_ok(&inspect(), "the helper's secret wins after configure");
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+}
+
+/// A plaintext secret that still works moves out of the runtime file.
+#[test]
+fn a_working_plaintext_secret_moves_out_of_the_runtime_file() {
+    let d = Desk::new();
+    let addr = d.addr();
+    // As `podman login` wrote it before configure.
+    assert_ok(
+        &d.login("podman", &addr, USER, SECRET),
+        "podman login before configure",
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{SECRET}"));
+    assert!(
+        std::fs::read_to_string(d.runtime_file())
+            .unwrap()
+            .contains(&b64),
+        "without configure podman writes base64 plaintext to the runtime file"
+    );
+    assert_eq!(d.ss.count(&addr), 0);
+    d.configure();
+    assert_eq!(d.ss.count(&addr), 1, "configure moved it into the keychain");
+    assert_secret_in_no_file(&d.env, USER, SECRET);
+    let image = d.push_layout("proj/moved:v1");
+    assert_ok(
+        &d.podman(&["pull", "--tls-verify=false", &image], b""),
+        "podman pull",
+    );
+}
+
+/// Another registry (plain Basic auth) logs in, pulls and logs out exactly as
+/// before; the helper never holds it.
+#[test]
+fn a_registry_that_is_not_configured_is_untouched() {
+    let d = Desk::new();
+    d.configure();
+    let other = Registry::start_basic("alice", "alice-basic-pass-91");
+    let oaddr = other.addr();
+    let out = d.login("podman", &oaddr, "alice", "alice-basic-pass-91");
+    assert_ok(&out, "podman login to the other registry");
+    assert!(out.stdout.contains("Login Succeeded"), "{out}");
+    assert!(!out.stderr.contains("docker-credential-harbor"), "{out}");
+    // Where podman always put it: base64 in the runtime file.
+    let rt = read_json(&d.runtime_file());
+    assert!(rt["auths"][&oaddr]["auth"].is_string(), "{rt}");
+    assert_eq!(rt["credHelpers"][&d.addr()], "harbor", "{rt}");
+    assert!(!bin::list(&d.env).contains_key(&oaddr));
+    assert!(d.ss.items().is_empty(), "{:?}", d.ss.items());
+    bin::assert_not_found(&d.env, &oaddr);
+    // Push with the login podman stored, then pull it back.
+    let layout = d.env.root().join("layout-other");
+    make_oci_layout_with_digest(&layout, "v1");
+    let img = format!("{oaddr}/team/app:v1");
+    let src = format!("oci:{}:v1", layout.display());
+    let out = d.skopeo(
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &src,
+            &format!("docker://{img}"),
+        ],
+        b"",
+    );
+    assert_ok(&out, "skopeo copy to the other registry");
+    assert_ok(
+        &d.podman(&["pull", "--tls-verify=false", &img], b""),
+        "podman pull",
+    );
+    assert_ok(&d.podman(&["rmi", "-f", &img], b""), "podman rmi");
+    assert_ok(
+        &d.podman(&["pull", "--tls-verify=false", &img], b""),
+        "podman pull",
+    );
+    let out = d.podman(&["logout", &oaddr], b"");
+    assert_ok(&out, "podman logout of the other registry");
+    assert!(out.stdout.contains("Removed login credentials"), "{out}");
+    let out = d.podman(&["logout", &oaddr], b"");
+    assert_failed(&out, "a second logout says not logged in, as before");
+    assert!(out.stderr.contains("not logged into"), "{out}");
+    assert!(d.ss.items().is_empty());
+}
+
+/// A helper whose store fails (a locked keychain) makes `podman login` fail:
+/// no silent plaintext fallback.
+#[test]
+fn a_failing_store_makes_podman_login_fail() {
+    let d = Desk::new();
+    let addr = d.addr();
+    d.configure();
+    d.ss.lock();
+    let out = d.login("podman", &addr, USER, SECRET);
+    assert_failed(&out, "podman login with a locked keychain");
+    assert!(out.stderr.contains("locked"), "{out}");
+    let rt = read_json(&d.runtime_file());
+    assert!(rt.get("auths").and_then(|a| a.get(&addr)).is_none(), "{rt}");
+    assert_secret_in_no_file(&d.env, USER, SECRET);
+}
