@@ -444,12 +444,13 @@ fn self_signed_certificate_in_docker_certs_d_serves_login_and_status_check() {
     assert_eq!(out.code(), 0, "status --check through certs.d\n{out}");
     assert!(out.stdout.contains("check:    accepted"), "{out}");
 
-    // Without the file the same check fails: certs.d is what made it work.
+    // Without the file the same check is blocked (nothing is sent): certs.d
+    // is what made it work.
     std::fs::remove_file(&ca_crt).expect("remove from certs.d");
     let out = home.run(&["status", "--check"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(
-        out.stdout.contains("check:    error:") && out.stdout.contains("not trusted"),
+        out.stdout.contains("check:    blocked:") && out.stdout.contains("not trusted"),
         "{out}"
     );
 }
