@@ -66,6 +66,19 @@ const WITNESSES: &[(&str, &str, &str)] = &[
         "--undo",
     ),
     (
+        "docker-credential-harbor configure",
+        "tests/release.rs",
+        "configure --registry",
+    ),
+    (
+        "curl --proto '=https' --tlsv1.2 -LsSf",
+        "tests/release.rs",
+        "readme_install_line()",
+    ),
+    ("brew install --formula", "tests/release.rs", "bin.install"),
+    ("sha256sum -c", "tests/release.rs", "\"sha256sum\""),
+    ("shasum -a 256 -c", "tests/release.rs", "\"shasum\""),
+    (
         "docker-credential-harbor kube-secret",
         "tests/kube.rs",
         "kube-secret",
