@@ -398,6 +398,14 @@ fn dist_config_matches_the_workflow_and_plans_every_target() {
         artifacts.keys()
     );
 
+    // The installer's glibc check does not depend on where the global step ran.
+    let config = std::fs::read_to_string(repo().join("dist-workspace.toml")).unwrap();
+    for gnu in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        assert!(
+            config.contains(&format!("\n{gnu} = \"2.35\"")),
+            "{gnu}'s glibc minimum is pinned to the runners' 2.35"
+        );
+    }
     // The formula is an artifact only: no tap, so no publish job.
     let workflow = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
     assert!(!workflow.contains("homebrew"), "no Homebrew publishing");
