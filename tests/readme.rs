@@ -77,7 +77,11 @@ const WITNESSES: &[(&str, &str, &str)] = &[
     ),
     // Homebrew cannot run here: the witness checks the formula those lines install.
     ("brew tap-new", "tests/release.rs", "bin.install"),
-    ("cp docker-credential-harbor.rb", "tests/release.rs", "bin.install"),
+    (
+        "cp docker-credential-harbor.rb",
+        "tests/release.rs",
+        "bin.install",
+    ),
     ("brew install", "tests/release.rs", "bin.install"),
     ("sha256sum -c", "tests/release.rs", "\"sha256sum\""),
     ("shasum -a 256 -c", "tests/release.rs", "\"shasum\""),

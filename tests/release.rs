@@ -59,7 +59,9 @@ fn dist_dir() -> &'static Path {
         if let Ok(d) = std::env::var("DCH_DIST_DIR")
             && !d.is_empty()
         {
-            return PathBuf::from(d);
+            let dir = PathBuf::from(d);
+            wait_for_background_build(&dir);
+            return dir;
         }
         let script = repo().join(".ci/release");
         let vars: BTreeMap<String, String> = std::env::vars().collect();
@@ -73,6 +75,31 @@ fn dist_dir() -> &'static Path {
         assert_eq!(out.code(), 0, ".ci/release failed\n{out}");
         repo().join("target/distrib")
     })
+}
+
+/// `.ci/run` builds the artifacts in the background: wait (bounded) until
+/// `.ci/release` has written `.status`, and fail with its log unless "ok".
+fn wait_for_background_build(dir: &Path) {
+    let status = dir.join(".status");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+    let text = loop {
+        if let Ok(t) = std::fs::read_to_string(&status) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not appear within an hour",
+            status.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let log = repo().join("target/release-build.log");
+    assert_eq!(
+        text.trim(),
+        "ok",
+        ".ci/release failed:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 fn archive(target: &str) -> PathBuf {
