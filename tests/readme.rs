@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bin::{self, Env, Output};
+use common::bin::{self, Env, NAME, Output};
 use common::docker::{self, Dockerd, Podman};
 use common::harbor::{Account, HarborStandin, StandinOptions, now};
 use common::keychain::{self, KeyutilsCleanup};
@@ -103,6 +103,28 @@ const CHECKS: &[(&str, How)] = &[
     ("buildah push", Run(buildah_push)),
     ("docker-credential-harbor doctor", Run(doctor)),
     ("skopeo inspect", Run(skopeo_inspect)),
+    (
+        "curl --proto '=https' --tlsv1.2 -LsSf ",
+        CannotRun(
+            "it downloads from GitHub, which CI cannot reach; tests/release.rs runs this very line \
+             against the release artifacts served from loopback HTTPS",
+            release_line_is_the_tested_one,
+        ),
+    ),
+    (
+        "powershell -ExecutionPolicy Bypass",
+        CannotRun(NO_POWERSHELL, readme_says_powershell_did_not_run),
+    ),
+    (
+        "brew ",
+        CannotRun(NO_HOMEBREW, readme_says_homebrew_did_not_run),
+    ),
+    (
+        "cp docker-credential-harbor.rb ",
+        CannotRun(NO_HOMEBREW, readme_says_homebrew_did_not_run),
+    ),
+    ("sha256sum -c ", Run(checksum_line)),
+    ("shasum -a 256 -c ", Run(checksum_line)),
     (
         "New-Item ",
         CannotRun(NO_POWERSHELL, readme_says_powershell_did_not_run),
@@ -892,6 +914,68 @@ fn skopeo_inspect(t: &mut Tour, cmd: &str) {
             .is_some_and(|d| d.starts_with("sha256:")),
         "{out}"
     );
+}
+
+const NO_HOMEBREW: &str = "Homebrew is not packaged for Debian; tests/release.rs checks the \
+     formula these lines install (its URLs and sums)";
+
+fn readme_says_homebrew_did_not_run(_: &mut Tour, _: &str) {
+    assert!(
+        readme().contains("not run here: no Homebrew"),
+        "the README must say that the Homebrew steps did not run here"
+    );
+}
+
+/// tests/release.rs asserts that the README holds exactly the line it runs;
+/// here: the line names this package's repository and installer.
+fn release_line_is_the_tested_one(_: &mut Tour, cmd: &str) {
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+    )
+    .expect("read Cargo.toml");
+    let repo = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("repository = "))
+        .expect("Cargo.toml names its repository")
+        .trim_matches('"');
+    let want = format!("{repo}/releases/latest/download/{NAME}-installer.sh | sh");
+    assert!(cmd.ends_with(&want), "{cmd:?} should end with {want:?}");
+}
+
+/// The checksum lines, run as written in a directory holding an archive and
+/// its `sha256.sum`: they pass, and they refuse a tampered archive.
+fn checksum_line(t: &mut Tour, cmd: &str) {
+    let dir = t.cwd.path();
+    let archive = dir.join("dch-archive.tar.xz");
+    std::fs::write(&archive, b"release archive bytes").unwrap();
+    let out = bin::run_bounded(
+        "sh",
+        [
+            "-c",
+            &format!(
+                "cd '{}' && sha256sum dch-archive.tar.xz > sha256.sum",
+                dir.display()
+            ),
+        ],
+        &t.vars(),
+        b"",
+        bin::RUN_LIMIT,
+    );
+    assert!(out.success(), "{out}");
+    let out = t.sh(cmd);
+    assert!(
+        out.success() && out.stdout.contains("dch-archive.tar.xz: OK"),
+        "{out}"
+    );
+    std::fs::write(&archive, b"tampered archive bytes").unwrap();
+    let out = t.sh(cmd);
+    assert!(
+        !out.success(),
+        "a tampered archive must fail the check\n{out}"
+    );
+    for f in ["dch-archive.tar.xz", "sha256.sum"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
 }
 
 fn readme_says_powershell_did_not_run(_: &mut Tour, _: &str) {

@@ -1,0 +1,870 @@
+//! The release as cargo-dist makes it (`dist-workspace.toml`, the generated
+//! `.github/workflows/release.yml`), tested as far as Linux allows: the config
+//! matches the workflow and plans every target; the Linux archives (glibc and
+//! static musl), installers, Homebrew formula and checksums that `.ci/release`
+//! builds; the README's shell-installer line run against a loopback HTTPS
+//! server into a fresh HOME without cargo, then `configure`, `login` and a real
+//! `docker pull`; a tampered archive refused; the static binary chosen where
+//! glibc is too old or missing, and run in an empty root.
+//!
+//! The artifacts come from `$DCH_DIST_DIR` (`.ci/run` builds them once with
+//! `.ci/release`); without it this file runs `.ci/release` itself (minutes).
+//! Needs `dist` on PATH, root (chroot) and its own session keyring:
+//! `keyctl session - cargo test --test release`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::Duration;
+
+use common::bin::{self, Env, Output};
+use common::docker::{self, Dockerd, assert_ok, skopeo};
+use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::keychain::{self, KeyutilsCleanup};
+use common::oci::make_oci_layout_with_digest;
+use common::registry::{Registry, openssl};
+use sha2::{Digest, Sha256};
+
+const NAME: &str = "docker-credential-harbor";
+const GNU: &str = "x86_64-unknown-linux-gnu";
+const MUSL: &str = "x86_64-unknown-linux-musl";
+/// Every target the release builds (issue 18), and where each is built.
+const TARGETS: &[(&str, &str)] = &[
+    ("x86_64-unknown-linux-gnu", "ubuntu-"),
+    ("aarch64-unknown-linux-gnu", "ubuntu-"),
+    ("x86_64-unknown-linux-musl", "ubuntu-"),
+    ("aarch64-unknown-linux-musl", "ubuntu-"),
+    ("x86_64-apple-darwin", "macos-"),
+    ("aarch64-apple-darwin", "macos-"),
+    ("x86_64-pc-windows-msvc", "windows-"),
+];
+const USER: &str = "jdoe@ucar.edu";
+const SECRET: &str = "cli-secret-release-7e2b9c41d0";
+/// A user's PATH on a machine without Rust: the system's directories only.
+const SYSTEM_PATH: &str = "/usr/bin:/bin";
+const INSTALL_LIMIT: Duration = Duration::from_secs(180);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the release artifacts are: `$DCH_DIST_DIR`, else built now.
+fn dist_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(d) = std::env::var("DCH_DIST_DIR")
+            && !d.is_empty()
+        {
+            let dir = PathBuf::from(d);
+            wait_for_background_build(&dir);
+            return dir;
+        }
+        let script = repo().join(".ci/release");
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        let out = bin::run_bounded(
+            "bash",
+            [script.to_str().unwrap()],
+            &vars,
+            b"",
+            Duration::from_secs(3600),
+        );
+        assert_eq!(out.code(), 0, ".ci/release failed\n{out}");
+        repo().join("target/distrib")
+    })
+}
+
+/// `.ci/run` builds the artifacts in the background: wait (bounded) until
+/// `.ci/release` has written `.status`, and fail with its log unless "ok".
+fn wait_for_background_build(dir: &Path) {
+    let status = dir.join(".status");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+    let text = loop {
+        if let Ok(t) = std::fs::read_to_string(&status) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not appear within an hour",
+            status.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let log = repo().join("target/release-build.log");
+    assert_eq!(
+        text.trim(),
+        "ok",
+        ".ci/release failed:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+fn archive(target: &str) -> PathBuf {
+    let p = dist_dir().join(format!("{NAME}-{target}.tar.xz"));
+    assert!(p.is_file(), "no {} (run .ci/release)", p.display());
+    p
+}
+
+/// The one place the project's home is named: Cargo.toml's `repository`.
+fn repository() -> String {
+    let toml = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let line = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("repository = "))
+        .expect("Cargo.toml names a repository");
+    line.trim_matches('"').to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sha256_file(p: &Path) -> String {
+    sha256_hex(&std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
+}
+
+/// The binary inside a target's archive, unpacked into `dir`.
+fn unpack_binary(target: &str, dir: &Path) -> PathBuf {
+    let out = Command::new("tar")
+        .arg("-xJf")
+        .arg(archive(target))
+        .arg("-C")
+        .arg(dir)
+        .output()
+        .expect("run tar");
+    assert!(out.status.success(), "tar: {out:?}");
+    let bin = dir.join(format!("{NAME}-{target}")).join(NAME);
+    assert!(bin.is_file(), "{} is in the archive", bin.display());
+    bin
+}
+
+/// The ELF program interpreter (the dynamic loader) a binary asks for, if any.
+fn elf_interpreter(bytes: &[u8]) -> Option<String> {
+    assert_eq!(&bytes[..5], b"\x7fELF\x02", "a 64-bit ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum).find_map(|i| {
+        let ph = phoff + i * phentsize;
+        let p_type = u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap());
+        (p_type == 3).then(|| {
+            let (off, len) = (u64_at(ph + 8), u64_at(ph + 32));
+            String::from_utf8_lossy(&bytes[off..off + len])
+                .trim_end_matches('\0')
+                .to_string()
+        })
+    })
+}
+
+/// The README's release-install line for Linux and macOS.
+fn readme_install_line() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let want = format!(
+        "curl --proto '=https' --tlsv1.2 -LsSf {}/releases/latest/download/{NAME}-installer.sh | sh",
+        repository()
+    );
+    assert!(
+        readme.lines().any(|l| l.trim() == want),
+        "README.md gives the installer line {want:?}"
+    );
+    want
+}
+
+// ---------------------------------------------------------------------------
+// A loopback HTTPS server for the release directory
+
+/// `python3 -m http.server`'s handler behind TLS on 127.0.0.1, with a
+/// throw-away self-signed certificate that curl is told to trust
+/// (`CURL_CA_BUNDLE`), so the README's `--proto '=https'` line runs as given.
+struct Serve {
+    child: Child,
+    url: String,
+    ca: PathBuf,
+    requests: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+const SERVER: &str = r#"
+import functools, http.server, ssl, sys
+root, cert, key = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl Serve {
+    fn start(root: &Path) -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]);
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SERVER)
+            .arg(root)
+            .arg(&cert)
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run python3 (the loopback server)");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        // The request log: `127.0.0.1 - - [date] "GET /path HTTP/1.1" 200 -`.
+        let log = requests.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(Ok(p))) => p.trim().parse::<u16>().expect("a port"),
+            other => {
+                let _ = child.kill();
+                panic!(
+                    "the loopback server did not start: {other:?}\n{:?}",
+                    requests.lock().unwrap()
+                );
+            }
+        };
+        Serve {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            ca: cert,
+            requests,
+            _dir: dir,
+        }
+    }
+
+    /// Paths fetched with status 200, in order.
+    fn fetched(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let req = l.split('"').nth(1)?;
+                let status = l.split('"').nth(2)?.split_whitespace().next()?;
+                (status == "200").then(|| req.split_whitespace().nth(1).unwrap_or("").to_string())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's installer line, from `serve` instead of the release page,
+/// as a user whose HOME is `home` and whose PATH is `path`.
+fn run_installer(serve: &Serve, home: &Path, path: &str) -> Output {
+    run_installer_with(serve, home, path, &[])
+}
+
+fn run_installer_with(serve: &Serve, home: &Path, path: &str, extra: &[(&str, &str)]) -> Output {
+    let line = readme_install_line().replace(
+        &format!("{}/releases/latest/download", repository()),
+        &serve.url,
+    );
+    let mut vars = BTreeMap::new();
+    vars.insert("HOME".to_string(), home.display().to_string());
+    vars.insert("PATH".to_string(), path.to_string());
+    vars.insert("LANG".to_string(), "C.UTF-8".to_string());
+    vars.insert("CURL_CA_BUNDLE".to_string(), serve.ca.display().to_string());
+    // The installer's documented override of where the archives come from.
+    vars.insert(
+        "DOCKER_CREDENTIAL_HARBOR_DOWNLOAD_URL".to_string(),
+        serve.url.clone(),
+    );
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    bin::run_bounded("/bin/sh", ["-c", line.as_str()], &vars, b"", INSTALL_LIMIT)
+}
+
+/// `SUM -c --ignore-missing sha256.sum` in `dir`, as the README says.
+fn check_sums(dir: &Path, sum: &[&str]) -> std::process::Output {
+    Command::new(sum[0])
+        .args(&sum[1..])
+        .args(["-c", "--ignore-missing", "sha256.sum"])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run {sum:?}: {e}"))
+}
+
+fn assert_no_rust(path: &str) {
+    for dir in path.split(':') {
+        for tool in ["cargo", "rustc", "rustup"] {
+            assert!(
+                !Path::new(dir).join(tool).exists(),
+                "{tool} in {dir}: the user must not have Rust"
+            );
+        }
+    }
+}
+
+fn installed(home: &Path) -> PathBuf {
+    home.join(".local/bin").join(NAME)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if dir.exists() {
+        bin::walk(dir, &mut out);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The config, the workflow and the plan
+
+#[test]
+fn dist_config_matches_the_workflow_and_plans_every_target() {
+    let run = |args: &[&str]| {
+        let out = Command::new("dist")
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect(
+                "run `dist` (pip package astral-dev-toolchain-cargo-dist; .ci/run installs it)",
+            );
+        assert!(
+            out.status.success(),
+            "dist {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The committed release.yml is what the config generates.
+    run(&["generate", "--check"]);
+
+    let plan: serde_json::Value =
+        serde_json::from_str(&run(&["plan", "--output-format=json"])).unwrap();
+    let artifacts = plan["artifacts"].as_object().unwrap();
+    let matrix = plan["ci"]["github"]["artifacts_matrix"]["include"]
+        .as_array()
+        .unwrap();
+    for (target, runner) in TARGETS {
+        let ext = if target.contains("windows") {
+            "zip"
+        } else {
+            "tar.xz"
+        };
+        let name = format!("{NAME}-{target}.{ext}");
+        assert!(artifacts.contains_key(&name), "plan has {name}");
+        assert!(
+            artifacts.contains_key(&format!("{name}.sha256")),
+            "plan has {name}.sha256"
+        );
+        let job = matrix
+            .iter()
+            .find(|j| j["targets"].as_array().unwrap().iter().any(|t| t == target))
+            .unwrap_or_else(|| panic!("the workflow builds {target}"));
+        assert!(
+            job["runner"].as_str().unwrap().starts_with(runner),
+            "{target} is built on a {runner}* runner: {job}"
+        );
+    }
+    for name in [
+        format!("{NAME}-installer.sh"),
+        format!("{NAME}-installer.ps1"),
+        format!("{NAME}.rb"),
+        "sha256.sum".to_string(),
+    ] {
+        assert!(artifacts.contains_key(&name), "plan has {name}");
+    }
+    // No self-updater, and nothing else beyond these.
+    assert!(
+        !artifacts.keys().any(|k| k.contains("update")),
+        "no updater: {:?}",
+        artifacts.keys()
+    );
+    assert_eq!(
+        artifacts.len(),
+        TARGETS.len() * 2 + 4 + 2,
+        "7 archives and their sums, 2 installers, the formula, sha256.sum, the source tarball and its sum: {:?}",
+        artifacts.keys()
+    );
+
+    // The installer's glibc check does not depend on where the global step ran.
+    let config = std::fs::read_to_string(repo().join("dist-workspace.toml")).unwrap();
+    for gnu in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        assert!(
+            config.contains(&format!("\n{gnu} = \"2.35\"")),
+            "{gnu}'s glibc minimum is pinned to the runners' 2.35"
+        );
+    }
+    // The formula is an artifact only: no tap, so no publish job.
+    let workflow = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    assert!(!workflow.contains("homebrew"), "no Homebrew publishing");
+    assert!(
+        workflow.contains("dist host"),
+        "the workflow publishes a release"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What .ci/release built
+
+#[test]
+fn archives_checksums_installers_and_formula_agree() {
+    let dir = dist_dir();
+    let sums = std::fs::read_to_string(dir.join("sha256.sum")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let base = format!("{}/releases/download/v{version}", repository());
+    let formula = std::fs::read_to_string(dir.join(format!("{NAME}.rb"))).unwrap();
+    let installer = std::fs::read_to_string(dir.join(format!("{NAME}-installer.sh"))).unwrap();
+    let unpacked = tempfile::tempdir().unwrap();
+    for target in [GNU, MUSL] {
+        let file = archive(target);
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let sum = sha256_file(&file);
+        // `sha256sum -c sha256.sum` format, and one .sha256 per archive.
+        assert!(
+            sums.lines().any(|l| l == format!("{sum} *{name}")),
+            "sha256.sum lists {name} as {sum}:\n{sums}"
+        );
+        let single = std::fs::read_to_string(dir.join(format!("{name}.sha256"))).unwrap();
+        assert_eq!(single.split_whitespace().next(), Some(sum.as_str()));
+        // The installer pins the same sum; so does the formula, which
+        // takes the glibc build on Linux (Homebrew brings its own glibc).
+        assert!(installer.contains(&sum), "installer.sh pins {name}");
+        if target == GNU {
+            assert!(
+                formula.contains(&format!("url \"{base}/{name}\"\n      sha256 \"{sum}\"")),
+                "the formula fetches {name} from {base} and checks {sum}:\n{formula}"
+            );
+        }
+        let bin = unpack_binary(target, unpacked.path());
+        let interp = elf_interpreter(&std::fs::read(&bin).unwrap());
+        if target == MUSL {
+            assert_eq!(interp, None, "the musl binary is static (no loader)");
+        } else {
+            assert!(
+                interp.as_deref().is_some_and(|i| i.contains("ld-linux")),
+                "the glibc binary uses the glibc loader: {interp:?}"
+            );
+        }
+    }
+    // The README's checks by hand, on Linux and (shasum) macOS.
+    for sum in [&["sha256sum"][..], &["shasum", "-a", "256"]] {
+        let out = check_sums(dir, sum);
+        assert!(out.status.success(), "{sum:?} -c: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for target in [GNU, MUSL] {
+            assert!(
+                text.contains(&format!("{NAME}-{target}.tar.xz: OK")),
+                "{text}"
+            );
+        }
+    }
+    for mac in ["aarch64-apple-darwin", "x86_64-apple-darwin"] {
+        assert!(
+            formula.contains(&format!("url \"{base}/{NAME}-{mac}.tar.xz\"")),
+            "the formula has the {mac} archive"
+        );
+    }
+    assert!(
+        formula.contains(&format!("bin.install \"{NAME}\"")),
+        "{formula}"
+    );
+    assert!(
+        installer.contains(&base),
+        "installer.sh downloads from {base} by default"
+    );
+    // The glibc build only where `ldd` reports glibc 2.35 or newer.
+    assert!(
+        installer.contains("check_glibc \"2\" \"35\""),
+        "glibc check"
+    );
+    // Installs into ~/.local/bin, as install.sh does.
+    assert!(installer.contains("$HOME/.local/bin"), "install path");
+    let ps1 = std::fs::read_to_string(dir.join(format!("{NAME}-installer.ps1"))).unwrap();
+    assert!(ps1.contains(&format!("{NAME}-x86_64-pc-windows-msvc.zip")));
+    assert!(
+        ps1.contains(".local\\bin") || ps1.contains(".local/bin"),
+        "ps1 install path"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The README's install line, then configure, login and docker pull (Done when)
+
+#[test]
+fn release_install_then_configure_login_and_docker_pull() {
+    keychain::require_own_session_keyring();
+    let serve = Serve::start(dist_dir());
+    // A new user: a fresh HOME, no D-Bus (so the kernel keyring), no Rust.
+    let env = Env::new();
+    assert_no_rust(SYSTEM_PATH);
+    let out = run_installer(&serve, &env.home, SYSTEM_PATH);
+    assert_eq!(out.code(), 0, "the installer\n{out}");
+    let bin_path = installed(&env.home);
+    assert_eq!(bin::mode_of(&bin_path) & 0o111, 0o111, "executable");
+    // This machine's glibc is new enough: the glibc build, checked and unpacked.
+    let fetched = serve.fetched();
+    assert!(
+        fetched.contains(&format!("/{NAME}-{GNU}.tar.xz")),
+        "fetched the glibc archive: {fetched:?}"
+    );
+    let unpacked = tempfile::tempdir().unwrap();
+    assert_eq!(
+        sha256_file(&bin_path),
+        sha256_file(&unpack_binary(GNU, unpacked.path())),
+        "the installed binary is the archive's"
+    );
+    assert!(
+        !env.home.join(format!(".local/bin/{NAME}-update")).exists(),
+        "no updater installed"
+    );
+
+    // A new login shell finds it: the installer put ~/.local/bin on PATH.
+    let shell = |cmd: &str, stdin: &[u8]| -> Output {
+        let mut vars = env.vars().clone();
+        vars.insert("PATH".into(), SYSTEM_PATH.into());
+        let script = format!(". \"$HOME/.profile\" && {cmd}");
+        bin::run_bounded(
+            "/bin/sh",
+            ["-c", script.as_str()],
+            &vars,
+            stdin,
+            INSTALL_LIMIT,
+        )
+    };
+    let out = shell(&format!("command -v {NAME} && {NAME} version"), b"");
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!("{}\n", bin_path.display())),
+        "{out}"
+    );
+    assert!(out.stdout.contains(&format!("{NAME} ({NAME}) ")), "{out}");
+
+    // The Harbor stand-in and its registry.
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: vec![Account::user(USER, SECRET)],
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    standin.set_registry_url(&registry.addr());
+    let addr = registry.addr();
+    let cleanup = KeyutilsCleanup::default();
+    cleanup.add(&addr);
+
+    // The one configure command (for this registry instead of hub.k8s.ucar.edu).
+    let out = shell(&format!("{NAME} configure --registry {addr}"), b"");
+    assert_eq!(out.code(), 0, "configure\n{out}");
+    for file in [docker::docker_config_file(&env), docker::auth_file(&env)] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(v["credHelpers"][&addr], "harbor", "{}", file.display());
+    }
+
+    // Log in; docker already uses the helper, so login does not say otherwise.
+    env.watch_secret(SECRET);
+    let out = shell(
+        &format!("{NAME} login {} -u {USER} --password-stdin", registry.url()),
+        format!("{SECRET}\n").as_bytes(),
+    );
+    assert_eq!(out.code(), 0, "login\n{out}");
+    assert!(!out.stderr.contains("does not use this helper"), "{out}");
+    assert!(!out.stderr.contains(SECRET) && !out.stdout.contains(SECRET));
+    assert!(
+        keychain::keyutils_has(&addr),
+        "the secret is in the kernel keyring"
+    );
+
+    // The clients run the installed binary, not the one cargo built: the
+    // rig's helper directory points at it before anything else creates it.
+    let helper_dir = env.root().join("helper-bin");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    std::os::unix::fs::symlink(&bin_path, helper_dir.join(NAME)).unwrap();
+    assert_eq!(docker::helper_dir(&env), helper_dir);
+    assert_eq!(std::fs::read_link(helper_dir.join(NAME)).unwrap(), bin_path);
+
+    // An image in the registry (skopeo pushes through the helper), then the pull.
+    let layout = env.root().join("layout");
+    make_oci_layout_with_digest(&layout, "v1");
+    let image = format!("{addr}/proj/release:v1");
+    let out = skopeo(
+        &env,
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{image}"),
+        ],
+    );
+    assert_ok(&out, "skopeo copy to the registry");
+    standin.clear_token_log();
+    let dockerd = Dockerd::shared();
+    let out = dockerd.docker(&env, &["pull", &image]);
+    assert_ok(&out, "docker pull");
+    assert_ok(
+        &dockerd.docker(&env, &["image", "inspect", &image]),
+        "the image is there",
+    );
+    let pulls = standin
+        .token_log()
+        .iter()
+        .filter(|e| e.account.as_deref() == Some(USER) && e.status == 200)
+        .filter(|e| {
+            e.scopes
+                .iter()
+                .any(|s| s.contains("proj/release") && s.contains("pull"))
+        })
+        .count();
+    assert!(
+        pulls >= 1,
+        "docker pulled as {USER}: {:?}",
+        standin.token_log()
+    );
+    env.assert_no_secret_in_files();
+}
+
+#[test]
+fn tampered_archive_is_refused_and_nothing_is_installed() {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(dist_dir()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    // One byte changed in the archive this machine gets; size unchanged.
+    let victim = copy.path().join(format!("{NAME}-{GNU}.tar.xz"));
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+
+    // The README's check by hand catches it too.
+    for sum in [&["sha256sum"][..], &["shasum", "-a", "256"]] {
+        let out = check_sums(copy.path(), sum);
+        assert!(
+            !out.status.success(),
+            "{sum:?} -c refuses the tampered archive"
+        );
+    }
+
+    let serve = Serve::start(copy.path());
+    let home = tempfile::tempdir().unwrap();
+    let out = run_installer(&serve, home.path(), SYSTEM_PATH);
+    assert_ne!(out.code(), 0, "a tampered archive is refused\n{out}");
+    assert!(
+        out.stderr.to_lowercase().contains("checksum")
+            || out.stdout.to_lowercase().contains("checksum"),
+        "says why\n{out}"
+    );
+    assert!(
+        serve.fetched().contains(&format!("/{NAME}-{GNU}.tar.xz")),
+        "it did download the archive: {:?}",
+        serve.fetched()
+    );
+    assert_eq!(
+        files_under(home.path()),
+        Vec::<PathBuf>::new(),
+        "nothing installed, no shell profile touched"
+    );
+}
+
+#[test]
+fn unmanaged_install_goes_to_the_named_dir_and_touches_no_profile() {
+    let serve = Serve::start(dist_dir());
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("opt/bin");
+    let out = run_installer_with(
+        &serve,
+        home.path(),
+        SYSTEM_PATH,
+        &[(
+            "DOCKER_CREDENTIAL_HARBOR_UNMANAGED_INSTALL",
+            dir.to_str().unwrap(),
+        )],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        files_under(home.path()),
+        [dir.join(NAME)],
+        "only the binary, no profile, no receipt"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The static binary is the universal one
+
+/// A PATH where `ldd` says `ldd_says` (or, with `None`, where there is no
+/// `ldd` at all): every other program of /usr/bin is there.
+fn path_with_ldd(dir: &Path, ldd_says: Option<&str>) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for entry in std::fs::read_dir("/usr/bin").unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap() != "ldd" {
+            std::os::unix::fs::symlink(&p, bin.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    if let Some(text) = ldd_says {
+        let script = bin.join("ldd");
+        std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' '{text}'\n")).unwrap();
+        bin::set_mode(&script, 0o755);
+    }
+    bin.display().to_string()
+}
+
+#[test]
+fn installer_picks_the_static_binary_where_glibc_is_old_or_missing() {
+    let serve = Serve::start(dist_dir());
+    let unpacked = tempfile::tempdir().unwrap();
+    let sums: BTreeMap<&str, String> = [GNU, MUSL]
+        .into_iter()
+        .map(|t| (t, sha256_file(&unpack_binary(t, unpacked.path()))))
+        .collect();
+    // What `ldd --version` says first (None: there is no ldd), and the build
+    // the installer must take. The release's glibc builds need 2.35.
+    for (case, ldd, want) in [
+        (
+            "glibc 2.34 (older than the build's)",
+            Some("ldd (GNU libc) 2.34"),
+            MUSL,
+        ),
+        ("glibc 2.17 (RHEL 7)", Some("ldd (GNU libc) 2.17"), MUSL),
+        ("musl libc (Alpine)", Some("musl libc (x86_64)"), MUSL),
+        ("no ldd, no glibc", None, MUSL),
+        (
+            "glibc 2.35 (Ubuntu 22.04)",
+            Some("ldd (Ubuntu GLIBC 2.35-0ubuntu3.1) 2.35"),
+            GNU,
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = path_with_ldd(tmp.path(), ldd);
+        assert_no_rust(&path);
+        let home = tmp.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let before = serve.fetched().len();
+        let out = run_installer(&serve, &home, &path);
+        assert_eq!(out.code(), 0, "{case}: the installer\n{out}");
+        let fetched = serve.fetched()[before..].to_vec();
+        let archives: Vec<&String> = fetched.iter().filter(|f| f.ends_with(".tar.xz")).collect();
+        assert_eq!(
+            archives,
+            [&format!("/{NAME}-{want}.tar.xz")],
+            "{case}: fetched only the {want} archive"
+        );
+        assert_eq!(
+            sha256_file(&installed(&home)),
+            sums[want],
+            "{case}: the {want} binary"
+        );
+        let v = bin::run_bounded(
+            installed(&home).to_str().unwrap(),
+            ["version"],
+            &BTreeMap::from([("HOME".to_string(), home.display().to_string())]),
+            b"",
+            Duration::from_secs(30),
+        );
+        assert_eq!(v.code(), 0, "{case}\n{v}");
+    }
+}
+
+#[test]
+fn static_binary_runs_in_an_empty_root_and_uses_the_kernel_keyring() {
+    keychain::require_own_session_keyring();
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "chroot needs root (CI runs as root)"
+    );
+    let unpacked = tempfile::tempdir().unwrap();
+    let musl = unpack_binary(MUSL, unpacked.path());
+    // The root holds the binary and an empty home: no libc, no /etc, no /proc.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::copy(&musl, root.path().join(NAME)).unwrap();
+    std::fs::create_dir(root.path().join("home")).unwrap();
+    let mut entries: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, [NAME, "home"]);
+
+    let key = format!("release-chroot-{}.example", std::process::id());
+    let cleanup = KeyutilsCleanup::default();
+    cleanup.add(&key);
+    // `env -i HOME=/home chroot ROOT /docker-credential-harbor ...`
+    let vars = BTreeMap::from([
+        ("PATH".to_string(), "/".to_string()),
+        ("HOME".to_string(), "/home".to_string()),
+        (
+            "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL".to_string(),
+            "off".to_string(),
+        ),
+        (bin::CACHE_TTL_ENV.to_string(), "0".to_string()),
+    ]);
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut all = vec![root.path().to_str().unwrap(), "/docker-credential-harbor"];
+        all.extend_from_slice(args);
+        bin::run_bounded(
+            "/usr/sbin/chroot",
+            all,
+            &vars,
+            stdin,
+            Duration::from_secs(30),
+        )
+    };
+    let out = run(&["version"], b"");
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!("{NAME} ({NAME}) ")),
+        "{out}"
+    );
+
+    let out = run(&["store"], bin::store_json(&key, USER, SECRET).as_bytes());
+    out.assert_silent_success();
+    assert!(keychain::keyutils_has(&key), "stored in the kernel keyring");
+    let out = run(&["get"], key.as_bytes());
+    assert_eq!(
+        bin::parse_get(&out, &key),
+        (USER.to_string(), SECRET.to_string())
+    );
+    let out = run(&["erase"], key.as_bytes());
+    out.assert_silent_success();
+    assert!(!keychain::keyutils_has(&key), "erased");
+}
