@@ -599,8 +599,6 @@ fn ci_mode_and_the_kubelet_provider_start_no_checks() {
 
 #[test]
 fn renew_on_a_terminal_takes_a_regenerated_secret() {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
     const NEW_SECRET: &str = "cli-secret-jdoe-regenerated-55aa";
     let rig = Rig::start(Some("off"));
     let key = rig.key();
@@ -612,54 +610,11 @@ fn renew_on_a_terminal_takes_a_regenerated_secret() {
 
     // A real terminal: `script` runs renew on a pseudo-terminal.
     let command = format!("{} renew {key} --wait 1 --no-browser", bin::BIN);
-    let mut child = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(rig.env.vars())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script (Debian package bsdutils)");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut out = child.stdout.take().unwrap();
-    let sink = Arc::clone(&seen);
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = out.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !text().contains("Paste the new CLI secret") {
-        assert!(Instant::now() < deadline, "no prompt\n{}", text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{NEW_SECRET}\r").as_bytes())
-        .unwrap();
-    stdin.flush().unwrap();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "renew did not finish\n{}",
-            text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    let _ = reader.join();
-    let shown = text();
-    assert!(status.success(), "{shown}");
+    let mut vars = rig.env.vars().clone();
+    vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    let (ok, shown) =
+        bin::on_terminal(&command, &vars, &[("Paste the new CLI secret", NEW_SECRET)]);
+    assert!(ok, "{shown}");
     assert!(
         shown.contains("still refuses") && shown.contains("Login Succeeded"),
         "{shown}"

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::bin::{self, Env, NAME, Output};
 use common::docker::{self, Dockerd, Podman};
@@ -342,73 +342,12 @@ impl Tour {
     /// Run `line` on a terminal (`script`), typing each answer after its
     /// prompt appears; returns the exit status and everything the terminal showed.
     fn on_terminal(&self, line: &str, answers: &[(&str, &str)]) -> (bool, String) {
-        use std::io::{Read, Write};
-        use std::sync::Mutex;
         let script = format!("cd '{}' && {}", self.cwd.path().display(), self.local(line));
-        let mut child = std::process::Command::new("script")
-            .args(["-q", "-e", "-c", &script, "/dev/null"])
-            .env_clear()
-            .envs(self.vars())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run script (Debian package bsdutils)");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let mut out = child.stdout.take().unwrap();
-        let sink = Arc::clone(&seen);
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-        let mut stdin = child.stdin.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut exited = None;
-        for (prompt, answer) in answers {
-            loop {
-                if text().contains(prompt) {
-                    break;
-                }
-                if let Some(st) = child.try_wait().unwrap() {
-                    exited = Some(st);
-                    break;
-                }
-                assert!(Instant::now() < deadline, "no {prompt:?}\n{}", text());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if exited.is_some() {
-                break;
-            }
-            stdin.write_all(format!("{answer}\r").as_bytes()).unwrap();
-            stdin.flush().unwrap();
-        }
-        let status = match exited {
-            Some(st) => st,
-            None => loop {
-                if let Some(st) = child.try_wait().unwrap() {
-                    break st;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{line} did not finish\n{}",
-                    text()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            },
-        };
-        drop(stdin);
-        let _ = reader.join();
-        let shown = text();
+        let (ok, shown) = bin::on_terminal(&script, &self.vars(), answers);
         for s in self.env.watched_secrets() {
             assert!(!shown.contains(&s), "a secret was echoed\n{shown}");
         }
-        (status.success(), shown)
+        (ok, shown)
     }
 
     /// The user logged in to the rig's registry with the CLI secret.

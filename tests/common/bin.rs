@@ -637,3 +637,77 @@ pub fn parse_list(out: &Output) -> BTreeMap<String, String> {
     let line = one_line(&out.stdout, out);
     serde_json::from_str(line).unwrap_or_else(|e| panic!("list printed invalid JSON ({e})\n{out}"))
 }
+
+/// Run `command` with `sh -c` on a pseudo-terminal (`script`, Debian package
+/// bsdutils), with exactly `vars`, typing each answer (then Enter) once its
+/// prompt has appeared. Returns whether it succeeded and everything the
+/// terminal showed. Bounded: a missing prompt or a hang fails the test.
+pub fn on_terminal(
+    command: &str,
+    vars: &BTreeMap<String, String>,
+    answers: &[(&str, &str)],
+) -> (bool, String) {
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", command, "/dev/null"])
+        .env_clear()
+        .envs(vars)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (Debian package bsdutils)");
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let mut out = child.stdout.take().expect("script's stdout");
+    let sink = std::sync::Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .expect("terminal log")
+                .extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().expect("terminal log")).into_owned();
+    let mut stdin = child.stdin.take().expect("script's stdin");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut exited = None;
+    for (prompt, answer) in answers {
+        loop {
+            if text().contains(prompt) {
+                break;
+            }
+            if let Some(st) = child.try_wait().expect("wait for script") {
+                exited = Some(st);
+                break;
+            }
+            assert!(Instant::now() < deadline, "no {prompt:?}\n{}", text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if exited.is_some() {
+            break;
+        }
+        stdin
+            .write_all(format!("{answer}\r").as_bytes())
+            .expect("type on the terminal");
+        stdin.flush().expect("type on the terminal");
+    }
+    let status = match exited {
+        Some(st) => st,
+        None => loop {
+            if let Some(st) = child.try_wait().expect("wait for script") {
+                break st;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("{command} did not finish\n{}", text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        },
+    };
+    drop(stdin);
+    let _ = reader.join();
+    (status.success(), text())
+}
