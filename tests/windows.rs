@@ -386,10 +386,17 @@ fn concurrent_stores_and_gets_lose_nothing() {
             .iter()
             .map(|k| {
                 s.spawn(move || {
-                    win.helper(
-                        &["store"],
-                        bin::store_json(k, "jdoe", &format!("secret-for-{k}")).as_bytes(),
-                    )
+                    let input = bin::store_json(k, "jdoe", &format!("secret-for-{k}"));
+                    let out = win.helper(&["store"], input.as_bytes());
+                    // Seen once in a loaded CI run: Wine itself SIGKILLed one of
+                    // eight parallel wine64 processes 1.6 s in (the helper never
+                    // dies by a signal, and a store cut short changes nothing).
+                    // Store that one again; any other failure still fails here.
+                    if out.status.code().is_none() {
+                        eprintln!("wine killed a store ({:?}); storing {k} again", out.status);
+                        return win.helper(&["store"], input.as_bytes());
+                    }
+                    out
                 })
             })
             .collect();
