@@ -13,10 +13,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::bin::{self, NAME, NOT_FOUND, Output};
-use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::harbor::Account;
 use common::keychain::SecretService;
 use common::peer_table::{Expect, table};
-use common::registry::Registry;
+use common::registry::Harbor;
 use serde_json::Value;
 use wine::{Prefix, rig};
 
@@ -455,33 +455,15 @@ fn oversized_secret_is_refused_with_one_line() {
 // ---------------------------------------------------------------------------
 // The README's Windows steps: configure, login, status, configure --undo
 
-/// A private Harbor (stand-in token service + real docker-registry).
-struct Harbor {
-    registry: Registry,
-    standin: HarborStandin,
-}
-
 const USER: &str = "jdoe@ucar.edu";
 const USER_SECRET: &str = "cli-secret-jdoe-0123456789";
 const WRONG_SECRET: &str = "wrong-secret-000000000";
-
-impl Harbor {
-    fn start() -> Harbor {
-        let standin = HarborStandin::start(StandinOptions {
-            accounts: vec![Account::user(USER, USER_SECRET)],
-            ..StandinOptions::default()
-        });
-        let registry = Registry::start_token(&standin);
-        standin.set_registry_url(&registry.addr());
-        Harbor { registry, standin }
-    }
-}
 
 /// The steps a Windows user follows: the exe on PATH, `configure` (docker's
 /// %USERPROFILE%\.docker\config.json), `login`, `status`, then `configure --undo`.
 #[test]
 fn readme_windows_steps_configure_login_status_undo() {
-    let harbor = Harbor::start();
+    let harbor = Harbor::start(vec![Account::user(USER, USER_SECRET)]);
     let key = harbor.registry.addr();
     let mut win = Win::new();
     win.watch(USER_SECRET);
@@ -659,7 +641,7 @@ fn configure_creates_and_undo_removes_the_docker_config() {
 /// reaches `get`'s warning.
 #[test]
 fn background_checks_run_detached_and_name_renew() {
-    let harbor = Harbor::start();
+    let harbor = Harbor::start(vec![Account::user(USER, USER_SECRET)]);
     let key = harbor.registry.addr();
     let mut win = Win::new();
     win.watch(USER_SECRET);

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, NAME, NOT_FOUND, Output};
-use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup, SecretService};
 use common::peer_table::{Expect, table};
-use common::registry::Registry;
+use common::registry::Harbor;
 use serde_json::Value;
 use wine::{Prefix, rig};
 
@@ -165,29 +165,8 @@ impl Wsl {
     }
 }
 
-/// A private Harbor (stand-in token service + real docker-registry).
-struct Harbor {
-    registry: Registry,
-    _standin: HarborStandin,
-}
-
 const USER: &str = "jdoe@ucar.edu";
 const USER_SECRET: &str = "cli-secret-jdoe-wsl-0123456789";
-
-impl Harbor {
-    fn start() -> Harbor {
-        let standin = HarborStandin::start(StandinOptions {
-            accounts: vec![Account::user(USER, USER_SECRET)],
-            ..StandinOptions::default()
-        });
-        let registry = Registry::start_token(&standin);
-        standin.set_registry_url(&registry.addr());
-        Harbor {
-            registry,
-            _standin: standin,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Through the bridge (Wine)
@@ -197,7 +176,7 @@ impl Harbor {
 /// `login` name that keychain; the first pulls after it never run the .exe.
 #[test]
 fn a_wsl_login_lands_in_credential_manager_and_warm_gets_skip_the_exe() {
-    let harbor = Harbor::start();
+    let harbor = Harbor::start(vec![Account::user(USER, USER_SECRET)]);
     let key = harbor.registry.addr();
     let w = Wsl::new();
     w.env.watch_secret(USER_SECRET);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::harbor::{HarborStandin, ISSUER, SERVICE};
+use super::harbor::{Account, HarborStandin, ISSUER, SERVICE, StandinOptions};
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 /// How long a registry may take to answer `/v2/` after start.
@@ -351,4 +351,23 @@ pub fn openssl(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A private Harbor: the stand-in token service with `accounts`, and a real
+/// docker-registry that trusts its tokens (and that the stand-in reports).
+pub struct Harbor {
+    pub registry: Registry,
+    pub standin: HarborStandin,
+}
+
+impl Harbor {
+    pub fn start(accounts: Vec<Account>) -> Harbor {
+        let standin = HarborStandin::start(StandinOptions {
+            accounts,
+            ..StandinOptions::default()
+        });
+        let registry = Registry::start_token(&standin);
+        standin.set_registry_url(&registry.addr());
+        Harbor { registry, standin }
+    }
 }
