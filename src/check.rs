@@ -160,13 +160,7 @@ fn start(key: &str) -> Result<()> {
     let dir = checks_dir()?;
     paths::ensure_private_dir(&dir)?;
     let lock_path = dir.join(format!("{}.lock", paths::file_stem(key)));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let lock = opts
-        .open(&lock_path)
-        .map_err(|e| crate::error::Error::file("cannot open", &lock_path, e))?;
+    let lock = paths::open_lock(&lock_path)?;
     if lock.try_lock().is_err() {
         // Another `get` is deciding right now; it will start the check.
         return Ok(());
@@ -203,10 +197,12 @@ fn spawn(key: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        // SAFETY: setsid() is async-signal-safe and only affects the child.
+        // SAFETY: setsid() and close() are async-signal-safe and only
+        // affect the child.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();
+                close_inherited();
                 Ok(())
             });
         }
@@ -221,6 +217,27 @@ fn spawn(key: &str) -> std::io::Result<()> {
     }
     // Not waited for: the child outlives this short-lived `get`.
     cmd.spawn().map(drop)
+}
+
+/// Close every descriptor above 2 in the child: the caller of `get` may have
+/// leaked some (a pipe docker waits on, a file), and the check outlives it.
+/// Runs between fork and exec, so only async-signal-safe calls.
+#[cfg(unix)]
+fn close_inherited() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: close_range(2) takes plain integers; it fails cleanly on
+    // kernels before 5.9, and the loop below then does the work.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } == 0 {
+        return;
+    }
+    // SAFETY: sysconf and close take plain integers.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
+    let max = i32::try_from(max).unwrap_or(65_536).clamp(256, 65_536);
+    for fd in 3..max {
+        unsafe {
+            libc::close(fd);
+        }
+    }
 }
 
 /// The body of `background-check KEY`: check once, record the verdict, and
@@ -253,8 +270,13 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
         // A store is half-way through; the next get will look again.
         return Ok(None);
     }
-    let address = entry.server_url.clone().unwrap_or_else(|| key.to_string());
-    let (verdict, detail) = verify(&address, &entry.net, &stored.username, &stored.secret);
+    let (verdict, detail) = verify(
+        key,
+        entry.server_url.as_deref(),
+        &entry.net,
+        &stored.username,
+        &stored.secret,
+    );
     let before = record(key, entry.generation, verdict, detail)?;
     if let Some(before) = before
         && verdict == Verdict::Refused
@@ -270,13 +292,14 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
 /// whether it accepts the secret.
 #[cfg(feature = "net")]
 pub fn verify(
-    address: &str,
+    key: &str,
+    address: Option<&str>,
     net: &NetOptions,
     username: &str,
     secret: &Secret<String>,
 ) -> (Verdict, Option<String>) {
-    let answer =
-        crate::harbor::Client::connect(address, net).and_then(|c| c.verify(username, secret));
+    let answer = crate::harbor::Client::connect_key(key, address, net)
+        .and_then(|c| c.verify(username, secret));
     match answer {
         Ok((crate::harbor::Verdict::Accepted, _)) => (Verdict::Accepted, None),
         Ok((crate::harbor::Verdict::Rejected, _)) => (Verdict::Refused, None),
@@ -285,7 +308,13 @@ pub fn verify(
 }
 
 #[cfg(not(feature = "net"))]
-pub fn verify(_: &str, _: &NetOptions, _: &str, _: &Secret<String>) -> (Verdict, Option<String>) {
+pub fn verify(
+    _: &str,
+    _: Option<&str>,
+    _: &NetOptions,
+    _: &str,
+    _: &Secret<String>,
+) -> (Verdict, Option<String>) {
     (Verdict::Unreachable, None)
 }
 

@@ -428,7 +428,7 @@ impl ConfigFile {
         if self.original.is_some() {
             use std::os::unix::fs::PermissionsExt;
             if let Ok(m) = std::fs::metadata(&self.path) {
-                return m.permissions().mode() & 0o7777;
+                return m.permissions().mode() & 0o777;
             }
         }
         0o600

@@ -180,6 +180,9 @@ pub enum Loaded {
     Missing,
     /// Unreadable or not valid JSON; the string says why, in one line.
     Corrupt(String),
+    /// Written by a newer version in a form this one cannot read: left as
+    /// it is, never moved aside or rewritten.
+    TooNew(u32),
 }
 
 /// Seconds a robot with `expires_at` has left (negative: since it expired);
@@ -209,11 +212,26 @@ pub fn load() -> Result<Loaded> {
     Ok(match fs::read(&p) {
         Ok(bytes) => match serde_json::from_slice::<Index>(&bytes) {
             Ok(i) => Loaded::Ok(i),
+            // The version first: a newer index is not damaged, only not ours.
+            Err(_) if version_of(&bytes).is_some_and(|v| v > VERSION) => {
+                Loaded::TooNew(version_of(&bytes).unwrap_or(VERSION))
+            }
             Err(e) => Loaded::Corrupt(format!("{} is not a valid index ({e})", p.display())),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::Missing,
         Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", p.display())),
     })
+}
+
+/// The `version` of an index this binary cannot otherwise read.
+fn version_of(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    serde_json::from_slice::<Version>(bytes)
+        .ok()
+        .map(|v| v.version)
 }
 
 /// The index for readers that can live with a damaged one: empty plus a
@@ -223,6 +241,7 @@ pub fn load_lenient() -> Result<(Index, Option<String>)> {
         Loaded::Ok(i) => (i, None),
         Loaded::Missing => (Index::default(), None),
         Loaded::Corrupt(why) => (Index::default(), Some(why)),
+        Loaded::TooNew(v) => (Index::default(), Some(too_new(&path()?, v).to_string())),
     })
 }
 
@@ -249,18 +268,18 @@ pub fn transact<T, U>(
     let mut note = None;
     let mut index = match load()? {
         Loaded::Ok(i) if i.version > VERSION => return Err(too_new(&p, i.version)),
+        Loaded::TooNew(v) => return Err(too_new(&p, v)),
         Loaded::Ok(i) => i,
         Loaded::Missing => Index::default(),
         Loaded::Corrupt(why) => {
-            let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-            if let Err(e) = fs::rename(&p, &aside)
-                && p.exists()
-            {
-                return Err(Error::Config(format!(
-                    "{why}, and it cannot be moved aside to {} ({e}); move it away by hand",
-                    aside.display()
-                )));
-            }
+            let aside = match paths::move_aside(&p, "corrupt") {
+                Ok(aside) => aside,
+                Err(e) => {
+                    return Err(Error::Config(format!(
+                        "{why}, and it cannot be moved aside ({e}); move it away by hand"
+                    )));
+                }
+            };
             note = Some(format!(
                 "{why}; it was moved to {} and a new index started",
                 aside.display()
@@ -294,13 +313,7 @@ fn too_new(p: &Path, version: u32) -> Error {
 /// An exclusive advisory lock on `index.lock`, released when dropped.
 fn lock(dir: &Path) -> Result<fs::File> {
     let p = dir.join(LOCK_NAME);
-    let mut opts = fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let f = opts
-        .open(&p)
-        .map_err(|e| Error::file("cannot open lock file", &p, e))?;
+    let f = paths::open_lock(&p)?;
     let deadline = Instant::now() + LOCK_WAIT;
     let mut pause = Duration::from_millis(1);
     loop {

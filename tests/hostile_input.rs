@@ -161,3 +161,41 @@ fn binary_survives_huge_nested_and_binary_stdin() {
     }
     assert!(env.index_bytes().is_none(), "nothing was written");
 }
+
+/// Run as root with the data directory in one that other users can write to
+/// (`sudo -E` with a hostile XDG_DATA_HOME): one line, and nothing written
+/// there or to the keychain.
+#[test]
+fn as_root_a_directory_others_can_write_is_refused() {
+    assert_eq!(
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+        b"0\n",
+        "this test needs root (CI and the dev machine run as root)"
+    );
+    common::keychain::require_own_session_keyring();
+    let mut env = Env::new();
+    env.set(bin::STORE_ENV, "keyutils");
+    let shared = env.root().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    bin::set_mode(&shared, 0o1777);
+    env.set("XDG_DATA_HOME", shared.to_str().unwrap());
+    let key = format!("root-dir.p{}.example.test", std::process::id());
+    let out = bin::try_store(&env, &key, "u", "s3cret-root-dir-1");
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!(
+            "refusing to write as root in {}: group or other users may write to it",
+            shared.display()
+        )),
+        "{out}"
+    );
+    assert!(!common::keychain::keyutils_has(&key), "nothing stored");
+    let mut left = Vec::new();
+    bin::walk(&shared, &mut left);
+    assert!(left.is_empty(), "nothing written: {left:?}");
+}

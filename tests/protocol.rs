@@ -804,16 +804,17 @@ fn corrupt_index_is_survived_and_repaired(kind: Backend) {
     assert!(warn[0].contains("warning"), "{out}");
 
     let out = store(env, &b, "other", "corrupt-index-secret-b");
-    let aside = env.index_dir().join("index.json.corrupt");
+    let aside = env.index_dir().join("index.json.corrupt.1");
     assert!(
         aside.exists(),
-        "the corrupt index is kept aside as index.json.corrupt\n{out}"
+        "the corrupt index is kept aside as index.json.corrupt.1\n{out}"
     );
     assert_eq!(
         std::fs::read(&aside).unwrap(),
         garbage,
         "the aside copy is the garbage"
     );
+    assert_eq!(bin::mode_of(&aside), 0o600, "it may hold a secret: private");
     let idx = rig.index();
     assert_eq!(
         idx["registries"][&b]["username"], "other",

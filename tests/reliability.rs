@@ -8,8 +8,9 @@
 //!     `get`, a `store` and an `erase` wait on it; then restarted.
 //!  2. Secret Service daemon stopped, bus still up (`get`, `erase`); restarted.
 //!  3. `index.json` replaced by a directory (`list`, `status`, `get`, `store`).
-//!  4. `index.json` a directory and `index.json.corrupt` a non-empty
-//!     directory, so the index cannot be repaired (`store`, `get`, `list`).
+//!  4. `index.json` a directory with a file system mounted on it, so it
+//!     cannot be moved aside and the index cannot be repaired (`store`,
+//!     `get`, `list`).
 //!  5. Index directory on a read-only tmpfs (`get`, `list`, `store`, `erase`).
 //!  6. Index directory on a full 16 KiB tmpfs, ENOSPC (`store` of a new and
 //!     of a stored registry).
@@ -420,7 +421,7 @@ fn index_that_is_a_directory_is_survived_and_repaired() {
     let out = store(env, &b, "buser", "dir-index-secret-b-2");
     assert!(!out.stderr.contains("panicked"), "{out}");
     assert!(p.is_file(), "index.json is a file again\n{out}");
-    let aside = env.index_dir().join("index.json.corrupt");
+    let aside = env.index_dir().join("index.json.corrupt.1");
     assert!(
         aside.join("inside").is_file(),
         "the directory was moved aside, contents and all"
@@ -448,8 +449,9 @@ fn index_that_is_a_directory_is_survived_and_repaired() {
     }
 }
 
-/// index.json a directory and index.json.corrupt taken too: the index cannot
-/// be repaired, so store must fail with one line naming the path.
+/// index.json a directory that is a mount point: it cannot be moved aside,
+/// so the index cannot be repaired and store must fail with one line naming
+/// the path.
 #[test]
 fn index_that_cannot_be_repaired_fails_store_with_one_line() {
     let rig = Rig::new(Backend::Keyutils, "index_stuck");
@@ -458,18 +460,12 @@ fn index_that_cannot_be_repaired_fails_store_with_one_line() {
     store(env, &a, "jdoe", "stuck-index-secret-a");
     let p = env.index_path();
     std::fs::remove_file(&p).unwrap();
-    std::fs::create_dir(&p).unwrap();
+    let stuck = Tmpfs::mount(&p, "size=16k,mode=0700");
     std::fs::write(p.join("inside"), b"x").unwrap();
-    let aside = env.index_dir().join("index.json.corrupt");
-    std::fs::create_dir(&aside).unwrap();
-    std::fs::write(aside.join("taken"), b"x").unwrap();
 
     let out = try_store(env, &b, "buser", "stuck-index-secret-b");
     error_mentioning(&out, &["index.json"], "store with an unrepairable index");
-    assert!(
-        p.is_dir() && aside.join("taken").is_file(),
-        "nothing clobbered"
-    );
+    assert!(p.join("inside").is_file(), "nothing clobbered");
     for _ in 0..2 {
         let out = get(env, &a);
         assert_eq!(
@@ -482,8 +478,8 @@ fn index_that_cannot_be_repaired_fails_store_with_one_line() {
     assert_eq!(bin::parse_list(&out), BTreeMap::new());
     assert_one_warning(&out, "index.json", "list");
     // Clean up the way a user would.
+    drop(stuck);
     std::fs::remove_dir_all(&p).unwrap();
-    std::fs::remove_dir_all(&aside).unwrap();
     for k in [&a, &b] {
         let _ = erase(env, k);
         assert!(!keyutils_has(k));
@@ -619,7 +615,7 @@ fn full_index_directory() {
 /// the previous secret (or nothing), and `get` agrees with `list`. Checked
 /// for both keychains under two index faults that make the index write fail
 /// after the keychain was written: a full disk, and an index that is a
-/// directory with its `.corrupt` spare taken.
+/// directory with a file system mounted on it (it cannot be moved aside).
 #[test]
 fn failed_store_leaves_the_keychain_as_it_was() {
     let mut problems = Vec::new();
@@ -656,20 +652,19 @@ fn failed_store_problems(kind: Backend, fault: IndexFault) -> Vec<String> {
         IndexFault::DiskFull => Some(Tmpfs::mount(&env.index_dir(), "size=16k,mode=0700")),
         IndexFault::Unrepairable => None,
     };
+    let mut stuck = None;
     store(env, &a, "jdoe", "kept-secret-a-12345");
     assert_eq!(
         get_ok(env, &a),
         ("jdoe".into(), "kept-secret-a-12345".into())
     );
-    let (p, aside) = (env.index_path(), env.index_dir().join("index.json.corrupt"));
+    let p = env.index_path();
     let filler = match fault {
         IndexFault::DiskFull => Some(fs.as_ref().unwrap().fill()),
         IndexFault::Unrepairable => {
             std::fs::remove_file(&p).unwrap();
-            std::fs::create_dir(&p).unwrap();
+            stuck = Some(Tmpfs::mount(&p, "size=16k,mode=0700"));
             std::fs::write(p.join("inside"), b"x").unwrap();
-            std::fs::create_dir(&aside).unwrap();
-            std::fs::write(aside.join("taken"), b"x").unwrap();
             None
         }
     };
@@ -705,9 +700,8 @@ fn failed_store_problems(kind: Backend, fault: IndexFault) -> Vec<String> {
     if let Some(fs) = &fs {
         assert!(fs.temp_files().is_empty(), "{what}: {:?}", fs.temp_files());
     }
-    if p.is_dir() {
+    if stuck.take().is_some() {
         std::fs::remove_dir_all(&p).unwrap();
-        std::fs::remove_dir_all(&aside).unwrap();
     }
     for k in [&a, &b] {
         let _ = erase(env, k);
