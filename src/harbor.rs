@@ -16,6 +16,7 @@ use reqwest::header::HeaderValue;
 
 use crate::error::{Error, Result};
 use crate::index::NetOptions;
+use crate::registry;
 use crate::secret::Secret;
 
 mod tls;
@@ -61,31 +62,43 @@ pub struct SystemInfo {
 
 /// Turn what the user typed (`hub.k8s.ucar.edu`, `https://h:8443/`, `http://127.0.0.1:5000`)
 /// into a target. Plain HTTP only where [`plain_http_allowed`] says so.
+///
+/// The address goes through [`registry::parse`], the one parser of a
+/// registry's identity, and the target is built from what it found: a client
+/// connects to the host the key names, whatever else the text held.
 pub fn target(input: &str, opts: &NetOptions) -> Result<Target> {
-    let s = input.trim();
-    let explicit = s.contains("://");
-    let text = if explicit {
-        s.to_string()
-    } else {
-        format!("https://{s}")
-    };
-    let bad = |why| Error::InvalidRegistry(s.to_string(), why);
-    let url = Url::parse(&text).map_err(|_| bad("not a registry address"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be https:// or http://"));
+    target_of(&registry::parse(input)?, opts)
+}
+
+/// The target of a stored login: `address` as it was given (scheme and all),
+/// which must name `key`. An address of another registry (an index written
+/// by hand, or by an older parser) is refused: the secret kept under `key`
+/// goes to `key`'s host only.
+pub fn target_for_key(key: &str, address: Option<&str>, opts: &NetOptions) -> Result<Target> {
+    let r = registry::parse(address.unwrap_or(key))?;
+    if r.key != key {
+        return Err(Error::InvalidRegistry(
+            address.unwrap_or(key).to_string(),
+            "the address recorded for this login names another registry; log in again",
+        ));
     }
-    let host = host_port(&url).ok_or_else(|| bad("no host name"))?;
-    // Reuse the key normaliser's validation (host syntax, port range).
-    crate::registry::normalize(&host)?;
-    let mut base = url.clone();
-    base.set_path("/");
-    base.set_query(None);
-    base.set_fragment(None);
-    let _ = base.set_username("");
-    let _ = base.set_password(None);
+    target_of(&r, opts)
+}
+
+fn target_of(r: &registry::Registry, opts: &NetOptions) -> Result<Target> {
+    let scheme = r.scheme.unwrap_or(registry::Scheme::Https).as_str();
+    let bad = |why| Error::InvalidRegistry(r.host.clone(), why);
+    let base = Url::parse(&format!("{scheme}://{}/", r.host))
+        .map_err(|_| bad("not a registry address"))?;
+    // The URL parser must read the same host back; anything else is refused
+    // rather than sent somewhere the key does not name.
+    let host = host_port(&base).ok_or_else(|| bad("no host name"))?;
+    if registry::parse(&host).ok().map(|p| p.host).as_deref() != Some(r.host.as_str()) {
+        return Err(bad("the address does not name one host"));
+    }
     refuse_plain_http(&base, &base, &host, opts)?;
     Ok(Target {
-        http_fallback: !explicit && is_loopback(&base),
+        http_fallback: r.scheme.is_none() && is_loopback(&base),
         base,
         host,
     })
@@ -232,6 +245,11 @@ impl Client {
         Client::new(target(address, opts)?, opts)
     }
 
+    /// A stored login's registry: see [`target_for_key`].
+    pub fn connect_key(key: &str, address: Option<&str>, opts: &NetOptions) -> Result<Client> {
+        Client::new(target_for_key(key, address, opts)?, opts)
+    }
+
     /// Trusts the platform's roots, `opts.ca_file`, `SSL_CERT_FILE` and the
     /// registry's certs.d directories (as docker and podman do).
     pub fn new(target: Target, opts: &NetOptions) -> Result<Client> {
@@ -257,7 +275,16 @@ impl Client {
             .user_agent(format!("{}/{}", crate::NAME, env!("CARGO_PKG_VERSION")))
             .redirect(redirects)
             // Only the proxies below: no platform proxy settings, as docker.
-            .no_proxy();
+            .no_proxy()
+            // `localhost` is trusted as loopback by its name, so it must be
+            // loopback: never what a hosts file or a DNS search domain says.
+            .resolve_to_addrs(
+                "localhost",
+                &[
+                    std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+                    std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+                ],
+            );
         for proxy in env_proxies()? {
             builder = builder.proxy(proxy);
         }

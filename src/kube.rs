@@ -152,8 +152,17 @@ pub fn go_duration(secs: u64) -> String {
     }
 }
 
-/// Parse a duration flag such as `300`, `90s`, `5m`, `1h30m`.
+/// The longest duration the kubelet can take: Go's `time.Duration` holds
+/// at most 2562047h47m16s; whole hours keep the arithmetic simple.
+pub const MAX_DURATION_SECS: u64 = 2_562_047 * 3600;
+
+/// Parse a duration flag such as `300`, `90s`, `5m`, `1h30m`; `None` for
+/// anything else, or for more than [`MAX_DURATION_SECS`] (never wrapped).
 pub fn parse_duration(text: &str) -> Option<u64> {
+    parse_duration_unbounded(text).filter(|s| *s <= MAX_DURATION_SECS)
+}
+
+fn parse_duration_unbounded(text: &str) -> Option<u64> {
     let t = text.trim();
     if let Ok(n) = t.parse::<u64>() {
         return Some(n);
@@ -167,12 +176,13 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         }
         let n: u64 = num.parse().ok()?;
         num.clear();
-        total += n * match c {
+        let unit = match c {
             'h' => 3600,
             'm' => 60,
             's' => 1,
             _ => return None,
         };
+        total = total.checked_add(n.checked_mul(unit)?)?;
     }
     num.is_empty().then_some(total)
 }
@@ -300,6 +310,17 @@ mod tests {
         assert_eq!(parse_duration("45"), Some(45));
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration("5m3"), None);
+        // Never wrapped (security review 2, item 10): refused past Go's limit.
+        assert_eq!(parse_duration("2562047h"), Some(MAX_DURATION_SECS));
+        for big in [
+            "2562048h",
+            "18446744073709551615",
+            "5124095576030431h",
+            "99999999999999999999s",
+            "3074457345618258603m",
+        ] {
+            assert_eq!(parse_duration(big), None, "{big}");
+        }
     }
 
     #[test]

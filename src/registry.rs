@@ -20,6 +20,43 @@ const MAX_KEY: usize = 300;
 /// unless a path other than `/v1/` names a different entry (Docker Desktop
 /// keeps `.../access-token` style entries apart).
 pub fn normalize(input: &str) -> Result<String> {
+    parse(input).map(|r| r.key)
+}
+
+/// A registry's one identity, parsed once from what a client or user gave:
+/// the key its secret is kept under, and what a connection to it needs. The
+/// network code connects to `host` and nowhere else, so the secret can only
+/// go to the host its key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// The keychain and index key (see [`normalize`]).
+    pub key: String,
+    /// The canonical `host[:port]` to connect to: the key without Docker
+    /// Hub's path. IP literals are in their one spelling (`127.0.0.1`, `[::1]`).
+    pub host: String,
+    /// The scheme the address named, if it named one.
+    pub scheme: Option<Scheme>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Parse a server address into its [`Registry`]. The authority ends at the
+/// first `/`, `?`, `#` or `\` (URL parsers read a backslash as a slash, so
+/// `http://a\@b` names `a` here exactly as it does on the wire).
+pub fn parse(input: &str) -> Result<Registry> {
     let invalid = |why| Error::InvalidRegistry(truncate(input), why);
     let s = input.trim();
     if s.is_empty() {
@@ -29,18 +66,18 @@ pub fn normalize(input: &str) -> Result<String> {
         return Err(invalid("too long"));
     }
     let lower = s.to_ascii_lowercase();
-    let rest = if let Some(r) = lower.strip_prefix("https://") {
-        r
+    let (scheme, rest) = if let Some(r) = lower.strip_prefix("https://") {
+        (Some(Scheme::Https), r)
     } else if let Some(r) = lower.strip_prefix("http://") {
-        r
+        (Some(Scheme::Http), r)
     } else if lower.contains("://") {
         return Err(invalid(
             "only http:// and https:// addresses are registries",
         ));
     } else {
-        lower.as_str()
+        (None, lower.as_str())
     };
-    let (authority, path) = match rest.find(['/', '?', '#']) {
+    let (authority, path) = match rest.find(['/', '?', '#', '\\']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
@@ -48,7 +85,7 @@ pub fn normalize(input: &str) -> Result<String> {
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) =
         split_host_port(authority).ok_or_else(|| invalid("malformed host or port"))?;
-    validate_host(host).map_err(invalid)?;
+    let host = canonical_host(host).map_err(invalid)?;
     let port = match port {
         Some("") => return Err(invalid("empty port")),
         Some(p) => {
@@ -66,21 +103,121 @@ pub fn normalize(input: &str) -> Result<String> {
         }
         None => None,
     };
-    if DOCKER_HUB_HOSTS.contains(&host) && port.is_none() {
+    let host = match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    };
+    if host.len() > MAX_KEY {
+        return Err(invalid("too long"));
+    }
+    let key = if DOCKER_HUB_HOSTS.contains(&host.as_str()) {
         let p = path.trim_end_matches('/');
         if p.is_empty() || p == "/v1" {
-            return Ok(DOCKER_HUB.to_string());
+            DOCKER_HUB.to_string()
+        } else if path
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._/-".contains(&b))
+        {
+            format!("https://index.docker.io{path}")
+        } else {
+            // The path is part of this key and is printed: no control bytes,
+            // no query or fragment, nothing a terminal would act on.
+            return Err(invalid(
+                "a Docker Hub path may hold only a-z, 0-9, '.', '_', '/' and '-'",
+            ));
         }
-        return Ok(format!("https://index.docker.io{path}"));
-    }
-    let key = match port {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
+    } else {
+        host.clone()
     };
     if key.len() > MAX_KEY {
         return Err(invalid("too long"));
     }
-    Ok(key)
+    let host = if key.starts_with(DOCKER_HUB) || key.starts_with("https://index.docker.io/") {
+        "index.docker.io".to_string()
+    } else {
+        host
+    };
+    Ok(Registry { key, host, scheme })
+}
+
+/// The host in its one spelling: IP literals canonical (so `127.1`,
+/// `0x7f000001` and `127.0.0.1` are one registry, as they are one address to
+/// a URL parser), names validated.
+fn canonical_host(host: &str) -> std::result::Result<String, &'static str> {
+    if host.is_empty() {
+        return Err("no host name");
+    }
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .map(|ip| format!("[{ip}]"))
+            .map_err(|_| "malformed IPv6 address");
+    }
+    if let Some(ip) = ipv4_literal(host)? {
+        return Ok(ip.to_string());
+    }
+    validate_host(host)?;
+    Ok(host.to_string())
+}
+
+/// An IPv4 address in any spelling the WHATWG URL standard (and so reqwest)
+/// accepts: one to four parts, each decimal, `0x` hex or `0` octal, the last
+/// filling the remaining bytes. `None` where the last label is not a number,
+/// so the host is a name.
+fn ipv4_literal(host: &str) -> std::result::Result<Option<std::net::Ipv4Addr>, &'static str> {
+    let bad = "malformed IPv4 address";
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    let number = |p: &str| -> Option<u64> {
+        if p.is_empty() {
+            return None;
+        }
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x") {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (p, 10)
+        };
+        if digits.is_empty() {
+            return Some(0);
+        }
+        if digits.len() > 12 {
+            return Some(u64::MAX);
+        }
+        u64::from_str_radix(digits, radix).ok()
+    };
+    let last = parts.last().copied().unwrap_or("");
+    let looks_numeric = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit())
+            || last
+                .strip_prefix("0x")
+                .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    if !looks_numeric {
+        return Ok(None);
+    }
+    if parts.len() > 4 {
+        return Err(bad);
+    }
+    let mut nums = Vec::with_capacity(4);
+    for p in &parts {
+        nums.push(number(p).ok_or(bad)?);
+    }
+    let (last, init) = nums.split_last().ok_or(bad)?;
+    if init.iter().any(|&n| n > 255) {
+        return Err(bad);
+    }
+    let room = 4 - init.len();
+    if *last >= 1u64 << (8 * room) {
+        return Err(bad);
+    }
+    let mut value = *last;
+    for (i, &n) in init.iter().enumerate() {
+        value += n << (8 * (3 - i));
+    }
+    Ok(Some(std::net::Ipv4Addr::from(
+        u32::try_from(value).map_err(|_| bad)?,
+    )))
 }
 
 fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
@@ -103,15 +240,6 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
 }
 
 fn validate_host(host: &str) -> std::result::Result<(), &'static str> {
-    if host.is_empty() {
-        return Err("no host name");
-    }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner
-            .parse::<std::net::Ipv6Addr>()
-            .map(|_| ())
-            .map_err(|_| "malformed IPv6 address");
-    }
     if host.len() > 253 {
         return Err("host name too long");
     }
@@ -224,5 +352,64 @@ mod tests {
         assert!(matches!(normalize("  "), Err(Error::MissingServerUrl)));
         let long = "a".repeat(5000);
         assert!(normalize(&long).is_err());
+    }
+
+    /// The authority ends where a URL parser ends it, backslash included:
+    /// the key is the host a connection reaches (security review 2, item 2).
+    #[test]
+    fn a_backslash_ends_the_host() {
+        let r = parse("http://127.0.0.2:5000\\@127.0.0.1:6000").unwrap();
+        assert_eq!(r.key, "127.0.0.2:5000");
+        assert_eq!(r.host, "127.0.0.2:5000");
+        assert_eq!(r.scheme, Some(Scheme::Http));
+        assert_eq!(
+            normalize("https://evil\\@hub.k8s.ucar.edu").unwrap(),
+            "evil"
+        );
+    }
+
+    /// Every spelling of one loopback address is one key.
+    #[test]
+    fn ip_literals_have_one_spelling() {
+        for s in [
+            "127.0.0.1:5000",
+            "127.1:5000",
+            "0x7f000001:5000",
+            "0177.0.0.1:5000",
+            "127.0.1:5000",
+        ] {
+            assert_eq!(normalize(s).unwrap(), "127.0.0.1:5000", "{s}");
+        }
+        for s in ["[::1]", "[0:0:0:0:0:0:0:1]", "[0000::0001]:443"] {
+            assert_eq!(normalize(s).unwrap(), "[::1]", "{s}");
+        }
+        assert_eq!(normalize("2130706433").unwrap(), "127.0.0.1");
+        for s in ["256.0.0.1", "1.2.3.4.5", "example.123", "1.2.3.256"] {
+            assert!(normalize(s).is_err(), "{s}");
+        }
+        // Names are names, even with digits in them.
+        assert_eq!(normalize("h1.example").unwrap(), "h1.example");
+        assert_eq!(normalize("123.example").unwrap(), "123.example");
+    }
+
+    /// Docker Hub keys keep a path: only the bytes a path of Docker's has.
+    #[test]
+    fn docker_hub_paths_hold_no_control_bytes() {
+        for s in [
+            "docker.io/\u{1b}[2J",
+            "docker.io/a\nb",
+            "index.docker.io/v1/x?y",
+        ] {
+            assert!(
+                matches!(normalize(s), Err(Error::InvalidRegistry(..))),
+                "{s:?}"
+            );
+        }
+        assert_eq!(
+            parse("https://index.docker.io/v1/access-token")
+                .unwrap()
+                .host,
+            "index.docker.io"
+        );
     }
 }

@@ -477,3 +477,39 @@ fn helm_apptainer_and_nerdctl_files() {
     bin::erase(&env, &key).assert_silent_success();
     env.assert_no_secret_in_files();
 }
+
+/// In CI mode (HARBOR_USERNAME and HARBOR_PASSWORD set) a store keeps
+/// nothing, so a plaintext secret must stay in the file and in its backup,
+/// and configure says why (security review 2, item 4).
+#[test]
+fn ci_mode_leaves_plaintext_secrets_where_they_are() {
+    let mut env = env();
+    env.set("HARBOR_USERNAME", "robot$ci");
+    env.set("HARBOR_PASSWORD", "ci-pipeline-secret");
+    let secret = auth_b64("jdoe@ucar.edu", "only-copy-secret-3");
+    let text = format!(r#"{{"auths":{{"{KEY}":{{"auth":"{secret}"}}}}}}"#);
+    write(&docker_path(&env), &text);
+    let out = configure(&env, &["--docker", "--registry", KEY, "--no-verify"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "the plaintext secret for {KEY} was left in the file: HARBOR_USERNAME and HARBOR_PASSWORD are set (CI mode)"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        read_json(&docker_path(&env))["auths"][KEY]["auth"],
+        secret.as_str(),
+        "the only copy stays"
+    );
+    let backup = docker_path(&env).with_extension("json.bak");
+    if backup.exists() {
+        assert!(
+            std::fs::read_to_string(&backup).unwrap().contains(&secret),
+            "the backup keeps it too"
+        );
+    }
+    env.unset("HARBOR_USERNAME");
+    env.unset("HARBOR_PASSWORD");
+    bin::assert_not_found(&env, KEY);
+}

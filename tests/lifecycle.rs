@@ -8,7 +8,7 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test lifecycle`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, NAME, Output};
@@ -338,9 +338,21 @@ fn get_stays_fast_while_the_registry_hangs() {
     due_soon();
 
     // 30 parallel gets: every one answers without waiting for the registry.
+    // Each is handed an open descriptor 7, as a caller may leak one; the
+    // check it starts must not keep it (nor anything else above 2).
     let gets: Vec<Output> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..30)
-            .map(|_| s.spawn(|| bin::get(&rig.env, &key)))
+            .map(|_| {
+                s.spawn(|| {
+                    bin::run_via(
+                        &rig.env,
+                        &[],
+                        &["sh", "-c", r#"exec 7</dev/zero; exec "$@""#, "sh"],
+                        &["get"],
+                        key.as_bytes(),
+                    )
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -375,6 +387,16 @@ fn get_stays_fast_while_the_registry_hangs() {
         let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
         assert_eq!(target, PathBuf::from("/dev/null"), "fd {fd}");
     }
+    let inherited: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .filter(|t| t == Path::new("/dev/zero"))
+        .collect();
+    assert_eq!(
+        inherited,
+        Vec::<PathBuf>::new(),
+        "the caller's descriptor 7 was closed"
+    );
     let secrets = vec![USER_SECRET.to_string()];
     assert_eq!(
         bin::procs_holding(&secrets, "cmdline"),

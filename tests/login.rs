@@ -1039,8 +1039,19 @@ fn run_resolving(
     args: &[&str],
     stdin: &str,
 ) -> Output {
-    let hosts = tempfile::NamedTempFile::new().expect("a temp hosts file");
     let text = format!("127.0.0.1 localhost {}\n::1 localhost\n", names.join(" "));
+    run_with_hosts(env, &text, changes, args, stdin)
+}
+
+/// Runs the helper in a private mount namespace whose `/etc/hosts` is `text`.
+fn run_with_hosts(
+    env: &Env,
+    text: &str,
+    changes: &[(&str, Option<&str>)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    let hosts = tempfile::NamedTempFile::new().expect("a temp hosts file");
     std::fs::write(hosts.path(), text).expect("write the hosts file");
     bin::run_via(
         env,
@@ -1442,4 +1453,103 @@ fn the_index_keeps_what_a_newer_version_wrote_and_a_newer_format_is_left_alone()
     bin::assert_not_found(&home.env, b);
     // Reading still works: a newer index never breaks a pull.
     assert_eq!(bin::get_ok(&home.env, a).0, "u");
+
+    // A newer index this version cannot even parse (a kind it does not know)
+    // is not damaged: neither get nor store moves it aside or rewrites it.
+    newer["registries"][a]["kind"] = json!("passkey");
+    let text = serde_json::to_vec_pretty(&newer).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let out = bin::get(&home.env, a);
+    assert_eq!(bin::parse_get(&out, a).0, "u", "{out}");
+    let out = bin::try_store(&home.env, b, "u", "s3cret-index-1");
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stdout.contains("version 2"), "{out}");
+    assert_eq!(std::fs::read(&path).unwrap(), text, "left as it was");
+    let beside: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("corrupt"))
+        .collect();
+    assert!(beside.is_empty(), "nothing moved aside: {beside:?}");
+}
+
+/// `localhost` is trusted as loopback by its name (plain HTTP, no proxy), so
+/// it must be loopback: a hosts file that sends it to another address is not
+/// followed. (Nothing listens on 127.0.0.2, so following it fails the login.)
+#[test]
+fn localhost_is_this_machine_whatever_the_hosts_file_says() {
+    let fx = Fixture::new();
+    let port = fx.key().rsplit_once(':').expect("host:port").1.to_string();
+    let key = format!("localhost:{port}");
+    fx.home.claim(&key);
+    fx.home.env.watch_secret(USER_SECRET);
+    let out = run_with_hosts(
+        &fx.home.env,
+        "127.0.0.2 localhost\n",
+        &[],
+        &[
+            "login",
+            &format!("http://{key}"),
+            "-u",
+            USER,
+            "--password-stdin",
+        ],
+        USER_SECRET,
+    );
+    assert_succeeded(&out);
+    assert_eq!(
+        bin::get_ok(&fx.home.env, &key),
+        (USER.to_string(), USER_SECRET.to_string())
+    );
+    assert_eq!(
+        fx.standin.token_log().len(),
+        1,
+        "checked once, on 127.0.0.1"
+    );
+}
+
+/// The secret goes only to the host its key names. A backslash ends the host
+/// for URL parsers, so it ends it for the key too; and a stored address that
+/// names another registry than its key (a hand-edited index, or one written
+/// by an older parser) is refused with one line, nothing sent.
+#[test]
+fn a_stored_address_of_another_host_never_gets_the_secret() {
+    let fx = Fixture::new();
+    let key = fx.key();
+    // Through the protocol: the key is the host a connection would reach.
+    let sneaky = format!("http://127.0.0.2:9\\@{key}");
+    fx.home.claim("127.0.0.2:9");
+    fx.home.env.watch_secret(USER_SECRET);
+    bin::store(&fx.home.env, &sneaky, USER, USER_SECRET).assert_silent_success();
+    let listed = bin::list(&fx.home.env);
+    assert_eq!(
+        listed.keys().collect::<Vec<_>>(),
+        ["127.0.0.2:9"],
+        "kept under the host the address reaches"
+    );
+    bin::erase(&fx.home.env, "127.0.0.2:9").assert_silent_success();
+
+    assert_succeeded(&fx.login(&["-u", USER, "--password-stdin"], USER_SECRET));
+    let log_before = fx.standin.token_log().len();
+    let path = fx.home.env.index_path();
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    index["registries"][&key]["server_url"] = json!(sneaky);
+    std::fs::write(&path, serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+    for args in [
+        &["status", "--check"][..],
+        &["renew", &key, "--no-browser", "--wait", "1"],
+    ] {
+        let out = fx.home.run(args);
+        assert_eq!(out.code(), 1, "{out}");
+        assert!(
+            out.stdout.contains("names another registry")
+                || out.stderr.contains("names another registry"),
+            "one line that says why\n{out}"
+        );
+        assert_eq!(
+            fx.standin.token_log().len(),
+            log_before,
+            "nothing was sent\n{out}"
+        );
+    }
 }

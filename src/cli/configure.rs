@@ -288,6 +288,19 @@ fn undo(
 fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Result<bool> {
     let mut ok = true;
     for found in file.plaintext(key) {
+        if crate::ci_env::for_key(key).is_some() {
+            // A store would keep nothing: the file's copy is the only one.
+            eprintln!(
+                "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
+                 {} and {} are set (CI mode), so the keychain is not used; \
+                 unset them and run configure again to move it",
+                file.path.display(),
+                crate::ci_env::USERNAME_ENV,
+                crate::ci_env::PASSWORD_ENV
+            );
+            ok = false;
+            continue;
+        }
         if !a.no_verify
             && let Err(e) = check(&found.auths_key, &found.username, &found.secret, &a.net)
         {
@@ -301,7 +314,8 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
             ok = false;
             continue;
         }
-        helper::store_with(
+        let expected = found.secret.clone();
+        let stored_in = helper::store_with(
             Credentials {
                 server_url: key.to_string(),
                 username: found.username.clone(),
@@ -315,6 +329,18 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
             },
             &mut std::io::stderr(),
         )?;
+        // Only a copy read back from the keychain lets the file's go.
+        let read_back = stored_in.map(|kind| crate::store::get(kind, key));
+        if !matches!(&read_back, Some(Ok(Some(s))) if s.username == found.username && s.secret == expected)
+        {
+            eprintln!(
+                "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
+                 the keychain did not give it back after the store",
+                file.path.display()
+            );
+            ok = false;
+            continue;
+        }
         file.strip_secret(&found.auths_key);
         println!(
             "{who}: {}: moved the plaintext secret of {} for {key} into the keychain and removed it from the file",

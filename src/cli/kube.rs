@@ -52,7 +52,7 @@ pub struct SecretArgs {
 pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
     let cache_secs = kube::parse_duration(&a.cache_duration).ok_or_else(|| {
         Error::Usage(format!(
-            "--cache-duration {:?} is not a duration like 5m or 1h",
+            "--cache-duration {:?} is not a duration like 5m or 1h (at most 2562047h)",
             a.cache_duration
         ))
     })?;

@@ -91,7 +91,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     })?;
     let opts = a.net.options(Some(&entry.net));
     let address = entry.server_url.clone().unwrap_or_else(|| key.clone());
-    let client = harbor::Client::connect(&address, &opts)?;
+    let client = harbor::Client::connect_key(&key, Some(&address), &opts)?;
     let user = &stored.username;
     let (verdict, api) = client.verify(user, &stored.secret)?;
     if verdict == harbor::Verdict::Accepted {

@@ -177,8 +177,7 @@ fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recor
         }
         Err(err) => return (format!("error: {}", err.one_line()), None),
     };
-    let address = e.server_url.clone().unwrap_or_else(|| key.to_string());
-    let result = harbor::Client::connect(&address, net).and_then(|c| {
+    let result = harbor::Client::connect_key(key, e.server_url.as_deref(), net).and_then(|c| {
         let (v, api) = c.verify(&stored.username, &stored.secret)?;
         Ok((v, api, c))
     });
