@@ -3,7 +3,11 @@
 //! GitLab's Harbor integration exports `HARBOR_USERNAME` and `HARBOR_PASSWORD`
 //! (and `HARBOR_HOST`). With both set, `get` answers from them and `store` /
 //! `erase` succeed without writing, so `docker login` in a pipeline works on a
-//! runner that has no keychain. `HARBOR_HOST`, when set, limits this to one registry.
+//! runner that has no keychain. They apply to one registry: `HARBOR_HOST`, or
+//! without it the default registry (`DOCKER_CREDENTIAL_HARBOR_REGISTRY`, the
+//! settings file, else hub.k8s.ucar.edu). Never to every registry: with
+//! `credsStore` set, that would hand the pipeline's Harbor secret to Docker
+//! Hub and anyone else an image names.
 
 use crate::registry;
 use crate::secret::Secret;
@@ -15,26 +19,27 @@ pub const HOST_ENV: &str = "HARBOR_HOST";
 pub struct CiCredentials {
     pub username: String,
     pub secret: Secret<String>,
-    /// The registry key `HARBOR_HOST` names, if set.
-    pub host: Option<String>,
+    /// The key of the one registry they are for.
+    pub registry: String,
 }
 
-/// The CI credentials, if both variables are set (and `HARBOR_HOST` is valid when set).
+/// The CI credentials, if both variables are set (and the registry they are
+/// for is a valid address).
 pub fn credentials() -> Option<CiCredentials> {
     let username = std::env::var(USERNAME_ENV).ok().filter(|v| !v.is_empty())?;
     let secret = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty())?;
-    let host = match std::env::var(HOST_ENV) {
-        Ok(h) if !h.trim().is_empty() => Some(registry::normalize(&h).ok()?),
-        _ => None,
+    let registry = match std::env::var(HOST_ENV) {
+        Ok(h) if !h.trim().is_empty() => registry::normalize(&h).ok()?,
+        _ => registry::normalize(&crate::settings::default_registry().ok()?).ok()?,
     };
     Some(CiCredentials {
         username,
         secret: Secret::new(secret),
-        host,
+        registry,
     })
 }
 
 /// The CI credentials if they apply to the registry `key`.
 pub fn for_key(key: &str) -> Option<CiCredentials> {
-    credentials().filter(|c| c.host.as_deref().is_none_or(|h| h == key))
+    credentials().filter(|c| c.registry == key)
 }

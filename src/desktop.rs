@@ -7,18 +7,20 @@ use crate::index::{AccountKind, Entry};
 
 /// The notification's text for a refused `entry` at `key`.
 pub fn refused_text(key: &str, entry: &Entry) -> (String, String) {
+    let key = crate::text::escape(key);
+    let username = crate::text::escape(&entry.username);
     let summary = format!("{key} refused your Harbor credentials");
     let body = match entry.kind {
         AccountKind::Robot => format!(
             "Robot account {} was refused (expired, disabled or its secret refreshed). \
              Import the new secret: {} login --robot-file FILE",
-            entry.username,
+            username,
             crate::NAME
         ),
         _ => format!(
             "The CLI secret of {} was refused; your Harbor web session has probably expired. \
              Run: {} renew {key}",
-            entry.username,
+            username,
             crate::NAME
         ),
     };

@@ -89,6 +89,7 @@ impl Error {
             }
             out.push_str(part.trim());
         }
-        out
+        // Errors quote what registries and files said: no control bytes.
+        crate::text::escape(&out).into_owned()
     }
 }

@@ -444,7 +444,12 @@ impl Client {
             return None;
         }
         let v: serde_json::Value = resp.json().ok()?;
-        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        // Printed by login, renew and status: escaped once, here.
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .map(|s| crate::text::escape(s).into_owned())
+        };
         Some(SystemInfo {
             auth_mode: text("auth_mode"),
             oidc_provider_name: text("oidc_provider_name"),

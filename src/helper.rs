@@ -62,7 +62,8 @@ pub fn run(
 }
 
 fn warn(stderr: &mut dyn Write, msg: &str) {
-    let _ = writeln!(stderr, "{NAME}: {msg}");
+    // Warnings name keys and accounts from the index: no control bytes.
+    let _ = writeln!(stderr, "{NAME}: {}", crate::text::escape(msg));
 }
 
 /// Facts about a login that `store` cannot learn from the protocol.
@@ -510,10 +511,8 @@ pub fn list(stderr: &mut dyn Write) -> Result<BTreeMap<String, String>> {
         .into_iter()
         .map(|(k, e)| (k, e.username))
         .collect();
-    if let Some(ci) = ci_env::credentials()
-        && let Some(host) = ci.host
-    {
-        out.insert(host, ci.username);
+    if let Some(ci) = ci_env::credentials() {
+        out.insert(ci.registry, ci.username);
     }
     Ok(out)
 }

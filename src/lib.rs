@@ -31,3 +31,4 @@ pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod store;
+pub mod text;

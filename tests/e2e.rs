@@ -837,6 +837,7 @@ fn ci_mode_without_any_keychain() {
     let ci = [
         ("HARBOR_USERNAME", Some(USER)),
         ("HARBOR_PASSWORD", Some(USER_SECRET)),
+        ("HARBOR_HOST", Some(addr.as_str())),
     ];
     assert!(env.bus().is_none());
 

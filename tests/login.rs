@@ -1553,3 +1553,62 @@ fn a_stored_address_of_another_host_never_gets_the_secret() {
         );
     }
 }
+
+/// Text from a registry or a file is shown, never obeyed by the terminal:
+/// Harbor's provider name with an escape sequence, an account name with a
+/// newline that would forge a `status` line, and a Docker Hub key with
+/// control bytes in its path (security review 2, item 9).
+#[test]
+fn control_characters_from_registries_and_files_are_escaped() {
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: accounts(),
+        oidc_provider_name: "Entra\u{1b}]0;pwned\u{7}\u{1b}[2J ID".into(),
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    standin.set_registry_url(&registry.addr());
+    let home = Home::new();
+    home.claim(&registry.addr());
+    let out = home.login(
+        &registry.url(),
+        &["-u", USER, "--password-stdin"],
+        WRONG_SECRET,
+    );
+    assert_eq!(out.code(), 1, "{out}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{out:?}");
+    assert!(
+        all.contains(r"Entra\u{1b}]0;pwned\u{7}\u{1b}[2J ID"),
+        "{out}"
+    );
+
+    let forged = "jdoe\n  account:  root (user)";
+    let key = "forged.example.test";
+    home.claim(key);
+    home.env.watch_secret("forged-line-secret-1");
+    bin::store(&home.env, key, forged, "forged-line-secret-1").assert_silent_success();
+    let text = home.status_text();
+    assert!(
+        text.contains(r"  account:  jdoe\n  account:  root (user) (user)"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("account:"))
+            .count(),
+        1,
+        "no forged line\n{text}"
+    );
+
+    for bad in ["docker.io/\u{1b}[2J", "index.docker.io/a\nb"] {
+        let out = bin::try_store(&home.env, bad, "u", "forged-line-secret-1");
+        assert_eq!(out.code(), 1, "{out}");
+        assert_eq!(out.stdout.lines().count(), 1, "{out}");
+        assert!(!out.stdout.contains('\u{1b}'), "{out:?}");
+        assert!(
+            out.stdout.contains("a Docker Hub path may hold only"),
+            "{out}"
+        );
+    }
+    bin::erase(&home.env, key).assert_silent_success();
+}

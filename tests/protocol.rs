@@ -902,19 +902,25 @@ fn ci_mode_needs_no_keychain() {
     assert_eq!(probe.index_bytes(), None);
 
     env.watch_secret("ci-password-0123456");
+    // No HARBOR_HOST: the default registry, and no other (security
+    // review 2, item 10: never Docker Hub's or any registry an image names).
     let ci = [
         (STORE_ENV, Some("keyutils")),
         ("HARBOR_USERNAME", Some("robot$ci+runner")),
         ("HARBOR_PASSWORD", Some("ci-password-0123456")),
+        ("DOCKER_CREDENTIAL_HARBOR_REGISTRY", Some(h.as_str())),
     ];
-    for key in [h.as_str(), other.as_str(), "https://index.docker.io/v1/"] {
+    let out = run_via(&env, &ci, &SHARED_SESSION, &["get"], h.as_bytes());
+    assert_eq!(
+        bin::parse_get(&out, &h),
+        ("robot$ci+runner".into(), "ci-password-0123456".into()),
+        "no HARBOR_HOST: the default registry\n{out}"
+    );
+    assert!(out.stderr_lines().is_empty(), "{out}");
+    for key in [other.as_str(), "https://index.docker.io/v1/"] {
         let out = run_via(&env, &ci, &SHARED_SESSION, &["get"], key.as_bytes());
-        assert_eq!(
-            bin::parse_get(&out, key),
-            ("robot$ci+runner".into(), "ci-password-0123456".into()),
-            "no HARBOR_HOST: every registry\n{out}"
-        );
-        assert!(out.stderr_lines().is_empty(), "{out}");
+        assert_eq!(out.code(), 1, "not answered from the environment\n{out}");
+        assert!(!out.stdout.contains("ci-password-0123456"), "{out}");
     }
     let out = run_via(
         &env,
@@ -933,8 +939,8 @@ fn ci_mode_needs_no_keychain() {
     let out = run_via(&env, &ci, &SHARED_SESSION, &["list"], b"unused\n");
     assert_eq!(
         bin::parse_list(&out),
-        BTreeMap::new(),
-        "no HARBOR_HOST: nothing to list"
+        BTreeMap::from([(h.clone(), "robot$ci+runner".to_string())]),
+        "no HARBOR_HOST: the default registry is listed"
     );
     assert_eq!(env.index_bytes(), None, "CI mode writes no index");
     assert!(
@@ -947,6 +953,7 @@ fn ci_mode_needs_no_keychain() {
         &[
             ("HARBOR_USERNAME", Some("robot$ci+runner")),
             ("HARBOR_PASSWORD", Some("ci-password-0123456")),
+            ("HARBOR_HOST", Some(h.as_str())),
         ],
         &["get"],
         h.as_bytes(),

@@ -10,6 +10,7 @@ use super::NetArgs;
 use crate::error::{Error, Result};
 use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::notice;
+use crate::text::escape;
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -47,7 +48,7 @@ struct Row {
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
     let (idx, damaged) = index::load_lenient()?;
     if let Some(why) = damaged {
-        eprintln!("warning: {why}");
+        eprintln!("warning: {}", escape(&why));
     }
     let only = a
         .registry
@@ -116,8 +117,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         );
     } else {
         for r in &rows {
-            println!("{}", r.registry);
-            println!("  account:  {} ({})", r.username, r.kind.name());
+            // The index is a file: what it holds is shown, never obeyed.
+            println!("{}", escape(&r.registry));
+            println!("  account:  {} ({})", escape(&r.username), r.kind.name());
             println!("  keychain: {}", r.keychain);
             println!("  stored:   {}", notice::ago(now - r.stored_at));
             if r.expires_at.is_some() {
@@ -139,13 +141,13 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
                         notice::ago(now - c.at)
                     );
                     if let Some(why) = &c.detail {
-                        println!("            nothing was sent: {why}");
+                        println!("            nothing was sent: {}", escape(why));
                     }
                 }
                 None => println!("  checked:  not since it was stored"),
             }
             if let Some(c) = &r.check {
-                println!("  check:    {c}");
+                println!("  check:    {}", escape(c));
             }
         }
     }

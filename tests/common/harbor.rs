@@ -97,6 +97,8 @@ pub struct StandinOptions {
     pub accounts: Vec<Account>,
     /// `oidc_auth` (default), `db_auth`, `ldap_auth`, `uaa_auth` or `http_auth`.
     pub auth_mode: String,
+    /// What `systeminfo` names the identity provider in OIDC mode.
+    pub oidc_provider_name: String,
 }
 
 impl Default for StandinOptions {
@@ -104,6 +106,7 @@ impl Default for StandinOptions {
         StandinOptions {
             accounts: Vec::new(),
             auth_mode: "oidc_auth".to_string(),
+            oidc_provider_name: "Entra ID".to_string(),
         }
     }
 }
@@ -122,6 +125,7 @@ pub struct TokenLogEntry {
 struct State {
     accounts: Mutex<Vec<Account>>,
     auth_mode: Mutex<String>,
+    oidc_provider_name: String,
     token_log: Mutex<Vec<TokenLogEntry>>,
     /// What `systeminfo` reports as `registry_url` (the stand-in's own address
     /// until a test says where its registry is).
@@ -198,6 +202,7 @@ impl HarborStandin {
         let state = Arc::new(State {
             accounts: Mutex::new(opts.accounts),
             auth_mode: Mutex::new(opts.auth_mode),
+            oidc_provider_name: opts.oidc_provider_name,
             token_log: Mutex::new(Vec::new()),
             registry_url: Mutex::new(format!("127.0.0.1:{port}")),
             url: url.clone(),
@@ -695,7 +700,7 @@ fn systeminfo(caller: Caller, state: &State) -> Response {
         "primary_auth_mode": false,
     });
     if auth_mode == "oidc_auth" {
-        info["oidc_provider_name"] = json!("Entra ID");
+        info["oidc_provider_name"] = json!(state.oidc_provider_name);
     }
     // Refused credentials get the anonymous view (Harbor falls back to an
     // anonymous security context on its REST API).
