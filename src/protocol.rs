@@ -29,14 +29,25 @@ pub struct Credentials {
     pub secret: Secret<String>,
 }
 
-/// Read all of stdin, at most [`MAX_INPUT`] bytes, as UTF-8.
+/// Read all of stdin, at most [`MAX_INPUT`] bytes, as UTF-8. The buffer is
+/// sized for the limit up front and never grows: a growing `Vec` would give
+/// back earlier copies of the secret unwiped. (Untouched pages of it cost
+/// nothing: the allocator maps them lazily.)
 pub fn read_input(mut input: impl Read) -> Result<Secret<String>> {
-    let mut buf = Vec::new();
-    input
-        .by_ref()
-        .take(MAX_INPUT as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::BadInput(format!("cannot read stdin: {e}")))?;
+    let mut buf = vec![0u8; MAX_INPUT + 1];
+    let mut len = 0;
+    while len < buf.len() {
+        match input.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut buf);
+                return Err(Error::BadInput(format!("cannot read stdin: {e}")));
+            }
+        }
+    }
+    buf.truncate(len);
     if buf.len() > MAX_INPUT {
         zeroize::Zeroize::zeroize(&mut buf);
         return Err(Error::BadInput(
@@ -197,12 +208,11 @@ impl<'de> Visitor<'de> for CredentialsVisitor {
                         .unwrap_or_default()
                 }
                 "secret" => {
-                    creds.secret = Secret::new(
-                        map.next_value::<Opt>()
-                            .map_err(named)?
-                            .0
-                            .unwrap_or_default(),
-                    )
+                    // Borrowed as it is on stdin and decoded by us: serde_json
+                    // would unescape into a scratch buffer it never wipes.
+                    let raw = map.next_value::<&serde_json::value::RawValue>()?;
+                    creds.secret = decode_secret_value(raw.get())
+                        .map_err(|e| de::Error::custom(format_args!("field {field}: {e}")))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -211,6 +221,75 @@ impl<'de> Visitor<'de> for CredentialsVisitor {
         }
         Ok(creds)
     }
+}
+
+/// A JSON value that must be a string or `null`, as the secret field: its
+/// type named on error, never its text.
+fn decode_secret_value(raw: &str) -> std::result::Result<Secret<String>, &'static str> {
+    match raw.as_bytes().first() {
+        Some(b'"') => decode_json_string(raw).ok_or("invalid string escape"),
+        Some(b'n') => Ok(Secret::default()),
+        Some(b't' | b'f') => Err("expected a string, found a boolean"),
+        Some(b'[') => Err("expected a string, found an array"),
+        Some(b'{') => Err("expected a string, found an object"),
+        _ => Err("expected a string, found a number"),
+    }
+}
+
+/// The JSON string literal `raw` (quotes included, as serde_json checked
+/// it) decoded into a buffer sized up front (decoding only shortens text),
+/// so no copy of a secret is left behind. `None` for an invalid escape or a
+/// lone surrogate, which serde_json refuses too.
+pub fn decode_json_string(raw: &str) -> Option<Secret<String>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = crate::secret::SecretBuf::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let hex4 = |chars: &mut std::str::Chars| -> Option<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            v = v * 16 + chars.next()?.to_digit(16)?;
+        }
+        Some(v)
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            if u32::from(c) < 0x20 {
+                return None;
+            }
+            out.push(c);
+            continue;
+        }
+        let decoded = match chars.next()? {
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let hi = hex4(&mut chars)?;
+                match hi {
+                    0xD800..=0xDBFF => {
+                        if chars.next()? != '\\' || chars.next()? != 'u' {
+                            return None;
+                        }
+                        let lo = hex4(&mut chars)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => char::from_u32(hi)?,
+                }
+            }
+            _ => return None,
+        };
+        out.push(decoded);
+    }
+    Some(out.into_secret())
 }
 
 /// A string field that may be `null`; any other type is an error naming the type,
@@ -278,6 +357,17 @@ pub fn format_list(entries: &BTreeMap<String, String>) -> String {
 /// Encode a string the way Go's `encoding/json` does with HTML escaping on.
 /// Writing to a `String` or a [`crate::secret::SecretBuf`] cannot fail.
 pub fn push_go_json_string(out: &mut impl std::fmt::Write, s: &str) {
+    push_string(out, s, true);
+}
+
+/// `s` as a JSON string with only the escapes JSON requires (quote,
+/// backslash, control characters): for the tool's own files, where no
+/// browser reads it.
+pub fn push_json_string(out: &mut impl std::fmt::Write, s: &str) {
+    push_string(out, s, false);
+}
+
+fn push_string(out: &mut impl std::fmt::Write, s: &str, html: bool) {
     let _ = out.write_char('"');
     for c in s.chars() {
         let _ = match c {
@@ -286,7 +376,9 @@ pub fn push_go_json_string(out: &mut impl std::fmt::Write, s: &str) {
             '\n' => out.write_str("\\n"),
             '\r' => out.write_str("\\r"),
             '\t' => out.write_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => write!(out, "\\u{:04x}", u32::from(c)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
+                write!(out, "\\u{:04x}", u32::from(c))
+            }
             c if u32::from(c) < 0x20 => write!(out, "\\u{:04x}", u32::from(c)),
             c => out.write_char(c),
         };

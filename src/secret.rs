@@ -53,6 +53,16 @@ impl<T: Zeroize> fmt::Debug for Secret<T> {
 pub struct SecretBuf(Vec<u8>);
 
 impl SecretBuf {
+    /// A buffer that holds `n` bytes before it first grows.
+    pub fn with_capacity(n: usize) -> SecretBuf {
+        SecretBuf(Vec::with_capacity(n))
+    }
+
+    /// How much it holds before it grows (for tests of sizing up front).
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     fn grow_for(&mut self, extra: usize) {
         let needed = self.0.len() + extra;
         if needed <= self.0.capacity() {

@@ -149,7 +149,7 @@ pub fn entry_name(key: &str) -> String {
 }
 
 /// The kernel caps a `user` key's payload at 32,767 bytes; an escaped blob
-/// can pass that within [`super::MAX_SECRET`] (`<` takes 6 bytes as `\u003c`).
+/// can pass that within [`super::MAX_SECRET`] (a control character takes 6 bytes as `\u0001`).
 /// Through WSL the Windows build keeps the same blob in Credential Manager,
 /// which holds 2,560 bytes (CRED_MAX_CREDENTIAL_BLOB_SIZE).
 pub fn max_blob(kind: StoreKind) -> Option<usize> {

@@ -238,10 +238,13 @@ pub fn decode_blob(text: &str) -> Option<Stored> {
 impl Stored {
     fn encode(&self) -> Secret<String> {
         let mut s = crate::secret::SecretBuf::default();
+        // Escaped only where JSON must be (no `\u003c` for `<` as on the
+        // wire): a secret without quotes, backslashes or control bytes then
+        // decodes without any copy.
         s.push_str("{\"Username\":");
-        crate::protocol::push_go_json_string(&mut s, &self.username);
+        crate::protocol::push_json_string(&mut s, &self.username);
         s.push_str(",\"Secret\":");
-        crate::protocol::push_go_json_string(&mut s, self.secret.expose());
+        crate::protocol::push_json_string(&mut s, self.secret.expose());
         s.push('}');
         s.into_secret()
     }
@@ -275,15 +278,18 @@ impl Stored {
 /// The blob as this program writes it: UTF-8 JSON with Username and Secret.
 fn parse_blob(bytes: &[u8]) -> Option<Stored> {
     #[derive(Deserialize)]
-    struct Blob {
+    struct Blob<'a> {
         #[serde(rename = "Username")]
         username: String,
-        #[serde(rename = "Secret")]
-        secret: String,
+        /// Borrowed and decoded by `protocol`: serde_json would unescape it
+        /// into a scratch buffer that is never wiped.
+        #[serde(rename = "Secret", borrow)]
+        secret: &'a serde_json::value::RawValue,
     }
-    serde_json::from_slice::<Blob>(bytes).ok().map(|b| Stored {
+    let b = serde_json::from_slice::<Blob>(bytes).ok()?;
+    Some(Stored {
         username: b.username,
-        secret: Secret::new(b.secret),
+        secret: crate::protocol::decode_json_string(b.secret.get())?,
     })
 }
 
@@ -486,7 +492,7 @@ mod tests {
     fn a_blob_over_the_kernel_keyrings_cap_is_refused_up_front() {
         let stored = Stored {
             username: "u".into(),
-            secret: Secret::new("<".repeat(6000)),
+            secret: Secret::new("\u{1}".repeat(6000)),
         };
         let e = set(StoreKind::Keyutils, "big.example", stored).unwrap_err();
         assert!(matches!(e, Error::BadInput(_)), "{e:?}");
