@@ -191,6 +191,102 @@ pub struct ConfigFile {
     value: Map<String, Value>,
     /// Secrets taken out, so the backup leaves them out too.
     stripped: bool,
+    /// What was changed, in order: replayed at save time onto the file as
+    /// it is then, since another program may have written it meanwhile.
+    edits: Vec<Edit>,
+}
+
+/// One change to a config file.
+#[derive(Clone)]
+enum Edit {
+    SetHelper(String, String),
+    RestoreHelper(String, Option<String>, bool),
+    CredsStore(Option<String>),
+    Strip(String),
+}
+
+/// How long `save` waits for another writer's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Parse a config file's bytes: a missing or empty file is an empty object;
+/// anything that is not a JSON object is refused so it is never clobbered.
+fn parse(path: &Path, bytes: Option<&[u8]>) -> Result<Map<String, Value>> {
+    match bytes {
+        Some(b) if !b.iter().all(u8::is_ascii_whitespace) => {
+            match serde_json::from_slice::<Value>(b) {
+                Ok(Value::Object(m)) => Ok(m),
+                Ok(_) => Err(Error::Config(format!(
+                    "{} is not a JSON object; left unchanged",
+                    path.display()
+                ))),
+                Err(e) => Err(Error::Config(format!(
+                    "{} is not valid JSON ({e}); left unchanged",
+                    path.display()
+                ))),
+            }
+        }
+        _ => Ok(Map::new()),
+    }
+}
+
+fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::file("cannot read", path, e)),
+    }
+}
+
+/// Apply `edit` to a file's object; for `SetHelper`, the previous helper.
+fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Option<String>> {
+    match edit {
+        Edit::SetHelper(key, helper) => {
+            let helpers = value
+                .entry("credHelpers")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(map) = helpers else {
+                return Err(Error::Config(format!(
+                    "{}: \"credHelpers\" is not an object; left unchanged",
+                    path.display()
+                )));
+            };
+            let previous = map.insert(key.clone(), Value::String(helper.clone()));
+            return Ok(previous.and_then(|v| v.as_str().map(str::to_string)));
+        }
+        Edit::RestoreHelper(key, previous, drop_if_empty) => {
+            if let Some(Value::Object(map)) = value.get_mut("credHelpers") {
+                match previous {
+                    Some(p) => {
+                        map.insert(key.clone(), Value::String(p.clone()));
+                    }
+                    None => {
+                        map.shift_remove(key);
+                    }
+                }
+                if *drop_if_empty && map.is_empty() {
+                    value.shift_remove("credHelpers");
+                }
+            }
+        }
+        Edit::CredsStore(Some(s)) => {
+            value.insert("credsStore".into(), Value::String(s.clone()));
+        }
+        Edit::CredsStore(None) => {
+            value.shift_remove("credsStore");
+        }
+        Edit::Strip(auths_key) => {
+            if let Some(Value::Object(entry)) =
+                value.get_mut("auths").and_then(|a| a.get_mut(auths_key))
+            {
+                for f in SECRET_FIELDS.iter().chain(&["username"]) {
+                    if let Some(mut v) = entry.shift_remove(*f) {
+                        wipe(&mut v);
+                    }
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 impl ConfigFile {
@@ -198,37 +294,21 @@ impl ConfigFile {
     /// is not a JSON object is refused so the file is never clobbered.
     pub fn open(path: &Path) -> Result<ConfigFile> {
         let path = crate::paths::canonical(path);
-        let original = match std::fs::read(&path) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::file("cannot read", &path, e)),
-        };
-        let value = match &original {
-            Some(b) if !b.iter().all(u8::is_ascii_whitespace) => {
-                match serde_json::from_slice::<Value>(b) {
-                    Ok(Value::Object(m)) => m,
-                    Ok(_) => {
-                        return Err(Error::Config(format!(
-                            "{} is not a JSON object; left unchanged",
-                            path.display()
-                        )));
-                    }
-                    Err(e) => {
-                        return Err(Error::Config(format!(
-                            "{} is not valid JSON ({e}); left unchanged",
-                            path.display()
-                        )));
-                    }
-                }
-            }
-            _ => Map::new(),
-        };
+        let original = read_if_there(&path)?;
+        let value = parse(&path, original.as_deref())?;
         Ok(ConfigFile {
             path,
             original,
             value,
             stripped: false,
+            edits: Vec::new(),
         })
+    }
+
+    fn edit(&mut self, edit: Edit) -> Result<Option<String>> {
+        let previous = apply(&mut self.value, &edit, &self.path)?;
+        self.edits.push(edit);
+        Ok(previous)
     }
 
     pub fn existed(&self) -> bool {
@@ -246,37 +326,15 @@ impl ConfigFile {
 
     /// Set `credHelpers[key]`; returns the previous value.
     pub fn set_cred_helper(&mut self, key: &str, helper: &str) -> Result<Option<String>> {
-        let helpers = self
-            .value
-            .entry("credHelpers")
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(map) = helpers else {
-            return Err(Error::Config(format!(
-                "{}: \"credHelpers\" is not an object; left unchanged",
-                self.path.display()
-            )));
-        };
-        let previous = map.insert(key.to_string(), Value::String(helper.to_string()));
-        Ok(previous.and_then(|v| v.as_str().map(str::to_string)))
+        self.edit(Edit::SetHelper(key.to_string(), helper.to_string()))
     }
 
     /// Put `credHelpers[key]` back to `previous` (or remove it), dropping
     /// `credHelpers` when it ends up empty and `drop_if_empty`.
     pub fn restore_cred_helper(&mut self, key: &str, previous: Option<&str>, drop_if_empty: bool) {
-        let Some(Value::Object(map)) = self.value.get_mut("credHelpers") else {
-            return;
-        };
-        match previous {
-            Some(p) => {
-                map.insert(key.to_string(), Value::String(p.to_string()));
-            }
-            None => {
-                map.shift_remove(key);
-            }
-        }
-        if drop_if_empty && map.is_empty() {
-            self.value.shift_remove("credHelpers");
-        }
+        let edit =
+            Edit::RestoreHelper(key.to_string(), previous.map(str::to_string), drop_if_empty);
+        let _ = self.edit(edit);
     }
 
     /// The `credHelpers` keys that name `helper`, in file order.
@@ -300,15 +358,7 @@ impl ConfigFile {
     }
 
     pub fn set_creds_store(&mut self, store: Option<&str>) {
-        match store {
-            Some(s) => {
-                self.value
-                    .insert("credsStore".into(), Value::String(s.to_string()));
-            }
-            None => {
-                self.value.shift_remove("credsStore");
-            }
-        }
+        let _ = self.edit(Edit::CredsStore(store.map(str::to_string)));
     }
 
     /// Whether the file configures any authentication (oras-go's
@@ -344,16 +394,13 @@ impl ConfigFile {
 
     /// Remove the secret fields of `auths[auths_key]`, leaving `{}` as docker does.
     pub fn strip_secret(&mut self, auths_key: &str) {
-        if let Some(Value::Object(entry)) = self
+        let there = self
             .value
-            .get_mut("auths")
-            .and_then(|a| a.get_mut(auths_key))
-        {
-            for f in SECRET_FIELDS.iter().chain(&["username"]) {
-                if let Some(mut v) = entry.shift_remove(*f) {
-                    wipe(&mut v);
-                }
-            }
+            .get("auths")
+            .and_then(|a| a.get(auths_key))
+            .is_some_and(Value::is_object);
+        if there {
+            let _ = self.edit(Edit::Strip(auths_key.to_string()));
             self.stripped = true;
         }
     }
@@ -389,12 +436,41 @@ impl ConfigFile {
     }
 
     /// Write the file if it changed. Returns whether it did.
-    pub fn save(&self) -> Result<bool> {
+    ///
+    /// Under `FILE.lock` (the lock containers/image takes for auth.json; docker
+    /// takes none, so this is the best there is for its file), the file is
+    /// read again: if another program wrote it since `open`, the edits are
+    /// replayed onto what it holds now, so neither its change nor ours is lost.
+    pub fn save(&mut self) -> Result<bool> {
         if !self.changed() {
             return Ok(false);
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         paths::ensure_private_dir(dir)?;
+        let mut lock_name = self.path.clone().into_os_string();
+        lock_name.push(".lock");
+        let _lock = paths::lock(Path::new(&lock_name), LOCK_WAIT)?;
+        let now = read_if_there(&self.path)?;
+        if now != self.original {
+            let mut value = parse(&self.path, now.as_deref()).map_err(|e| {
+                Error::Config(format!(
+                    "{} changed while configure ran: {e}",
+                    self.path.display()
+                ))
+            })?;
+            for edit in &self.edits {
+                apply(&mut value, edit, &self.path)?;
+            }
+            wipe_secrets(&mut self.value);
+            self.value = value;
+            if let Some(b) = &mut self.original {
+                b.zeroize();
+            }
+            self.original = now;
+            if !self.changed() {
+                return Ok(false);
+            }
+        }
         let mode = self.mode();
         if let Some(orig) = &self.original {
             let backup = self.path.with_extension(match self.path.extension() {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -312,28 +312,7 @@ fn too_new(p: &Path, version: u32) -> Error {
 
 /// An exclusive advisory lock on `index.lock`, released when dropped.
 fn lock(dir: &Path) -> Result<fs::File> {
-    let p = dir.join(LOCK_NAME);
-    let f = paths::open_lock(&p)?;
-    let deadline = Instant::now() + LOCK_WAIT;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match f.try_lock() {
-            Ok(()) => return Ok(f),
-            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Config(format!(
-                    "another {} has held {} for over {} s; try again",
-                    crate::NAME,
-                    p.display(),
-                    LOCK_WAIT.as_secs()
-                )));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(Error::file("cannot lock", &p, e)),
-        }
-    }
+    paths::lock(&dir.join(LOCK_NAME), LOCK_WAIT)
 }
 
 #[cfg(test)]

@@ -302,6 +302,33 @@ pub fn open_lock(path: &Path) -> Result<fs::File> {
         .map_err(|e| Error::file("cannot open lock file", path, e))
 }
 
+/// An exclusive advisory lock on the file `path` (made with [`open_lock`]),
+/// released when the returned file is dropped. Waits at most `wait` for
+/// another holder, then says who to blame.
+pub fn lock(path: &Path, wait: std::time::Duration) -> Result<fs::File> {
+    use std::time::{Duration, Instant};
+    let f = open_lock(path)?;
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Config(format!(
+                    "another program has held {} for over {} s; try again",
+                    path.display(),
+                    wait.as_secs()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::file("cannot lock", path, e)),
+        }
+    }
+}
+
 /// Move a damaged file aside under a name of its own (`{path}.corrupt.{N}`,
 /// never over an earlier one), made private: it may hold a secret.
 pub fn move_aside(path: &Path, suffix: &str) -> Result<PathBuf> {

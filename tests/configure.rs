@@ -513,3 +513,103 @@ fn ci_mode_leaves_plaintext_secrets_where_they_are() {
     env.unset("HARBOR_PASSWORD");
     bin::assert_not_found(&env, KEY);
 }
+
+/// Helm's and podman's files named as docker's own (HELM_REGISTRY_CONFIG,
+/// REGISTRY_AUTH_FILE): one file, edited once. Two handles on it used to
+/// lose the first one's entries and write Helm's credsStore into docker's
+/// file, switching docker for every other registry (review 2, item 6).
+#[test]
+fn clients_sharing_one_file_edit_it_once() {
+    let mut env = env();
+    let docker = docker_path(&env);
+    write(&docker, "{}");
+    env.set("HELM_REGISTRY_CONFIG", docker.to_str().unwrap());
+    env.set("REGISTRY_AUTH_FILE", docker.to_str().unwrap());
+    let out = configure(&env, &["--registry", KEY]);
+    assert_eq!(out.code(), 0, "{out}");
+    for who in ["helm", "podman/skopeo/buildah"] {
+        assert!(
+            out.stdout.contains(&format!(
+                "{who}: {}: the same file as docker's; edited once, as docker's",
+                docker.display()
+            )),
+            "{out}"
+        );
+    }
+    let now = read_json(&docker);
+    assert_eq!(now["credHelpers"][KEY], "harbor", "{now}");
+    assert_eq!(now.get("credsStore"), None, "{now}");
+    let out = configure(&env, &["--registry", KEY, "--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(read_json(&docker).get("credHelpers"), None);
+}
+
+/// Another program (a `docker login` elsewhere) writes the file while
+/// configure waits on the registry: its entry survives configure's save.
+#[test]
+fn a_write_by_another_program_during_the_check_is_kept() {
+    let standin = HarborStandin::start(StandinOptions {
+        accounts: vec![Account::user("jdoe@ucar.edu", "good-cli-secret-7")],
+        ..StandinOptions::default()
+    });
+    let registry = Registry::start_token(&standin);
+    let key = registry.addr();
+    let env = env();
+    env.watch_secret("good-cli-secret-7");
+    let docker = docker_path(&env);
+    let good = auth_b64("jdoe@ucar.edu", "good-cli-secret-7");
+    write(
+        &docker,
+        &format!(r#"{{"auths":{{"{key}":{{"auth":"{good}"}}}}}}"#),
+    );
+    standin.set_token_delay(std::time::Duration::from_secs(2));
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| configure(&env, &["--docker", "--registry", &key]));
+        bin::wait_until(
+            "configure waits on the token service",
+            std::time::Duration::from_secs(20),
+            || standin.token_arrivals() >= 1,
+        );
+        let mut now = read_json(&docker);
+        now["auths"]["quay.io"] = json!({"auth": "eDp5"});
+        std::fs::write(&docker, serde_json::to_vec(&now).unwrap()).unwrap();
+        run.join().unwrap()
+    });
+    assert_eq!(out.code(), 0, "{out}");
+    let now = read_json(&docker);
+    assert_eq!(now["auths"]["quay.io"]["auth"], "eDp5", "kept: {now}");
+    assert_eq!(now["credHelpers"][&key], "harbor", "{now}");
+    assert_eq!(now["auths"][&key], json!({}), "moved: {now}");
+    assert_eq!(bin::get_ok(&env, &key).1, "good-cli-secret-7");
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// A run that fails half-way (podman's file on a read-only file system,
+/// after docker's was changed) can still be undone exactly: the record of
+/// what each file had is written before the file is changed.
+#[test]
+fn a_failure_half_way_can_still_be_undone() {
+    let mut env = env();
+    let docker = docker_path(&env);
+    write(
+        &docker,
+        &format!(r#"{{"credHelpers":{{"{KEY}":"desktop"}}}}"#),
+    );
+    let ro = env.root().join("ro-containers");
+    let _m = ReadOnlyMount::new(&ro, "{}");
+    env.set(
+        "REGISTRY_AUTH_FILE",
+        ro.join("config.json").to_str().unwrap(),
+    );
+    let out = configure(&env, &["--registry", KEY]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    assert_eq!(read_json(&docker)["credHelpers"][KEY], "harbor");
+    let out = configure(&env, &["--registry", KEY, "--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        read_json(&docker)["credHelpers"][KEY],
+        "desktop",
+        "the replaced helper is back\n{out}"
+    );
+}

@@ -141,10 +141,24 @@ fn nerdctl_key(key: &str) -> Option<String> {
 
 pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     let keys = super::registry_keys(&a.registries)?;
-    // Open every file first: one invalid file stops the run before anything changes.
-    let mut files = Vec::new();
+    // Open every file first: one invalid file stops the run before anything
+    // changes. One handle per file: where two clients share one (docker's
+    // named by HELM_REGISTRY_CONFIG or REGISTRY_AUTH_FILE), the first one's
+    // edits serve both, and nothing of the other's (Helm's credsStore) goes in.
+    let mut files: Vec<(Client, ConfigFile)> = Vec::new();
     for (client, path) in targets(&a)? {
-        files.push((client, ConfigFile::open(&path)?));
+        let file = ConfigFile::open(&path)?;
+        if let Some((first, _)) = files.iter().find(|(_, f)| f.path == file.path) {
+            println!(
+                "{}: {}: the same file as {}'s; edited once, as {}'s",
+                client.who(),
+                file.path.display(),
+                first.who(),
+                first.who()
+            );
+            continue;
+        }
+        files.push((client, file));
     }
     let runtime = config::runtime_auth_path().map(|p| paths::canonical(&p));
     let mut runtime_keys = None;
@@ -154,7 +168,10 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         let who = client.who();
         let key_of_state = file.path.clone();
         if a.undo {
-            undo(who, &mut file, &keys, state.files.remove(&key_of_state))?;
+            let record = state.files.remove(&key_of_state);
+            undo(who, &mut file, &keys, record)?;
+            // Forgotten only once this file is undone.
+            save_state(&state)?;
         } else {
             let record = state.files.entry(key_of_state).or_default();
             if !file.existed() {
@@ -205,8 +222,11 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             if !had_helpers {
                 record.created_helpers = true;
             }
+            // The undo record first: a failure from here on can be undone.
+            let forget = record.keys.is_empty() && !record.created_file;
+            save_state(&state)?;
             file.save()?;
-            if record.keys.is_empty() && !record.created_file {
+            if forget {
                 state.files.remove(&file.path);
             }
         }

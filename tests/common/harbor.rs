@@ -143,6 +143,8 @@ struct State {
     sign_ins: Mutex<Vec<String>>,
     /// How long `/service/token` sits before answering (a hanging Harbor).
     token_delay: Mutex<Duration>,
+    /// `/service/token` requests that arrived (counted before the delay).
+    token_arrivals: std::sync::atomic::AtomicUsize,
 }
 
 pub struct HarborStandin {
@@ -215,6 +217,7 @@ impl HarborStandin {
             oidc_codes: Mutex::new(Vec::new()),
             sign_ins: Mutex::new(Vec::new()),
             token_delay: Mutex::new(Duration::ZERO),
+            token_arrivals: std::sync::atomic::AtomicUsize::new(0),
         });
 
         let server_state = Arc::clone(&state);
@@ -292,6 +295,12 @@ impl HarborStandin {
     /// Make `/service/token` wait this long before it answers.
     pub fn set_token_delay(&self, delay: Duration) {
         *self.state.token_delay.lock().expect("delay lock") = delay;
+    }
+
+    /// How many token requests have arrived, answered or still delayed: the
+    /// event "a client is waiting on the token service".
+    pub fn token_arrivals(&self) -> usize {
+        self.state.token_arrivals.load(Ordering::SeqCst)
     }
 }
 
@@ -617,6 +626,7 @@ fn oidc_callback(req: &Request, state: &State) -> Response {
 }
 
 fn token(req: &Request, caller: Caller, state: &State) -> Response {
+    state.token_arrivals.fetch_add(1, Ordering::SeqCst);
     let delay = *state.token_delay.lock().expect("delay lock");
     if !delay.is_zero() {
         std::thread::sleep(delay);
