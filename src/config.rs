@@ -504,7 +504,9 @@ impl ConfigFile {
         if self.original.is_some() {
             use std::os::unix::fs::PermissionsExt;
             if let Ok(m) = std::fs::metadata(&self.path) {
-                return m.permissions().mode() & 0o777;
+                // Docker keeps a file's mode; never writable or executable
+                // by others, though (the file may hold other secrets).
+                return m.permissions().mode() & 0o644;
             }
         }
         0o600
@@ -689,5 +691,12 @@ mod tests {
         f.set_cred_helper("h2", "harbor").unwrap();
         f.save().unwrap();
         assert_eq!(mode(&p), 0o640);
+        for (before, after) in [(0o666, 0o644), (0o4777, 0o644), (0o400, 0o400)] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(before)).unwrap();
+            let mut f = ConfigFile::open(&p).unwrap();
+            f.set_cred_helper("h3", &format!("{before:o}")).unwrap();
+            f.save().unwrap();
+            assert_eq!(mode(&p), after, "{before:o}");
+        }
     }
 }
