@@ -242,6 +242,8 @@ impl Drop for Staged {
 /// set through the new descriptor.
 fn create_new(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, fs::File)> {
     let mode = mode & 0o777;
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut last = None;
     for _ in 0..8 {
         let tmp = dir.join(format!(".{name}.{:016x}.tmp", unguessable()));
