@@ -440,10 +440,12 @@ fn oversized_secret_is_refused_with_one_line() {
     assert!(line.contains("Windows Credential Manager"), "{out}");
     assert!(line.contains("2560"), "{out}");
     assert!(!line.contains("bbbb"), "{out}");
-    // HTML characters grow when escaped: 500 of them do not fit either.
     assert!(line.contains(&format!("{} bytes", BLOB_CAP + 1)), "{out}");
-    // HTML characters grow when escaped (`<` is `\u003c`): 500 of them take 3,028 bytes.
-    let escaped = win.store("big.example", "u", &"<".repeat(500));
+    // The entry escapes only what JSON must: 500 `<` take 528 bytes and fit,
+    // 500 control characters (`\u0001`, 6 bytes each) take 3,028 and do not.
+    win.store_ok("html.example", "u", &"<".repeat(500));
+    assert_eq!(win.get_ok("html.example"), ("u".into(), "<".repeat(500)));
+    let escaped = win.store("big.example", "u", &"\u{1}".repeat(500));
     assert!(escaped.error_line().contains("3028 bytes"), "{escaped}");
     assert_eq!(
         win.get_ok("big.example"),
