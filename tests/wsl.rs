@@ -1,14 +1,15 @@
 //! WSL: the Linux build keeps the secret in Windows Credential Manager by
 //! running the Windows build. There is no WSL here, so interop is stood in
-//! for by a `docker-credential-harbor.exe` wrapper script on PATH that runs
-//! the real Windows build under Wine (tests/common/wine.rs: one private
-//! prefix, hence one Credential Manager, per test) and records every call and
-//! the environment it got. WSL itself is detected through the variables WSL
-//! sets (`WSL_DISTRO_NAME` + `WSL_INTEROP`), as a user's session has them;
-//! the binfmt_misc entry cannot be made here.
+//! for the way WSL does it: a binfmt_misc entry for Windows programs (files
+//! that start with `MZ`), whose handler logs every call and the environment
+//! it got, then runs what the `.exe`'s directory says: the real Windows build
+//! under Wine (tests/common/wine.rs: one private prefix, hence one Credential
+//! Manager, per test), or a script for the cases that need no Windows build.
+//! The entry is not named `WSLInterop`: WSL itself is detected through the
+//! variables WSL sets (`WSL_DISTRO_NAME` + `WSL_INTEROP`), as a user's
+//! session has them.
 //!
-//! Wine runs are slow (about a second each): the tests count them, and the
-//! ones that need no Windows build (fallback, outside WSL) use plain scripts.
+//! Wine runs are slow (about a second each): the tests count them.
 
 #![cfg(target_os = "linux")]
 
@@ -38,6 +39,68 @@ fn wsl_vars(env: &mut Env) {
     env.set("WSL_INTEROP", "/run/WSL/1_interop");
 }
 
+/// Where the binfmt_misc handler lives; the entry's name.
+const INTEROP_DIR: &str = "/run/docker-credential-harbor-test-interop";
+const INTEROP_ENTRY: &str = "docker-credential-harbor-test-interop";
+/// The handler: binfmt_misc runs it with the .exe's path, then its arguments.
+const INTEROP: &str = r#"#!/bin/sh
+exe=$1
+shift
+dir=${exe%/*}
+printf '%s\n' "$*" >> "$dir/calls.log"
+env >> "$dir/env.log"
+. "$dir/interop.sh"
+"#;
+
+/// Register the stand-in for WSL interop, once per test process. Mounts
+/// binfmt_misc when it is not (the tests run as root); fails, never skips,
+/// when it cannot.
+fn interop() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        let fs = Path::new("/proc/sys/fs/binfmt_misc");
+        if !fs.join("register").exists() {
+            let out = std::process::Command::new("mount")
+                .args(["-t", "binfmt_misc", "binfmt_misc"])
+                .arg(fs)
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "tests/wsl.rs needs binfmt_misc (mount -t binfmt_misc): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let dir = Path::new(INTEROP_DIR);
+        std::fs::create_dir_all(dir).unwrap();
+        bin::set_mode(dir, 0o755);
+        let handler = dir.join("interop");
+        let tmp = dir.join(format!("interop.{}", std::process::id()));
+        std::fs::write(&tmp, INTEROP).unwrap();
+        bin::set_mode(&tmp, 0o755);
+        std::fs::rename(&tmp, &handler).unwrap();
+        let entry = fs.join(INTEROP_ENTRY);
+        let registered = std::fs::read_to_string(&entry).unwrap_or_default();
+        if !registered.contains(&format!("interpreter {}", handler.display())) {
+            if entry.exists() {
+                std::fs::write(&entry, "-1").unwrap();
+            }
+            let rule = format!(":{INTEROP_ENTRY}:M::MZ::{}:", handler.display());
+            // Several test processes may race here: one registration wins.
+            if let Err(e) = std::fs::write(fs.join("register"), rule)
+                && !entry.exists()
+            {
+                panic!("cannot register the binfmt_misc stand-in for WSL interop: {e}");
+            }
+        }
+        let status = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(status.starts_with("enabled"), "{entry:?}: {status}");
+    });
+}
+
+/// The smallest file binfmt_misc and the bridge take for a Windows program.
+const PE_STUB: &[u8] = b"MZ\x90\x00 stand-in for a Windows program\n";
+
 /// A directory put first on the Linux user's PATH, holding a
 /// `docker-credential-harbor.exe`; every call of it is logged.
 struct ExeDir {
@@ -45,23 +108,23 @@ struct ExeDir {
 }
 
 impl ExeDir {
-    /// `body` runs after the call is logged, with the call's arguments.
+    /// `body` (sh, with `$exe` and the call's arguments) is what interop
+    /// runs for the .exe, after the call is logged.
     fn new(env: &mut Env, body: &str) -> ExeDir {
+        ExeDir::with_exe(env, PE_STUB, body)
+    }
+
+    fn with_exe(env: &mut Env, exe_bytes: &[u8], body: &str) -> ExeDir {
+        interop();
         // A new directory each time: its log starts empty.
         let dir = (0..)
             .map(|n| env.root().join(format!("windows-bin-{n}")))
             .find(|d| !d.exists())
             .unwrap();
         std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("calls.log");
-        let envlog = dir.join("env.log");
-        let script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nenv >> '{}'\n{body}\n",
-            log.display(),
-            envlog.display()
-        );
+        std::fs::write(dir.join("interop.sh"), format!("{body}\n")).unwrap();
         let exe = dir.join(EXE);
-        std::fs::write(&exe, script).unwrap();
+        std::fs::write(&exe, exe_bytes).unwrap();
         bin::set_mode(&exe, 0o755);
         let path = format!(
             "{}:{}",
@@ -72,17 +135,19 @@ impl ExeDir {
         ExeDir { dir }
     }
 
-    /// Interop stood in for: the Windows build, under Wine, in `pc`.
+    /// The Windows build, run through interop under Wine in `pc`.
     fn wine(env: &mut Env, pc: &Prefix) -> ExeDir {
         let vars: String = pc.vars.iter().map(|(k, v)| format!("{k}='{v}' ")).collect();
-        ExeDir::new(
+        let exe = std::fs::read(&rig().exe).expect("the Windows build");
+        ExeDir::with_exe(
             env,
-            &format!(
-                "{vars}exec {} '{}' \"$@\"",
-                wine::WINE64,
-                wine::path_str(&rig().exe)
-            ),
+            &exe,
+            &format!("{vars}exec {} \"$exe\" \"$@\"", wine::WINE64),
         )
+    }
+
+    fn exe(&self) -> PathBuf {
+        self.dir.join(EXE)
     }
 
     /// The actions the .exe was run with, in order.
@@ -484,6 +549,115 @@ fn without_a_usable_exe_the_linux_keychain_is_used_and_says_why() {
     keys.add("linux.wsl.example");
     out.assert_silent_success();
     assert_eq!(exe.calls().len(), before);
+    env.assert_no_secret_in_files();
+}
+
+/// An .exe that may not be given a secret is never run, and says why in
+/// one line; the Linux keychain keeps the login. The cases: a relative
+/// `windows_helper` (it would run from the caller's working directory), a
+/// file that is not a Windows program, one that others can write to (or
+/// whose directory they can), and an answer to `get` for another registry.
+#[test]
+fn an_exe_that_is_not_safe_to_give_the_secret_is_never_run() {
+    keychain::require_own_session_keyring();
+    let keys = KeyutilsCleanup::default();
+    let mut env = Env::new();
+    wsl_vars(&mut env);
+    let secret = "unsafe-exe-secret-1";
+    env.watch_secret(secret);
+    let settings = env.config_home.join(NAME).join("config.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+
+    // Relative: a checkout the user stands in holds an .exe by that name.
+    let planted = ExeDir::new(&mut env, "exit 0");
+    env.unset("PATH");
+    std::fs::write(&settings, format!(r#"{{"windows_helper": "./{EXE}"}}"#)).unwrap();
+    let in_checkout = format!("cd '{}' && exec \"$0\" \"$@\"", planted.dir.display());
+    let key = "relative.wsl.example";
+    keys.add(key);
+    let out = bin::run_via(
+        &env,
+        &[("PATH", Some("/usr/bin:/bin"))],
+        &["sh", "-c", &in_checkout],
+        &["store"],
+        bin::store_json(key, "jdoe", secret).as_bytes(),
+    );
+    out.assert_silent_success();
+    let line = fallback_line(&out);
+    assert!(line.contains("which is not an absolute path"), "{out}");
+    assert_eq!(
+        planted.calls(),
+        Vec::<String>::new(),
+        "the planted .exe ran"
+    );
+    assert!(keychain::keyutils_has(key));
+    std::fs::remove_file(&settings).unwrap();
+
+    // Not a Windows program: a shell script named .exe.
+    let script = ExeDir::with_exe(&mut env, b"#!/bin/sh\nexit 0\n", "exit 0");
+    let out = bin::try_store(&env, "script.wsl.example", "jdoe", secret);
+    keys.add("script.wsl.example");
+    out.assert_silent_success();
+    assert!(
+        fallback_line(&out).contains("it is not a Windows program (no MZ header)"),
+        "{out}"
+    );
+    assert_eq!(script.calls(), Vec::<String>::new());
+
+    // Writable by others, off a Windows drive: the file, then its directory.
+    let exe = ExeDir::new(&mut env, "exit 0");
+    bin::set_mode(&exe.exe(), 0o757);
+    let out = bin::try_store(&env, "writable.wsl.example", "jdoe", secret);
+    keys.add("writable.wsl.example");
+    out.assert_silent_success();
+    assert!(
+        fallback_line(&out).contains(": others can write to it"),
+        "{out}"
+    );
+    bin::set_mode(&exe.exe(), 0o755);
+    bin::set_mode(&exe.dir, 0o777);
+    let out = bin::try_store(&env, "writable.wsl.example", "jdoe", secret);
+    out.assert_silent_success();
+    assert!(
+        fallback_line(&out).contains(&format!(
+            "others can write to its directory {}",
+            exe.dir.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(exe.calls(), Vec::<String>::new());
+    bin::set_mode(&exe.dir, 0o755);
+
+    // An answer for another registry is not served for this one.
+    let other = ExeDir::new(
+        &mut env,
+        r#"[ "$1" = get ] && printf '{"ServerURL":"wrong.example","Username":"u","Secret":"other-registry-secret"}\n'; exit 0"#,
+    );
+    // (Not watched: the stand-in's script holds it.)
+    let out = bin::get(&env, "asked.wsl.example");
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains("other-registry-secret"),
+        "{out}"
+    );
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "{WSL_DISPLAY}: {EXE} answered `get` for asked.wsl.example with credentials for \"wrong.example\""
+        ),
+        "{out}"
+    );
+    assert_eq!(other.calls().first().map(String::as_str), Some("get"));
+    // Its answer for the key asked is served.
+    let right = ExeDir::new(
+        &mut env,
+        r#"[ "$1" = get ] && printf '{"ServerURL":"https://Asked.wsl.example/","Username":"u","Secret":"right-secret"}\n'; exit 0"#,
+    );
+    assert_eq!(
+        bin::get_ok(&env, "asked.wsl.example"),
+        ("u".into(), "right-secret".into())
+    );
+    assert_eq!(right.calls().first().map(String::as_str), Some("get"));
     env.assert_no_secret_in_files();
 }
 

@@ -47,7 +47,7 @@ pub fn detected() -> bool {
 
 /// The Windows build to run: the settings file's `windows_helper`, else
 /// `docker-credential-harbor.exe` on PATH (Windows' PATH is appended to WSL's).
-/// The error says why there is none.
+/// The error says why there is none, or why the one found is not run.
 pub fn exe() -> std::result::Result<PathBuf, String> {
     let configured = crate::settings::load()
         .map_err(|e| e.one_line())?
@@ -55,30 +55,113 @@ pub fn exe() -> std::result::Result<PathBuf, String> {
         .filter(|p| !p.trim().is_empty());
     if let Some(p) = configured {
         let path = PathBuf::from(p.trim());
-        return if executable(&path) {
-            Ok(path)
-        } else {
-            Err(format!(
-                "\"windows_helper\" in {} names {}, which is not an executable file",
+        let named = || {
+            format!(
+                "\"windows_helper\" in {} names {}",
                 crate::settings::path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
-                path.display()
-            ))
+                crate::text::escape(&path.display().to_string())
+            )
+        };
+        // A relative name would run whatever the caller's working directory
+        // (a checkout, a download) holds under it.
+        if !path.is_absolute() {
+            return Err(format!("{}, which is not an absolute path", named()));
+        }
+        if !executable(&path) {
+            return Err(format!("{}, which is not an executable file", named()));
+        }
+        return match trusted(&path) {
+            Ok(()) => Ok(path),
+            Err(why) => Err(format!("{}: {why}", named())),
         };
     }
-    std::env::var_os("PATH")
+    let found = std::env::var_os("PATH")
         .and_then(|p| {
             std::env::split_paths(&p)
                 .filter(|d| d.is_absolute())
                 .map(|d| d.join(EXE))
                 .find(|f| executable(f))
         })
-        .ok_or_else(|| format!("{EXE} is not on PATH and no \"windows_helper\" is set"))
+        .ok_or_else(|| format!("{EXE} is not on PATH and no \"windows_helper\" is set"))?;
+    // The first on PATH is the one a shell would run: refused, not skipped.
+    trusted(&found).map(|()| found.clone()).map_err(|why| {
+        format!(
+            "{} (from PATH): {why}",
+            crate::text::escape(&found.display().to_string())
+        )
+    })
 }
 
 fn executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether the .exe may be given secrets: a Windows program (PE files start
+/// with `MZ`), and, off DrvFs, neither it nor its directory writable by
+/// anyone else (DrvFs shows Windows files with made-up modes, often 0777;
+/// Windows' own ACLs guard them there).
+fn trusted(exe: &Path) -> std::result::Result<(), String> {
+    let mut magic = [0u8; 2];
+    std::fs::File::open(exe)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if &magic != b"MZ" {
+        return Err("it is not a Windows program (no MZ header)".into());
+    }
+    let real = std::fs::canonicalize(exe).map_err(|e| format!("cannot resolve it: {e}"))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if on_drvfs(&mountinfo, &real) {
+        return Ok(());
+    }
+    let writable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            let mode = m.permissions().mode();
+            // A sticky directory (/tmp) lets no one else replace the file.
+            mode & 0o022 != 0 && !(m.is_dir() && mode & 0o1000 != 0)
+        })
+    };
+    if writable(&real) {
+        return Err("others can write to it (chmod go-w, or keep it on the Windows drive)".into());
+    }
+    if let Some(dir) = real.parent().filter(|d| writable(d)) {
+        return Err(format!(
+            "others can write to its directory {}",
+            crate::text::escape(&dir.display().to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `path` (canonical) lies on a Windows drive as WSL mounts it:
+/// `drvfs` on WSL 1, 9p with `aname=drvfs` on WSL 2. `mountinfo` is
+/// /proc/self/mountinfo; the longest mount point containing `path` wins.
+fn on_drvfs(mountinfo: &str, path: &Path) -> bool {
+    let unescape = |s: &str| s.replace("\\040", " ").replace("\\011", "\t");
+    let mut best: Option<(usize, bool)> = None;
+    for line in mountinfo.lines() {
+        let Some((head, tail)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = head.split(' ').nth(4).map(unescape) else {
+            continue;
+        };
+        if !path.starts_with(&point) {
+            continue;
+        }
+        let mut t = tail.split(' ');
+        let (fstype, _source, options) = (t.next(), t.next(), t.next().unwrap_or(""));
+        let drvfs = match fstype {
+            Some("drvfs") => true,
+            Some("9p") => options.split(',').any(|o| o.starts_with("aname=drvfs")),
+            _ => false,
+        };
+        if best.is_none_or(|(len, _)| point.len() >= len) {
+            best = Some((point.len(), drvfs));
+        }
+    }
+    best.is_some_and(|(_, drvfs)| drvfs)
 }
 
 /// Whether `e` says the Windows side cannot be reached at all (no .exe,
@@ -95,8 +178,12 @@ fn unavailable(reason: String) -> Error {
     }
 }
 
-pub fn set(key: &str, stored: &Stored) -> Result<()> {
-    let mut input = String::with_capacity(64 + key.len() + 6 * stored.secret.expose().len());
+/// The `store` payload for the Windows build. Sized for the worst case
+/// (every character escaped as `\u00XX`), so it never grows and leaves no
+/// copy of the secret behind.
+fn store_payload(key: &str, stored: &Stored) -> Secret<String> {
+    let escaped = 6 * (key.len() + stored.username.len() + stored.secret.expose().len());
+    let mut input = crate::secret::SecretBuf::with_capacity(64 + escaped);
     input.push_str("{\"ServerURL\":");
     crate::protocol::push_go_json_string(&mut input, key);
     input.push_str(",\"Username\":");
@@ -104,7 +191,11 @@ pub fn set(key: &str, stored: &Stored) -> Result<()> {
     input.push_str(",\"Secret\":");
     crate::protocol::push_go_json_string(&mut input, stored.secret.expose());
     input.push_str("}\n");
-    match run("store", Secret::new(input))? {
+    input.into_secret()
+}
+
+pub fn set(key: &str, stored: &Stored) -> Result<()> {
+    match run("store", store_payload(key, stored))? {
         Ok(_) => Ok(()),
         Err(Answer::Failed(e)) => Err(e),
         Err(Answer::NotFound) => Err(Error::Keychain {
@@ -123,6 +214,18 @@ pub fn get(key: &str) -> Result<Option<Stored>> {
                     store: KIND.display(),
                     reason: format!("{EXE} answered `get` with something other than credentials"),
                 })?;
+            // An answer for another registry is not this one's login.
+            let answered = crate::registry::normalize(&creds.server_url).ok();
+            if answered.as_deref() != Some(key) {
+                return Err(Error::Keychain {
+                    store: KIND.display(),
+                    reason: format!(
+                        "{EXE} answered `get` for {} with credentials for \"{}\"",
+                        key,
+                        crate::text::escape(&creds.server_url)
+                    ),
+                });
+            }
             Ok(Some(Stored {
                 username: creds.username,
                 secret: creds.secret,
@@ -300,6 +403,55 @@ fn collect(rx: &Chunks, until: Instant) -> Zeroizing<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// /proc/self/mountinfo lines as WSL 2 and WSL 1 write them.
+    const MOUNTINFO: &str = "\
+60 1 8:32 / / rw,relatime - ext4 /dev/sdc rw,discard
+84 60 0:50 / /mnt/c rw,noatime - 9p C:\\134 rw,aname=drvfs;path=C:\\;uid=1000;gid=1000
+85 84 0:51 / /mnt/c/Users/jdoe/linux rw - ext4 /dev/sdd rw
+86 60 0:52 / /mnt/wsl rw - tmpfs none rw
+87 60 0:53 / /mnt/d rw - drvfs D:\\ rw,case=off
+88 60 0:54 / /mnt/my\\040disk rw - 9p E:\\ rw,aname=drvfs;path=E:\\
+89 60 0:55 / /mnt/wslg rw - 9p wslg rw,aname=wslg
+";
+
+    #[test]
+    fn windows_drives_are_drvfs_and_nothing_else_is() {
+        let on = |p: &str| on_drvfs(MOUNTINFO, Path::new(p));
+        assert!(on("/mnt/c/Users/jdoe/bin/docker-credential-harbor.exe"));
+        assert!(on("/mnt/d/tools/x.exe"));
+        assert!(on("/mnt/my disk/x.exe"));
+        assert!(!on("/usr/local/bin/docker-credential-harbor.exe"));
+        assert!(!on("/mnt/wsl/x.exe"));
+        assert!(!on("/mnt/wslg/x.exe"), "9p, but not a Windows drive");
+        assert!(
+            !on("/mnt/c/Users/jdoe/linux/x.exe"),
+            "a Linux disk mounted inside C:"
+        );
+        assert!(!on("/mnt/cx/x.exe"), "a mount point is a whole component");
+        assert!(!on_drvfs("", Path::new("/mnt/c/x.exe")));
+    }
+
+    #[test]
+    fn the_store_payload_never_grows() {
+        let nasty = "\u{1}<>&\"\\".repeat(40);
+        let stored = Stored {
+            username: nasty.clone(),
+            secret: Secret::new(nasty.clone()),
+        };
+        let key = "hub.example";
+        let escaped = 6 * (key.len() + 2 * nasty.len());
+        let payload = store_payload(key, &stored);
+        assert_eq!(payload.expose().capacity(), 64 + escaped, "it grew");
+        let parsed = crate::protocol::parse_store(payload.expose()).unwrap();
+        assert_eq!(
+            (parsed.server_url.as_str(), parsed.username.as_str()),
+            (key, nasty.as_str())
+        );
+        assert_eq!(parsed.secret.expose(), &nasty);
+    }
+
     #[test]
     fn the_check_interval_variable_is_the_one_check_reads() {
         assert_eq!(super::CHECK_INTERVAL_ENV, crate::check::INTERVAL_ENV);
