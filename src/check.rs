@@ -289,8 +289,8 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
 }
 
 /// Ask the registry, as `login` does and with the options `login` used,
-/// whether it accepts the secret.
-#[cfg(feature = "net")]
+/// whether it accepts the secret stored for `key` (at `address`, as it was
+/// given): the one verdict every command records.
 pub fn verify(
     key: &str,
     address: Option<&str>,
@@ -298,24 +298,12 @@ pub fn verify(
     username: &str,
     secret: &Secret<String>,
 ) -> (Verdict, Option<String>) {
-    let answer = crate::harbor::Client::connect_key(key, address, net)
-        .and_then(|c| c.verify(username, secret));
-    match answer {
-        Ok((crate::harbor::Verdict::Accepted, _)) => (Verdict::Accepted, None),
-        Ok((crate::harbor::Verdict::Rejected, _)) => (Verdict::Refused, None),
+    match crate::harbor::Client::connect_key(key, address, net)
+        .and_then(|c| c.verify(username, secret))
+    {
+        Ok((verdict, _)) => (verdict, None),
         Err(e) => verdict_of(&e),
     }
-}
-
-#[cfg(not(feature = "net"))]
-pub fn verify(
-    _: &str,
-    _: Option<&str>,
-    _: &NetOptions,
-    _: &str,
-    _: &Secret<String>,
-) -> (Verdict, Option<String>) {
-    (Verdict::Unreachable, None)
 }
 
 /// The verdict an error amounts to: only a network failure is "unreachable";

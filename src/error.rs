@@ -52,7 +52,7 @@ pub enum Error {
     /// `--insecure`, or a certificate it does not trust. The text names the fix.
     #[error("{0}")]
     Policy(String),
-    /// The registry rejected the credentials; the message explains the likely cause.
+    /// The registry refused the credentials; the message explains the likely cause.
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]

@@ -15,11 +15,14 @@ use reqwest::Url;
 use reqwest::header::HeaderValue;
 
 use crate::error::{Error, Result};
-use crate::index::NetOptions;
+use crate::index::{AccountKind, NetOptions, Verdict};
 use crate::registry;
 use crate::secret::Secret;
 
+mod explain;
 mod tls;
+
+pub use explain::explain_refusal;
 
 /// Harbor's network calls are small; 15 s covers a slow VPN without hanging a shell.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -46,11 +49,12 @@ impl Target {
     }
 }
 
-/// The verdict of a credential check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Accepted,
-    Rejected,
+/// A refused secret: the one-line reason, and whether `renew` can help (a
+/// user of a Harbor that signs people in through OIDC, whose web session
+/// may have expired).
+pub struct Refusal {
+    pub why: String,
+    pub renewable: bool,
 }
 
 /// What the registry's anonymous `systeminfo` tells about authentication.
@@ -350,6 +354,9 @@ impl Client {
     /// Bearer challenge the token realm with `service` and no scope (a scope
     /// would let an anonymous caller through); for Basic, `/v2/` with Basic.
     /// Returns the token service's origin too: Harbor's API lives there.
+    /// The verdict is `Accepted` or `Refused`; a check that could not be made
+    /// is an error, which [`crate::check::verdict_of`] turns into
+    /// `Unreachable` or `Blocked`.
     pub fn verify(
         &self,
         username: &str,
@@ -388,7 +395,7 @@ impl Client {
                 let api = Some(url.origin().ascii_serialization());
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, api)),
-                    401 | 403 => Ok((Verdict::Rejected, api)),
+                    401 | 403 => Ok((Verdict::Refused, api)),
                     s => Err(Error::Network(format!(
                         "the token service at {realm_host} answered HTTP {s}"
                     ))),
@@ -398,7 +405,7 @@ impl Client {
                 let r = self.get("/v2/", Some(&auth))?;
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, None)),
-                    401 | 403 => Ok((Verdict::Rejected, None)),
+                    401 | 403 => Ok((Verdict::Refused, None)),
                     s => Err(Error::Network(format!(
                         "{} answered HTTP {s} at /v2/ with credentials",
                         self.target().host
@@ -454,6 +461,17 @@ impl Client {
             auth_mode: text("auth_mode"),
             oidc_provider_name: text("oidc_provider_name"),
         })
+    }
+
+    /// Why the registry refused `username`, for this kind of account and the
+    /// way this Harbor signs people in (its anonymous systeminfo, at `api`,
+    /// the token service's origin from [`Client::verify`]).
+    pub fn why_refused(&self, api: Option<&str>, username: &str, kind: AccountKind) -> Refusal {
+        let info = self.system_info(api).unwrap_or_default();
+        Refusal {
+            renewable: kind == AccountKind::User && info.auth_mode.as_deref() == Some("oidc_auth"),
+            why: explain_refusal(&self.target().host, username, kind, &info),
+        }
     }
 
     fn network_error(&self, host: &str, e: &reqwest::Error) -> Error {

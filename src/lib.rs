@@ -21,6 +21,9 @@ pub mod desktop;
 pub mod error;
 #[cfg(feature = "net")]
 pub mod harbor;
+#[cfg(not(feature = "net"))]
+#[path = "harbor/offline.rs"]
+pub mod harbor;
 pub mod helper;
 pub mod index;
 pub mod kube;

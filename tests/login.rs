@@ -938,15 +938,15 @@ fn status_check_notices_a_changed_user_secret() {
     fx.standin
         .update_account(USER, |a| a.secret = "regenerated-secret-1111".into());
     let out = fx.home.run(&["status", "--check"]);
-    assert_eq!(out.code(), 1, "a rejected secret fails the check\n{out}");
-    assert!(out.stdout.contains("check:    rejected"), "{out}");
+    assert_eq!(out.code(), 1, "a refused secret fails the check\n{out}");
+    assert!(out.stdout.contains("check:    refused"), "{out}");
     let out = fx.home.run(&["status", "--check", "--json"]);
     assert_eq!(out.code(), 1, "{out}");
     let rows: Vec<Value> = serde_json::from_str(&out.stdout).expect("status --json is JSON");
     let check = row_for(&rows, &fx.key())["check"]
         .as_str()
         .unwrap_or_default();
-    assert!(check.starts_with("rejected"), "{out}");
+    assert!(check.starts_with("refused"), "{out}");
 }
 
 #[test]
@@ -961,7 +961,7 @@ fn status_check_notices_an_expired_robot() {
         .update_account(ROBOT, |a| a.expires_at = Some(now() - 60));
     let out = fx.home.run(&["status", "--check"]);
     assert_eq!(out.code(), 1, "an expired robot fails the check\n{out}");
-    assert!(out.stdout.contains("check:    rejected"), "{out}");
+    assert!(out.stdout.contains("check:    refused"), "{out}");
     assert!(out.stdout.contains("expired"), "{out}");
 }
 
@@ -1217,7 +1217,7 @@ fn an_insecure_login_is_checked_later_the_way_it_was_made() {
     );
     let out = run(&["status", "--check", &host], "");
     assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stdout.contains("check:    rejected"), "{out}");
+    assert!(out.stdout.contains("check:    refused"), "{out}");
 }
 
 #[test]

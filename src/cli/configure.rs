@@ -371,27 +371,17 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
     Ok(ok)
 }
 
-#[cfg(feature = "net")]
 fn check(
     key: &str,
     username: &str,
     secret: &crate::secret::Secret<String>,
     net: &NetArgs,
 ) -> Result<()> {
-    use crate::harbor;
-    match harbor::Client::connect(key, &net.options(None))?.verify(username, secret)? {
-        (harbor::Verdict::Accepted, _) => Ok(()),
-        (harbor::Verdict::Rejected, _) => {
-            Err(Error::Unauthorized("the registry rejected it".into()))
-        }
+    let client = crate::harbor::Client::connect(key, &net.options(None))?;
+    match client.verify(username, secret)? {
+        (index::Verdict::Refused, _) => Err(Error::Unauthorized("the registry refused it".into())),
+        _ => Ok(()),
     }
-}
-
-#[cfg(not(feature = "net"))]
-fn check(_: &str, _: &str, _: &crate::secret::Secret<String>, _: &NetArgs) -> Result<()> {
-    Err(Error::Usage(
-        "this build has no network support; use --no-verify".into(),
-    ))
 }
 
 /// The registry keys configure has set up (from its record), normalised:

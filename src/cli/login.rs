@@ -2,7 +2,6 @@
 //! way `docker login` would, and keep it in the keychain. A 401 is explained
 //! for the kind of account at hand instead of a bare "unauthorized".
 
-use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use super::NetArgs;
 use crate::error::{Error, Result};
 use crate::helper::{self, LoginFacts};
-use crate::index::{self, AccountKind, NetOptions};
+use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::protocol::{self, Credentials};
 use crate::secret::Secret;
 
@@ -272,90 +271,14 @@ fn ask_secret(username: &str) -> Result<Secret<String>> {
         .map_err(|e| Error::Usage(format!("cannot read the secret: {e}")))
 }
 
-#[cfg(feature = "net")]
 fn verify(registry: &str, net: &NetOptions, login: &Login) -> Result<()> {
-    use crate::harbor::{self, Verdict};
-    let client = harbor::Client::connect(registry, net)?;
-    let (verdict, api) = client.verify(&login.username, &login.secret)?;
-    if verdict == Verdict::Accepted {
-        return Ok(());
-    }
-    let info = client.system_info(api.as_deref()).unwrap_or_default();
-    Err(Error::Unauthorized(explain_rejection(
-        &client.target().host,
-        &login.username,
-        login.kind,
-        &info,
-    )))
-}
-
-#[cfg(not(feature = "net"))]
-fn verify(_: &str, _: &NetOptions, _: &Login) -> Result<()> {
-    Err(Error::Usage(
-        "this build has no network support; pass --no-verify to store without checking".into(),
-    ))
-}
-
-/// Why a registry most likely said 401, for this kind of account.
-#[cfg(feature = "net")]
-pub fn explain_rejection(
-    host: &str,
-    username: &str,
-    kind: AccountKind,
-    info: &crate::harbor::SystemInfo,
-) -> String {
-    match kind {
-        AccountKind::Robot => {
-            let mut s = format!(
-                "{host} rejected robot account {username}: the secret is wrong, or the robot has expired or was disabled \
-                 (a project admin can check under Project > Robot Accounts)"
-            );
-            let lower = username.to_ascii_lowercase();
-            if lower.starts_with("robot+") {
-                let _ = write!(
-                    s,
-                    "; the shell may have swallowed the $project part of the name: quote it in single quotes, \
-                     e.g. 'robot$project{}'",
-                    &username["robot".len()..]
-                );
-            } else if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
-                let _ = write!(
-                    s,
-                    "; the name must include the robot prefix, e.g. robot${username}"
-                );
-            } else {
-                s.push_str("; in a shell, quote names with $ in single quotes");
-            }
-            s
-        }
-        _ if info.auth_mode.as_deref() == Some("oidc_auth") => {
-            let provider = info
-                .oidc_provider_name
-                .as_deref()
-                .unwrap_or("your identity provider");
-            let mut s = format!(
-                "{host} rejected the CLI secret for {username}. This Harbor signs people in through {provider}: \
-                 use your Harbor username"
-            );
-            if !username.contains('@') {
-                s.push_str(" (at UCAR your ucar.edu e-mail address, not a display name)");
-            }
-            if username.contains('+') && !username.contains('@') {
-                let _ = write!(
-                    s,
-                    "; if {username} is a robot account, its name needs the robot prefix, e.g. robot${username}"
-                );
-            }
-            s.push_str(
-                " and the CLI secret from the web UI (your name > User Profile > CLI secret), not your password. \
-                 If it worked before, your web session has expired: log in to the Harbor web UI once, then run login again",
-            );
-            s
-        }
-        _ if username.contains('+') && !username.contains('@') => format!(
-            "{host} rejected the username or password for {username}; if it is a robot account, \
-             its name needs the robot prefix, e.g. robot${username}"
-        ),
-        _ => format!("{host} rejected the username or password for {username}"),
+    let client = crate::harbor::Client::connect(registry, net)?;
+    match client.verify(&login.username, &login.secret)? {
+        (Verdict::Refused, api) => Err(Error::Unauthorized(
+            client
+                .why_refused(api.as_deref(), &login.username, login.kind)
+                .why,
+        )),
+        _ => Ok(()),
     }
 }

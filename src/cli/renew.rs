@@ -9,18 +9,14 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::NetArgs;
+use crate::check;
 use crate::error::{Error, Result};
-#[cfg(feature = "net")]
-use {
-    crate::check,
-    crate::index::{self, AccountKind, Verdict},
-    crate::secret::Secret,
-    std::io::IsTerminal,
-    std::time::{Duration, Instant},
-};
+use crate::index::{self, AccountKind, Verdict};
+use crate::secret::Secret;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 /// Pause between two token-service checks while waiting for the sign-in.
-#[cfg(feature = "net")]
 const POLL: Duration = Duration::from_secs(2);
 
 #[derive(Args)]
@@ -42,12 +38,6 @@ pub struct RenewArgs {
     net: NetArgs,
 }
 
-#[cfg(not(feature = "net"))]
-pub fn run(_: RenewArgs) -> Result<ExitCode> {
-    Err(Error::Usage("this build has no network support".into()))
-}
-
-#[cfg(feature = "net")]
 pub fn run(a: RenewArgs) -> Result<ExitCode> {
     use crate::harbor;
     let registry = super::registry_or_default(a.registry.clone())?;
@@ -94,7 +84,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     let client = harbor::Client::connect_key(&key, Some(&address), &opts)?;
     let user = &stored.username;
     let (verdict, api) = client.verify(user, &stored.secret)?;
-    if verdict == harbor::Verdict::Accepted {
+    if verdict == Verdict::Accepted {
         check::record(&key, entry.generation, Verdict::Accepted, None)?;
         println!("{key} accepts the CLI secret of {user}; there is nothing to renew.");
         return Ok(ExitCode::SUCCESS);
@@ -149,7 +139,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         }
         std::thread::sleep(POLL.min(left));
         match client.verify(user, &stored.secret) {
-            Ok((harbor::Verdict::Accepted, _)) => {
+            Ok((Verdict::Accepted, _)) => {
                 check::record(&key, entry.generation, Verdict::Accepted, None)?;
                 println!(
                     "{key} accepts the CLI secret of {user} again: docker pull and push work."
@@ -180,7 +170,6 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
 }
 
 /// On a terminal: take the regenerated secret right here, check it, keep it.
-#[cfg(feature = "net")]
 fn take_new_secret(
     key: &str,
     address: &str,
@@ -197,7 +186,7 @@ fn take_new_secret(
         return Ok(ExitCode::FAILURE);
     }
     let (verdict, _) = client.verify(user, &secret)?;
-    if verdict != crate::harbor::Verdict::Accepted {
+    if verdict != Verdict::Accepted {
         return Err(Error::Unauthorized(format!(
             "{key} refuses that secret for {user} too; nothing was changed"
         )));
@@ -222,7 +211,6 @@ fn take_new_secret(
 
 /// Whether this is an SSH session, where a browser would open on the wrong
 /// machine (or nowhere).
-#[cfg(feature = "net")]
 fn over_ssh() -> bool {
     ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
         .iter()
@@ -232,7 +220,6 @@ fn over_ssh() -> bool {
 /// Open `url` in a browser: `$BROWSER` first (a list of commands, `%s` for
 /// the address, as xdg-utils and git read it), then the platform's opener.
 /// Not waited for: some openers stay until the browser window closes.
-#[cfg(feature = "net")]
 fn open_browser(url: &str) -> bool {
     let sep = if cfg!(windows) { ';' } else { ':' };
     if let Ok(list) = std::env::var("BROWSER") {
@@ -252,7 +239,6 @@ fn open_browser(url: &str) -> bool {
     launch(opener, url)
 }
 
-#[cfg(feature = "net")]
 fn launch(cmd: &str, url: &str) -> bool {
     let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
     if words.is_empty() {

@@ -39,7 +39,7 @@ struct Row {
     /// The last verdict recorded (background check, `--check`, `renew`).
     #[serde(skip_serializing_if = "Option::is_none")]
     last_check: Option<index::Check>,
-    /// "accepted", "rejected: ...", "missing: ...", "blocked: ..." (nothing was
+    /// "accepted", "refused: ...", "missing: ...", "blocked: ..." (nothing was
     /// sent, and why) or "error: ..."; only with --check.
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
@@ -166,7 +166,6 @@ type Recorded = (Verdict, Option<String>);
 
 /// Check one stored secret: the line to show, and the verdict to record
 /// (none when the keychain, not the registry, failed).
-#[cfg(feature = "net")]
 fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recorded>) {
     use crate::harbor;
     let stored = match crate::store::get(e.store, key) {
@@ -184,22 +183,17 @@ fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recor
         Ok((v, api, c))
     });
     match result {
-        Ok((harbor::Verdict::Accepted, _, _)) => {
-            ("accepted".into(), Some((Verdict::Accepted, None)))
-        }
-        Ok((harbor::Verdict::Rejected, api, c)) => {
-            let info = c.system_info(api.as_deref()).unwrap_or_default();
-            let mut text = format!(
-                "rejected: {}",
-                super::login::explain_rejection(&c.target().host, &stored.username, e.kind, &info)
-            );
-            if e.kind == AccountKind::User && info.auth_mode.as_deref() == Some("oidc_auth") {
+        Ok((Verdict::Refused, api, c)) => {
+            let refusal = c.why_refused(api.as_deref(), &stored.username, e.kind);
+            let mut text = format!("refused: {}", refusal.why);
+            if refusal.renewable {
                 text.push_str(" (or run ");
                 text.push_str(&crate::cmd(&format!("renew {key}")));
                 text.push(')');
             }
             (text, Some((Verdict::Refused, None)))
         }
+        Ok((v, _, _)) => ("accepted".into(), Some((v, None))),
         Err(err) => {
             let recorded = crate::check::verdict_of(&err);
             let label = if recorded.0 == Verdict::Blocked {
@@ -210,9 +204,4 @@ fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recor
             (format!("{label}: {}", err.one_line()), Some(recorded))
         }
     }
-}
-
-#[cfg(not(feature = "net"))]
-fn check(_: &str, _: &index::Entry, _: &NetOptions) -> (String, Option<Recorded>) {
-    ("error: this build has no network support".into(), None)
 }
