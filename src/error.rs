@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::store::kind::StoreKind;
+
 /// Texts that docker, podman and skopeo compare byte for byte.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 pub const NO_SERVER_URL: &str = "no credentials server URL";
@@ -25,18 +27,18 @@ pub enum Error {
     /// The keychain could not be reached or refused access; `hint` says what to do.
     #[error("{store}: {reason}{}", hint_suffix(.hint))]
     KeychainUnavailable {
-        store: &'static str,
+        store: StoreKind,
         reason: String,
         hint: &'static str,
     },
     #[error("{store} did not answer within {secs} s{}", hint_suffix(.hint))]
     KeychainTimeout {
-        store: &'static str,
+        store: StoreKind,
         secs: u64,
         hint: &'static str,
     },
     #[error("{store}: {reason}")]
-    Keychain { store: &'static str, reason: String },
+    Keychain { store: StoreKind, reason: String },
     #[error("{action} {}: {source}", .path.display())]
     File {
         action: &'static str,

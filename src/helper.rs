@@ -316,8 +316,10 @@ fn find(server_url: &str, stderr: &mut dyn Write) -> Result<Found> {
                     // Searching for a key the index does not know: a keychain that
                     // cannot be used cannot hold it either; the kernel keyring
                     // refusing a process without a session keyring is no news at all.
-                    Error::KeychainUnavailable { store: s, .. }
-                        if s == StoreKind::Keyutils.display() => {}
+                    Error::KeychainUnavailable {
+                        store: StoreKind::Keyutils,
+                        ..
+                    } => {}
                     e => {
                         first_error.get_or_insert(e);
                     }

@@ -61,7 +61,8 @@ pub fn detect_linux() -> Result<StoreKind> {
     if !session_bus_present() {
         return Ok(StoreKind::Keyutils);
     }
-    match super::bounded(StoreKind::SecretService, |_| Ok(())) {
+    let kind = StoreKind::SecretService;
+    match super::bounded::call(kind, super::timeout(), move || open(kind).map(|_| ())) {
         Ok(()) => Ok(StoreKind::SecretService),
         Err(e @ Error::KeychainTimeout { .. }) => Err(e),
         Err(_) => Ok(StoreKind::Keyutils),
@@ -109,14 +110,14 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             }
             if !session_bus_present() {
                 return Err(Error::KeychainUnavailable {
-                    store: kind.display(),
+                    store: kind,
                     reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)".into(),
                     hint: SS_HINT,
                 });
             }
             let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()
                 .map_err(|e| Error::KeychainUnavailable {
-                    store: kind.display(),
+                    store: kind,
                     reason: format!("cannot reach it: {}", super::describe(&e)),
                     hint: SS_HINT,
                 })?;
@@ -128,7 +129,7 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             }
             if !own_session_keyring() {
                 return Err(Error::KeychainUnavailable {
-                    store: kind.display(),
+                    store: kind,
                     reason: "access denied".into(),
                     hint: KEYUTILS_DENIED_HINT,
                 });
@@ -175,12 +176,12 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     let reason = super::describe(&e);
     match (kind, &e) {
         (StoreKind::Keyutils, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
-            store: kind.display(),
+            store: kind,
             reason: "access denied".into(),
             hint: KEYUTILS_DENIED_HINT,
         },
         (StoreKind::SecretService, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
-            store: kind.display(),
+            store: kind,
             reason: if reason.contains("prompt") {
                 "the collection is locked and the unlock prompt was dismissed or cannot be shown"
                     .into()
@@ -202,13 +203,13 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
             .any(|m| reason.contains(m)) =>
         {
             Error::KeychainUnavailable {
-                store: kind.display(),
+                store: kind,
                 reason,
                 hint: SS_HINT,
             }
         }
         _ => Error::Keychain {
-            store: kind.display(),
+            store: kind,
             reason,
         },
     }

@@ -53,12 +53,12 @@ pub fn vanished(_: &keyring_core::Error) -> bool {
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     match &e {
         keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {
-            store: kind.display(),
+            store: kind,
             reason: super::describe(&e),
             hint: "unlock the login keychain (Keychain Access) and allow access when asked",
         },
         _ => Error::Keychain {
-            store: kind.display(),
+            store: kind,
             reason: super::describe(&e),
         },
     }

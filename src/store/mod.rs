@@ -4,20 +4,22 @@
 //! Every call runs on a worker thread and is abandoned after [`timeout`]: a
 //! Secret Service that never answers must not hang `docker pull`.
 
-use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use keyring_core::{CredentialStore, Entry};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
+mod bounded;
+pub mod kind;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg(test)]
+pub mod memory;
+mod os;
 #[cfg(windows)]
 mod windows;
 #[cfg(target_os = "linux")]
@@ -44,56 +46,9 @@ pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
 /// JWT identity tokens a few KiB) and would overflow some keychains.
 pub const MAX_SECRET: usize = 16 * 1024;
 
-/// The keychains this program can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StoreKind {
-    SecretService,
-    Keyutils,
-    MacosKeychain,
-    WindowsCredentialManager,
-    /// In WSL: Windows Credential Manager, through the Windows build.
-    #[serde(rename = "windows-credential-manager-via-wsl")]
-    WindowsViaWsl,
-}
+pub use kind::StoreKind;
 
 impl StoreKind {
-    /// The name used in the index, in `DOCKER_CREDENTIAL_HARBOR_STORE` and in `status`.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::SecretService => "secret-service",
-            StoreKind::Keyutils => "keyutils",
-            StoreKind::MacosKeychain => "macos-keychain",
-            StoreKind::WindowsCredentialManager => "windows-credential-manager",
-            StoreKind::WindowsViaWsl => "windows-credential-manager-via-wsl",
-        }
-    }
-
-    /// A name for people, used in error messages.
-    pub fn display(self) -> &'static str {
-        match self {
-            StoreKind::SecretService => "Secret Service",
-            StoreKind::Keyutils => "kernel keyring",
-            StoreKind::MacosKeychain => "macOS Keychain",
-            StoreKind::WindowsCredentialManager => "Windows Credential Manager",
-            StoreKind::WindowsViaWsl => "Windows Credential Manager (through WSL interop)",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<StoreKind> {
-        let n = name.trim().to_ascii_lowercase().replace('_', "-");
-        match n.as_str() {
-            "secret-service" | "secretservice" => Some(StoreKind::SecretService),
-            "keyutils" | "kernel-keyring" => Some(StoreKind::Keyutils),
-            "macos-keychain" | "keychain" => Some(StoreKind::MacosKeychain),
-            "windows-credential-manager" | "wincred" | "windows" => {
-                Some(StoreKind::WindowsCredentialManager)
-            }
-            "windows-credential-manager-via-wsl" | "wsl" => Some(StoreKind::WindowsViaWsl),
-            _ => None,
-        }
-    }
-
     /// Whether this build can talk to this keychain at all.
     pub fn supported(self) -> bool {
         platform::SUPPORTED.contains(&self)
@@ -236,8 +191,23 @@ pub fn decode_blob(text: &str) -> Option<Stored> {
 }
 
 impl Stored {
+    /// The length of [`Stored::encode`]'s blob, counted without writing it.
+    fn encoded_len(&self) -> usize {
+        struct Count(usize);
+        impl std::fmt::Write for Count {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 += s.len();
+                Ok(())
+            }
+        }
+        let mut n = Count(r#"{"Username":,"Secret":}"#.len());
+        crate::protocol::push_json_string(&mut n, &self.username);
+        crate::protocol::push_json_string(&mut n, self.secret.expose());
+        n.0
+    }
+
     fn encode(&self) -> Secret<String> {
-        let mut s = crate::secret::SecretBuf::default();
+        let mut s = crate::secret::SecretBuf::with_capacity(self.encoded_len());
         // Escaped only where JSON must be (no `\u003c` for `<` as on the
         // wire): a secret without quotes, backslashes or control bytes then
         // decodes without any copy.
@@ -249,7 +219,7 @@ impl Stored {
         s.into_secret()
     }
 
-    fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
+    pub(crate) fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
         let parsed = parse_blob(&bytes).or_else(|| {
             // 0.1.0 wrote through `set_password`, which the Windows store keeps
             // as UTF-16LE: read those entries, so existing logins keep working.
@@ -264,7 +234,7 @@ impl Stored {
         });
         zeroize::Zeroize::zeroize(&mut bytes);
         parsed.ok_or_else(|| Error::Keychain {
-            store: kind.display(),
+            store: kind,
             reason: format!(
                 "the entry {} was not written by this program (or is damaged); \
                  run {} to replace it",
@@ -309,118 +279,64 @@ fn utf16le_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Run one keychain operation on a worker thread, bounded by [`timeout`].
-fn bounded<T: Send + 'static>(
-    kind: StoreKind,
-    op: impl FnOnce(Arc<CredentialStore>) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let limit = timeout();
-    std::thread::Builder::new()
-        .name("keychain".into())
-        .spawn(move || {
-            let result = platform::open(kind).and_then(op);
-            let _ = tx.send(result);
-        })
-        .map_err(|e| Error::Keychain {
-            store: kind.display(),
-            reason: format!("cannot start a worker thread: {e}"),
-        })?;
-    match rx.recv_timeout(limit) {
-        Ok(r) => r,
-        Err(_) => Err(Error::KeychainTimeout {
-            store: kind.display(),
-            secs: limit.as_secs().max(1),
-            hint: platform::timeout_hint(kind),
-        }),
+/// One keychain, as docker-credential-helpers' `Helper` (listing comes from
+/// the index): each backend implements these, in its own file. What a
+/// caller gets from [`keychain`] returns within [`timeout`].
+pub trait Keychain: Send + Sync {
+    fn kind(&self) -> StoreKind;
+    /// Keep `stored` under `key`, replacing what was there.
+    fn set(&self, key: &str, stored: Stored) -> Result<()>;
+    /// The entry under `key`, or `None` when there is none.
+    fn get(&self, key: &str) -> Result<Option<Stored>>;
+    /// Remove the entry under `key`; `false` when there was none.
+    fn delete(&self, key: &str) -> Result<bool>;
+}
+
+/// The keychain `kind`, every call bounded: the OS keychains on a worker
+/// thread abandoned at [`timeout`]; the WSL bridge kills its own process.
+pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::WindowsViaWsl {
+        return Box::new(wsl::Bridge::default());
     }
+    Box::new(bounded::Bounded::new(os::Os(kind), timeout()))
 }
 
-fn entry(kind: StoreKind, store: &Arc<CredentialStore>, key: &str) -> Result<Entry> {
-    let entry = if kind == StoreKind::SecretService {
-        // The label is what people see in Seahorse or KeePassXC.
-        let label = format!("Harbor registry {key} ({})", crate::NAME);
-        let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
-        Entry::new_in_store_with_modifiers(store, SERVICE, key, &modifiers)
-    } else {
-        Entry::new_in_store(store, SERVICE, key)
-    };
-    entry.map_err(|e| platform::map_error(kind, e))
-}
-
-/// Keep `stored` under `key`, replacing what was there.
-///
-/// Every keychain gets the blob's UTF-8 bytes through `set_secret` and gives
-/// them back through `get_secret`: one matching pair of calls. (`set_password`
-/// is not bytes-in, bytes-out everywhere: the Windows store turns the text
-/// into UTF-16.)
+/// Keep `stored` under `key` in `kind`, replacing what was there. Refused up
+/// front, with one line, when it is too large for that keychain.
 pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
+    check_size(kind, &stored)?;
+    keychain(kind).set(key, stored)
+}
+
+/// The entry under `key` in `kind`, or `None` when there is none.
+pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
+    keychain(kind).get(key)
+}
+
+/// Remove the entry under `key` from `kind`; `false` when there was none.
+pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
+    keychain(kind).delete(key)
+}
+
+fn check_size(kind: StoreKind, stored: &Stored) -> Result<()> {
     if stored.secret.expose().len() > MAX_SECRET {
         return Err(Error::BadInput(format!(
             "the secret is longer than {} KiB; registry secrets are much shorter",
             MAX_SECRET / 1024
         )));
     }
-    let blob = stored.encode();
+    let len = stored.encoded_len();
     if let Some(max) = platform::max_blob(kind)
-        && blob.expose().len() > max
+        && len > max
     {
         return Err(Error::BadInput(format!(
-            "the username and secret are too long for the {}: together they take {} bytes, \
+            "the username and secret are too long for the {}: together they take {len} bytes, \
              it holds at most {max} per entry",
             kind.display(),
-            blob.expose().len()
         )));
     }
-    #[cfg(target_os = "linux")]
-    if kind == StoreKind::WindowsViaWsl {
-        return wsl::set(key, &stored);
-    }
-    let key = key.to_string();
-    bounded(kind, move |store| {
-        let entry = entry(kind, &store, &key)?;
-        let bytes = blob.expose().as_bytes();
-        // An item erased between the lookup and the write: write afresh, once.
-        match entry.set_secret(bytes) {
-            Err(e) if platform::vanished(&e) => entry.set_secret(bytes),
-            other => other,
-        }
-        .map_err(|e| platform::map_error(kind, e))
-    })
-}
-
-/// The entry under `key`, or `None` when there is none.
-pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
-    #[cfg(target_os = "linux")]
-    if kind == StoreKind::WindowsViaWsl {
-        return wsl::get(key);
-    }
-    let key = key.to_string();
-    bounded(kind, move |store| {
-        match entry(kind, &store, &key)?.get_secret() {
-            Ok(bytes) => Stored::decode(kind, &key, bytes).map(Some),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) if platform::vanished(&e) => Ok(None),
-            Err(e) => Err(platform::map_error(kind, e)),
-        }
-    })
-}
-
-/// Remove the entry under `key`; `false` when there was none.
-pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
-    #[cfg(target_os = "linux")]
-    if kind == StoreKind::WindowsViaWsl {
-        return wsl::delete(key);
-    }
-    let key = key.to_string();
-    bounded(kind, move |store| {
-        match entry(kind, &store, &key)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) if platform::vanished(&e) => Ok(false),
-            Err(e) => Err(platform::map_error(kind, e)),
-        }
-    })
+    Ok(())
 }
 
 /// A keychain error as a one-line message; never includes secret bytes
@@ -466,6 +382,18 @@ mod tests {
             let s = Stored::decode(kind, "h.example", text.clone().into_bytes()).unwrap();
             assert_eq!(s.username, "jdoe é<&>");
             assert_eq!(s.secret.expose(), "s3cret \u{2028} ü");
+        }
+    }
+
+    #[test]
+    fn the_size_check_counts_the_blob_exactly() {
+        for (user, secret) in [("u", ""), ("jdoe é<&>", "s3cret \u{2028} \u{1}\"\\ ü")] {
+            let stored = Stored {
+                username: user.into(),
+                secret: Secret::new(secret.into()),
+            };
+            assert_eq!(stored.encoded_len(), stored.encode().expose().len());
+            assert_eq!(stored.encoded_len(), stored.encode().expose().capacity(), "it grew");
         }
     }
 

@@ -54,12 +54,12 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
         // ERROR_NO_SUCH_LOGON_SESSION: no user profile with a credential
         // store is loaded (services, some remote sessions).
         keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {
-            store: kind.display(),
+            store: kind,
             reason: "this logon session has no credential store".into(),
             hint: "run it in an interactive session of the user, or in CI set HARBOR_USERNAME and HARBOR_PASSWORD",
         },
         _ => Error::Keychain {
-            store: kind.display(),
+            store: kind,
             reason: super::describe(&e),
         },
     }

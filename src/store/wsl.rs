@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{StoreKind, Stored};
+use super::{Keychain, StoreKind, Stored};
 use crate::error::{Error, NOT_FOUND, Result};
 use crate::secret::Secret;
 use zeroize::Zeroizing;
@@ -167,12 +167,12 @@ fn on_drvfs(mountinfo: &str, path: &Path) -> bool {
 /// Whether `e` says the Windows side cannot be reached at all (no .exe,
 /// interop down): the caller may then use the Linux keychain.
 pub fn unusable(e: &Error) -> bool {
-    matches!(e, Error::KeychainUnavailable { store, .. } if *store == KIND.display())
+    matches!(e, Error::KeychainUnavailable { store, .. } if *store == KIND)
 }
 
 fn unavailable(reason: String) -> Error {
     Error::KeychainUnavailable {
-        store: KIND.display(),
+        store: KIND,
         reason,
         hint: HOW,
     }
@@ -194,53 +194,80 @@ fn store_payload(key: &str, stored: &Stored) -> Secret<String> {
     input.into_secret()
 }
 
-pub fn set(key: &str, stored: &Stored) -> Result<()> {
-    match run("store", store_payload(key, stored))? {
-        Ok(_) => Ok(()),
-        Err(Answer::Failed(e)) => Err(e),
-        Err(Answer::NotFound) => Err(Error::Keychain {
-            store: KIND.display(),
-            reason: format!("{EXE} store answered \"{NOT_FOUND}\""),
-        }),
+/// What running one protocol action of the Windows build gave: its stdout
+/// (exit 0), its own answer (exit 1), or why it could not be run.
+type Ran = Result<std::result::Result<Secret<String>, Answer>>;
+/// Runs one action of the Windows build with its stdin.
+type Runner = dyn Fn(&str, Secret<String>) -> Ran + Send + Sync;
+
+/// The Windows side as a keychain. `run` is how one action of the Windows
+/// build is run ([`run`] in use, a stand-in in tests), as d-c-h's
+/// `ProgramFunc`.
+pub struct Bridge {
+    run: Box<Runner>,
+}
+
+impl Default for Bridge {
+    fn default() -> Bridge {
+        Bridge { run: Box::new(run) }
     }
 }
 
-pub fn get(key: &str) -> Result<Option<Stored>> {
-    match run("get", Secret::new(key.to_string()))? {
-        Ok(out) => {
-            // The answer has the shape of a `store` payload.
-            let creds =
-                crate::protocol::parse_store(out.expose()).map_err(|_| Error::Keychain {
-                    store: KIND.display(),
-                    reason: format!("{EXE} answered `get` with something other than credentials"),
-                })?;
-            // An answer for another registry is not this one's login.
-            let answered = crate::registry::normalize(&creds.server_url).ok();
-            if answered.as_deref() != Some(key) {
-                return Err(Error::Keychain {
-                    store: KIND.display(),
-                    reason: format!(
-                        "{EXE} answered `get` for {} with credentials for \"{}\"",
-                        key,
-                        crate::text::escape(&creds.server_url)
-                    ),
-                });
-            }
-            Ok(Some(Stored {
-                username: creds.username,
-                secret: creds.secret,
-            }))
+impl Keychain for Bridge {
+    fn kind(&self) -> StoreKind {
+        KIND
+    }
+
+    fn set(&self, key: &str, stored: Stored) -> Result<()> {
+        match (self.run)("store", store_payload(key, &stored))? {
+            Ok(_) => Ok(()),
+            Err(Answer::Failed(e)) => Err(e),
+            Err(Answer::NotFound) => Err(Error::Keychain {
+                store: KIND,
+                reason: format!("{EXE} store answered \"{NOT_FOUND}\""),
+            }),
         }
-        Err(Answer::NotFound) => Ok(None),
-        Err(Answer::Failed(e)) => Err(e),
     }
-}
 
-pub fn delete(key: &str) -> Result<bool> {
-    match run("erase", Secret::new(key.to_string()))? {
-        Ok(_) => Ok(true),
-        Err(Answer::NotFound) => Ok(false),
-        Err(Answer::Failed(e)) => Err(e),
+    fn get(&self, key: &str) -> Result<Option<Stored>> {
+        match (self.run)("get", Secret::new(key.to_string()))? {
+            Ok(out) => {
+                // The answer has the shape of a `store` payload.
+                let creds =
+                    crate::protocol::parse_store(out.expose()).map_err(|_| Error::Keychain {
+                        store: KIND,
+                        reason: format!(
+                            "{EXE} answered `get` with something other than credentials"
+                        ),
+                    })?;
+                // An answer for another registry is not this one's login.
+                let answered = crate::registry::normalize(&creds.server_url).ok();
+                if answered.as_deref() != Some(key) {
+                    return Err(Error::Keychain {
+                        store: KIND,
+                        reason: format!(
+                            "{EXE} answered `get` for {} with credentials for \"{}\"",
+                            key,
+                            crate::text::escape(&creds.server_url)
+                        ),
+                    });
+                }
+                Ok(Some(Stored {
+                    username: creds.username,
+                    secret: creds.secret,
+                }))
+            }
+            Err(Answer::NotFound) => Ok(None),
+            Err(Answer::Failed(e)) => Err(e),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<bool> {
+        match (self.run)("erase", Secret::new(key.to_string()))? {
+            Ok(_) => Ok(true),
+            Err(Answer::NotFound) => Ok(false),
+            Err(Answer::Failed(e)) => Err(e),
+        }
     }
 }
 
@@ -254,7 +281,7 @@ enum Answer {
 /// timeout (its whole process group is killed when it runs over). `Ok(Err)`
 /// is the helper's own answer (exit 1, one line); `Err` means it could not
 /// be run: not found, did not start, died, or did not answer in time.
-fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret<String>, Answer>> {
+fn run(action: &str, input: Secret<String>) -> Ran {
     let exe = exe().map_err(unavailable)?;
     let shown = exe.display().to_string();
     let mut cmd = Command::new(&exe);
@@ -336,7 +363,7 @@ fn run(action: &str, input: Secret<String>) -> Result<std::result::Result<Secret
                 Ok(Err(Answer::NotFound))
             } else {
                 Ok(Err(Answer::Failed(Error::Keychain {
-                    store: KIND.display(),
+                    store: KIND,
                     reason: format!("{EXE} {action}: {line}"),
                 })))
             }
@@ -431,6 +458,86 @@ mod tests {
         );
         assert!(!on("/mnt/cx/x.exe"), "a mount point is a whole component");
         assert!(!on_drvfs("", Path::new("/mnt/c/x.exe")));
+    }
+
+    /// A bridge whose Windows build answers every action with `answer`,
+    /// recording what it was given.
+    fn bridge(
+        answer: fn(&str, &str) -> Ran,
+    ) -> (Bridge, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let run = move |action: &str, input: Secret<String>| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{action} {}", input.expose()));
+            answer(action, input.expose())
+        };
+        (Bridge { run: Box::new(run) }, calls)
+    }
+
+    fn out(text: &str) -> Ran {
+        Ok(Ok(Secret::new(text.to_string())))
+    }
+
+    #[test]
+    fn get_serves_only_an_answer_for_the_key_asked() {
+        let (b, calls) = bridge(|_, key| {
+            out(&format!(
+                r#"{{"ServerURL":"https://{}/","Username":"u","Secret":"s"}}"#,
+                key.to_ascii_uppercase()
+            ))
+        });
+        let got = b.get("hub.example").unwrap().unwrap();
+        assert_eq!(
+            (got.username.as_str(), got.secret.expose().as_str()),
+            ("u", "s")
+        );
+        assert_eq!(*calls.lock().unwrap(), ["get hub.example"]);
+
+        let (b, _) =
+            bridge(|_, _| out(r#"{"ServerURL":"wrong.example","Username":"u","Secret":"s"}"#));
+        let e = b.get("hub.example").unwrap_err();
+        assert_eq!(
+            e.one_line(),
+            "Windows Credential Manager (through WSL interop): docker-credential-harbor.exe \
+             answered `get` for hub.example with credentials for \"wrong.example\""
+        );
+        let (b, _) = bridge(|_, _| out("not json"));
+        assert!(
+            b.get("hub.example")
+                .unwrap_err()
+                .one_line()
+                .contains("something other than credentials")
+        );
+    }
+
+    #[test]
+    fn not_found_and_failures_map_to_the_keychain_answers() {
+        let (b, _) = bridge(|_, _| Ok(Err(Answer::NotFound)));
+        assert!(b.get("hub.example").unwrap().is_none());
+        assert!(!b.delete("hub.example").unwrap());
+        let stored = Stored {
+            username: "u".into(),
+            secret: Secret::new("s".into()),
+        };
+        let e = b.set("hub.example", stored).unwrap_err().one_line();
+        assert!(
+            e.ends_with("store answered \"credentials not found in native keychain\""),
+            "{e}"
+        );
+
+        let (b, calls) = bridge(|_, _| out(""));
+        assert!(b.delete("hub.example").unwrap());
+        let stored = Stored {
+            username: "jdoe".into(),
+            secret: Secret::new("s3".into()),
+        };
+        b.set("hub.example", stored).unwrap();
+        assert_eq!(
+            calls.lock().unwrap()[1],
+            "store {\"ServerURL\":\"hub.example\",\"Username\":\"jdoe\",\"Secret\":\"s3\"}\n"
+        );
     }
 
     #[test]
