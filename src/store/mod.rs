@@ -393,7 +393,11 @@ mod tests {
                 secret: Secret::new(secret.into()),
             };
             assert_eq!(stored.encoded_len(), stored.encode().expose().len());
-            assert_eq!(stored.encoded_len(), stored.encode().expose().capacity(), "it grew");
+            assert_eq!(
+                stored.encoded_len(),
+                stored.encode().expose().capacity(),
+                "it grew"
+            );
         }
     }
 
