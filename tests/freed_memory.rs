@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use docker_credential_harbor::secret::{Secret, SecretBuf};
-use docker_credential_harbor::{protocol, store};
+use docker_credential_harbor::{protocol, robot, store};
 
 const CANARY: &[u8] = b"freed-canary-3b9f";
 
@@ -122,6 +122,25 @@ fn secrets_leave_no_copy_in_freed_memory() {
     if n > 0 {
         failures.push(format!("get's line: {n} freed blocks held the secret"));
     }
+    // A robot account file with escapes in its secret, as `login --robot-file`
+    // and the kubelet provider read it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("robot.json");
+    let text = secret_text(&[
+        r#"{"name":"robot$p+ci","secret":""#,
+        canary,
+        &filler,
+        r#"\"\\<&","expires_at":-1}"#,
+    ]);
+    std::fs::write(&file, text.expose()).unwrap();
+    let n = leaks(|| {
+        let r = robot::read(&file).unwrap();
+        assert!(r.secret.expose().ends_with("\"\\<&"));
+    });
+    if n > 0 {
+        failures.push(format!("robot file: {n} freed blocks held the secret"));
+    }
+
     // The scan itself works: a plain String is freed unwiped.
     let n = leaks(|| drop(String::from(canary)));
     assert_eq!(n, 1, "the scan sees an unwiped copy");

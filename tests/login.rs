@@ -739,6 +739,10 @@ fn malformed_robot_file_is_one_clear_line() {
             format!(r#"{{"name":"{ROBOT}","expires_at":-1}}"#),
         ),
         ("yaml.json", format!("name: {ROBOT}\nsecret: {secret}\n")),
+        (
+            "number-secret.json",
+            format!(r#"{{"name":"{ROBOT}","secret":42}}"#),
+        ),
     ];
     for (name, text) in cases {
         let file = fx.home.write_file(name, &text, 0o600);

@@ -10,15 +10,13 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
-use crate::config::{self, ConfigFile};
+use crate::clients::{self, HELPER};
+use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::helper::{self, LoginFacts};
 use crate::index;
 use crate::paths;
 use crate::protocol::Credentials;
-
-/// The helper name docker and containers/image turn into `docker-credential-harbor`.
-pub const HELPER: &str = "harbor";
 
 #[derive(Args)]
 pub struct ConfigureArgs {
@@ -113,19 +111,19 @@ fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
     let both = !a.docker && !a.podman;
     let mut t = Vec::new();
     if a.docker || both {
-        t.push((Client::Docker, config::docker_config_path()?));
+        t.push((Client::Docker, clients::docker_config_path()?));
     }
     if a.podman || both {
-        t.push((Client::Containers, config::containers_auth_path()?));
-        if let Some(p) = config::runtime_auth_path() {
+        t.push((Client::Containers, clients::containers_auth_path()?));
+        if let Some(p) = clients::runtime_auth_path() {
             t.push((Client::Containers, p));
         }
     }
     if both {
-        if let Some(p) = config::helm_registry_config_path()? {
+        if let Some(p) = clients::helm_registry_config_path()? {
             t.push((Client::Helm, p));
         }
-        if let Some(p) = config::apptainer_config_path()? {
+        if let Some(p) = clients::apptainer_config_path()? {
             t.push((Client::Apptainer, p));
         }
     }
@@ -160,7 +158,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         }
         files.push((client, file));
     }
-    let runtime = config::runtime_auth_path().map(|p| paths::canonical(&p));
+    let runtime = clients::runtime_auth_path().map(|p| paths::canonical(&p));
     let mut runtime_keys = None;
     let mut state = load_state()?;
     let mut failed = false;
@@ -180,7 +178,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             let had_helpers = file.has_cred_helpers();
             if client == Client::Helm
                 && !file.has_auth_configured()
-                && let Some(native) = config::helm_native_store()
+                && let Some(native) = clients::helm_native_store()
             {
                 // With no auth in its file Helm picked this store for every
                 // registry; a credHelpers entry turns that off, so name it.
@@ -235,10 +233,10 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         }
     }
     save_state(&state)?;
-    if let Some(keys) = runtime_keys.filter(|_| config::runtime_dir_is_xdg())
-        && config::write_user_tmpfiles(&keys, HELPER)?
+    if let Some(keys) = runtime_keys.filter(|_| clients::runtime_dir_is_xdg())
+        && clients::write_user_tmpfiles(&keys, HELPER)?
     {
-        let p = config::user_tmpfiles_path()?;
+        let p = clients::user_tmpfiles_path()?;
         if keys.is_empty() {
             println!("podman/skopeo/buildah: removed {}", p.display());
         } else {
@@ -248,7 +246,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             );
         }
     }
-    if !a.undo && config::find_on_path(crate::NAME).is_none() {
+    if !a.undo && clients::find_on_path(crate::NAME).is_none() {
         eprintln!(
             "warning: {} is not on PATH, so docker and podman cannot run it; \
              add its directory to PATH",

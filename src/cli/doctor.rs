@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::configure::HELPER;
-use crate::config::{self, ConfigFile};
+use crate::clients::{self, HELPER};
+use crate::config::ConfigFile;
 use crate::error::Result;
 
 #[derive(Args)]
@@ -159,7 +159,7 @@ fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &
 /// The `credential-helpers` registries.conf sets last (user drop-ins win),
 /// with the file that set it.
 fn credential_helpers() -> Option<(PathBuf, Vec<String>)> {
-    let home = config::home().ok()?;
+    let home = clients::home().ok()?;
     let user_main = home.join(".config/containers/registries.conf");
     let main = match std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
@@ -237,7 +237,7 @@ fn docker_note() -> &'static str {
 
 fn check(r: &mut Report, key: &str) -> Result<()> {
     println!("{key}");
-    let docker = config::docker_config_path()?;
+    let docker = clients::docker_config_path()?;
 
     // docker: credHelpers, then credsStore, then auths, in one file.
     println!("  docker reads {}{}", docker.display(), docker_note());
@@ -275,17 +275,17 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
 
     // podman, skopeo, buildah.
     let mut files: Vec<(PathBuf, &str)> = Vec::new();
-    let home = config::home()?;
+    let home = clients::home()?;
     if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
         files.push((PathBuf::from(f), " (REGISTRY_AUTH_FILE; login writes here)"));
     } else {
-        match config::runtime_auth_path() {
+        match clients::runtime_auth_path() {
             Some(p) => files.push((p, " (login writes here; emptied at reboot)")),
             None => println!(
                 "    note: XDG_RUNTIME_DIR is not set: podman login writes /run/containers/$UID/auth.json, not checked"
             ),
         }
-        let user = config::containers_auth_path()?;
+        let user = clients::containers_auth_path()?;
         files.push((user, ""));
     }
     files.push((docker.clone(), docker_note()));
@@ -303,8 +303,8 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
             CONFIGURE,
         );
     }
-    if config::runtime_dir_is_xdg() {
-        let t = config::user_tmpfiles_path()?;
+    if clients::runtime_dir_is_xdg() {
+        let t = clients::user_tmpfiles_path()?;
         let text = std::fs::read_to_string(&t).unwrap_or_default();
         if !text.contains(&format!("\"{key}\":\"{HELPER}\"")) {
             r.problem(
@@ -338,7 +338,7 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
     }
 
     // Helm: its own file, then docker's.
-    if let Some(helm) = config::helm_registry_config_path()? {
+    if let Some(helm) = clients::helm_registry_config_path()? {
         walk(
             r,
             "helm",
@@ -348,11 +348,11 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
         );
     }
     // Apptainer: its own file if it exists, else docker's (never both).
-    if let Some(app) = config::apptainer_config_path()? {
+    if let Some(app) = clients::apptainer_config_path()? {
         walk(r, "apptainer", &[(app, "")], key, key);
     }
     // nerdctl: docker's file, `host:443` before `host`.
-    if config::find_on_path("nerdctl").is_some() {
+    if clients::find_on_path("nerdctl").is_some() {
         let k443 = format!("{key}:443");
         if !key.contains(':') {
             match says(&docker, key, &k443) {
@@ -423,7 +423,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         super::registry_keys(&a.registries)?
     };
     let mut r = Report { problems: 0 };
-    match config::find_on_path(crate::NAME) {
+    match clients::find_on_path(crate::NAME) {
         Some(p) => println!("helper: {}", p.display()),
         None => {
             r.problems += 1;

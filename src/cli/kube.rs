@@ -70,8 +70,8 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
     let (username, secret, expires_at) = match &a.credentials_file {
         Some(f) => {
             check_private(f)?;
-            let robot = super::login::read_robot_file(f)?;
-            (robot.username, robot.secret, robot.expires_at)
+            let robot = crate::robot::read(f)?;
+            (robot.name, robot.secret, robot.expires_at)
         }
         None => {
             let (u, s) = crate::helper::lookup(&registry, &mut std::io::stderr())?;

@@ -2,12 +2,11 @@
 //! way `docker login` would, and keep it in the keychain. A 401 is explained
 //! for the kind of account at hand instead of a bare "unauthorized".
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::Deserialize;
 
 use super::NetArgs;
 use crate::error::{Error, Result};
@@ -44,17 +43,6 @@ pub struct LoginArgs {
     /// Refused: a secret in argv leaks. Use --password-stdin.
     #[arg(short, long, hide = true, num_args = 0..=1)]
     password: Option<Option<String>>,
-}
-
-/// The JSON Harbor's web UI and harbor-cli write for a new robot account.
-#[derive(Deserialize)]
-struct RobotFile {
-    #[serde(alias = "Name")]
-    name: String,
-    #[serde(alias = "Secret")]
-    secret: String,
-    #[serde(default, alias = "expiresAt", alias = "ExpiresAt")]
-    expires_at: Option<i64>,
 }
 
 pub(crate) struct Login {
@@ -138,9 +126,9 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
 
 /// A login docker never uses helps nobody: say how to connect the two.
 fn hint_if_docker_does_not_ask_us(key: &str) {
-    let configured = crate::config::docker_config_path()
+    let configured = crate::clients::docker_config_path()
         .and_then(|p| crate::config::ConfigFile::open(&p))
-        .map(|f| f.cred_helper(key) == Some(super::configure::HELPER))
+        .map(|f| f.cred_helper(key) == Some(crate::clients::HELPER))
         .unwrap_or(true);
     if !configured {
         println!(
@@ -152,9 +140,14 @@ fn hint_if_docker_does_not_ask_us(key: &str) {
 
 fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
     if let Some(file) = &a.robot_file {
-        let login = read_robot_file(file)?;
+        let robot = crate::robot::read(file)?;
         warn_if_readable_by_others(file);
-        return Ok(login);
+        return Ok(Login {
+            username: robot.name,
+            secret: robot.secret,
+            kind: AccountKind::Robot,
+            expires_at: robot.expires_at,
+        });
     }
     let username = match &a.username {
         Some(u) => u.trim().to_string(),
@@ -178,37 +171,6 @@ fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
         secret,
         kind,
         expires_at: None,
-    })
-}
-
-/// Read a robot account file as Harbor exports it.
-pub(crate) fn read_robot_file(path: &Path) -> Result<Login> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(protocol::MAX_INPUT as u64).read_to_end(&mut bytes))
-        .map_err(|e| Error::file("cannot read robot file", path, e))?;
-    let parsed = serde_json::from_slice::<RobotFile>(&bytes);
-    zeroize::Zeroize::zeroize(&mut bytes);
-    let robot = parsed.map_err(|e| {
-        Error::BadInput(format!(
-            "{} is not a Harbor robot account file (expected JSON with \"name\" and \"secret\"): {}",
-            path.display(),
-            protocol::json_error(&e)
-        ))
-    })?;
-    let secret = Secret::new(robot.secret);
-    if robot.name.trim().is_empty() {
-        return Err(Error::BadInput(format!(
-            "{} has an empty \"name\"",
-            path.display()
-        )));
-    }
-    Ok(Login {
-        username: robot.name.trim().to_string(),
-        secret,
-        kind: AccountKind::Robot,
-        // Harbor writes -1 for "never"; keep it so status can say so.
-        expires_at: robot.expires_at.map(|e| if e > 0 { e } else { -1 }),
     })
 }
 

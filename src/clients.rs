@@ -1,0 +1,169 @@
+//! Where each client keeps its registry logins: docker's `config.json`,
+//! containers' `auth.json` (podman, skopeo, buildah) and its per-boot copy,
+//! Helm's and Apptainer's files, and the name these files give this helper.
+//! `config` edits them; `configure` and `doctor` walk them.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::paths;
+
+/// The `credHelpers` value that names this helper (`docker-credential-harbor`).
+pub const HELPER: &str = "harbor";
+
+pub fn home() -> Result<PathBuf> {
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
+}
+
+/// docker: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+pub fn docker_config_path() -> Result<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) if !d.is_empty() => Ok(PathBuf::from(d).join("config.json")),
+        _ => Ok(home()?.join(".docker").join("config.json")),
+    }
+}
+
+/// podman, skopeo, buildah: `$REGISTRY_AUTH_FILE`, else
+/// `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`.
+pub fn containers_auth_path() -> Result<PathBuf> {
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
+        return Ok(PathBuf::from(f));
+    }
+    let base = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => home()?.join(".config"),
+    };
+    Ok(base.join("containers").join("auth.json"))
+}
+
+/// The one file podman, skopeo and buildah `login` write when no
+/// `REGISTRY_AUTH_FILE` is set, and read first: `$XDG_RUNTIME_DIR/containers/auth.json`,
+/// else `/run/containers/$UID/auth.json` when that directory exists. A tmpfs:
+/// it is gone after a reboot. `None` with `REGISTRY_AUTH_FILE` (then that file
+/// is the only one they write).
+pub fn runtime_auth_path() -> Option<PathBuf> {
+    if std::env::var_os("REGISTRY_AUTH_FILE").is_some_and(|f| !f.is_empty()) {
+        return None;
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        // A stale variable (su, sudo) names a directory that is not there.
+        let d = PathBuf::from(d);
+        return d.is_dir().then(|| d.join("containers").join("auth.json"));
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid(2) cannot fail.
+        let dir = PathBuf::from(format!("/run/containers/{}", unsafe { libc::getuid() }));
+        if dir.is_dir() {
+            return Some(dir.join("auth.json"));
+        }
+    }
+    None
+}
+
+/// Whether the runtime file lives under `$XDG_RUNTIME_DIR` (the `%t` that
+/// systemd's user tmpfiles.d recreate at each session start).
+pub fn runtime_dir_is_xdg() -> bool {
+    std::env::var_os("REGISTRY_AUTH_FILE").is_none_or(|f| f.is_empty())
+        && std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty())
+}
+
+pub fn xdg_config_home() -> Result<PathBuf> {
+    match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(d) if !d.is_empty() => Ok(PathBuf::from(d)),
+        _ => Ok(home()?.join(".config")),
+    }
+}
+
+/// The user tmpfiles.d entry that recreates the runtime file's `credHelpers`
+/// at each session start (systemd's user `systemd-tmpfiles-setup.service`).
+pub fn user_tmpfiles_path() -> Result<PathBuf> {
+    Ok(xdg_config_home()?
+        .join("user-tmpfiles.d")
+        .join("docker-credential-harbor.conf"))
+}
+
+/// Write (or, with no keys, remove) the user tmpfiles.d entry that creates
+/// `%t/containers/auth.json` holding `credHelpers` for `keys`. Returns whether
+/// the file changed.
+pub fn write_user_tmpfiles(keys: &[String], helper: &str) -> Result<bool> {
+    let path = user_tmpfiles_path()?;
+    let old = std::fs::read(&path).ok();
+    if keys.is_empty() {
+        if old.is_none() {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path).map_err(|e| Error::file("cannot remove", &path, e))?;
+        return Ok(true);
+    }
+    let helpers: Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.clone(), Value::String(helper.to_string())))
+        .collect();
+    let json = serde_json::to_string(&serde_json::json!({ "credHelpers": helpers }))
+        .map_err(|e| Error::Config(format!("cannot encode JSON: {e}")))?;
+    let text = format!(
+        "# Written by `docker-credential-harbor configure`; `configure --undo` removes it.\n\
+         # The runtime dir is emptied at reboot: recreate the entry that makes\n\
+         # `podman login` (skopeo, buildah) store through the helper.\n\
+         d %t/containers 0700 - - -\n\
+         f %t/containers/auth.json 0600 - - - {json}\n"
+    );
+    if old.as_deref() == Some(text.as_bytes()) {
+        return Ok(false);
+    }
+    paths::ensure_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    paths::write_atomic(&path, text.as_bytes(), 0o600)?;
+    Ok(true)
+}
+
+/// Helm (>= 3.18) `registry login` writes and reads `$HELM_REGISTRY_CONFIG`,
+/// else `${HELM_CONFIG_HOME:-$XDG_CONFIG_HOME/helm}/registry/config.json`.
+/// `None` unless that variable is set, `helm` is on PATH or its config
+/// directory exists: no Helm, no file.
+pub fn helm_registry_config_path() -> Result<Option<PathBuf>> {
+    if let Some(f) = std::env::var_os("HELM_REGISTRY_CONFIG").filter(|f| !f.is_empty()) {
+        return Ok(Some(PathBuf::from(f)));
+    }
+    let dir = match std::env::var_os("HELM_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => xdg_config_home()?.join("helm"),
+    };
+    Ok((find_on_path("helm").is_some() || dir.is_dir())
+        .then(|| dir.join("registry").join("config.json")))
+}
+
+/// Apptainer reads `~/.apptainer/docker-config.json` when it exists, else
+/// docker's file (never both): only an existing file is one to edit.
+pub fn apptainer_config_path() -> Result<Option<PathBuf>> {
+    let p = home()?.join(".apptainer").join("docker-config.json");
+    Ok(p.is_file().then_some(p))
+}
+
+/// The credential store Helm (oras-go) picks by itself when its file holds no
+/// auth at all: `pass` when `pass` is installed, else `secretservice`, and
+/// only when that helper is on PATH.
+pub fn helm_native_store() -> Option<&'static str> {
+    let suffix = if find_on_path("pass").is_some() {
+        "pass"
+    } else {
+        "secretservice"
+    };
+    find_on_path(&format!("docker-credential-{suffix}")).map(|_| suffix)
+}
+
+/// The first `name` on PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let name = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(&name))
+        .find(|p| p.is_file())
+}
