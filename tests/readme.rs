@@ -59,6 +59,14 @@ const CHECKS: &[(&str, How)] = &[
         ),
     ),
     (
+        "sudo .ci/run",
+        CannotRun(
+            "it installs Debian packages as root and then runs this very test suite, which \
+             would recurse",
+            ci_run_installs_then_runs_the_readme_test_command,
+        ),
+    ),
+    (
         "docker-credential-harbor login --robot-file",
         Run(login_robot_file),
     ),
@@ -527,6 +535,42 @@ fn install_uninstall(t: &mut Tour, cmd: &str) {
         docker["credHelpers"].get("hub.k8s.ucar.edu"),
         None,
         "configure --undo ran\n{out}"
+    );
+}
+
+/// The README's one command that installs what the tests need and runs them
+/// (issue 23: on a fresh machine the README's two set-up commands must do
+/// everything): .ci/run is executable, installs the packages, and then runs
+/// the README's test command.
+fn ci_run_installs_then_runs_the_readme_test_command(_: &mut Tour, _: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = repo().join(".ci/run");
+    let mode = std::fs::metadata(&path)
+        .expect(".ci/run")
+        .permissions()
+        .mode();
+    assert!(mode & 0o111 != 0, ".ci/run must be executable: {mode:o}");
+    let ci = std::fs::read_to_string(&path).unwrap();
+    assert!(ci.starts_with("#!"), ".ci/run starts with a #! line");
+    let lines: Vec<&str> = ci.lines().map(str::trim).collect();
+    let install = lines
+        .iter()
+        .position(|l| l.starts_with("apt-get install"))
+        .expect(".ci/run installs the test packages with apt-get");
+    let test = "keyctl session - cargo test --locked";
+    assert!(
+        readme()
+            .lines()
+            .any(|l| l.trim().split(" #").next().unwrap().trim() == test),
+        "README.md gives the test command {test:?} (.ci/run runs it exactly as README.md gives it)"
+    );
+    let run = lines
+        .iter()
+        .position(|l| *l == test)
+        .expect(".ci/run runs the README's test command");
+    assert!(
+        install < run,
+        ".ci/run installs the packages before it runs the tests"
     );
 }
 
