@@ -3,7 +3,7 @@
 //! plus the binary fed huge, deeply nested, non-UTF-8 and NUL-laden input.
 //!
 //! The number of cases per property is `PROPTEST_CASES` (default 2,000 here;
-//! `.ci/run` and the README's figures use that default).
+//! `.ci/run` and the figures in docs/reliability.md use that default).
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! The README's commands, run. Every command line in a command block (`sh`,
-//! `powershell`, `bat`) is matched to one row of [`CHECKS`] by its start (the
-//! longest matching start wins). The row runs the line itself, in a temporary
+//! `powershell`, `bat`) of README.md and of every page in docs/ (docs/*.md)
+//! is matched to one row of [`CHECKS`] by its start (the longest matching
+//! start wins). The row runs the line itself, in a temporary
 //! HOME with the kernel keyring forced (the suite runs under `keyctl session -`),
 //! against the rig's Harbor stand-in and docker-registry, and asserts its exit
 //! status and a key line of its output. Only these README names are changed:
@@ -55,6 +56,14 @@ const CHECKS: &[(&str, How)] = &[
         CannotRun(
             "it runs this very test suite, which would recurse",
             suite_is_what_ci_runs,
+        ),
+    ),
+    (
+        "sudo .ci/run",
+        CannotRun(
+            "it installs Debian packages as root and then runs this very test suite, which \
+             would recurse",
+            ci_run_installs_then_runs_the_readme_test_command,
         ),
     ),
     (
@@ -159,29 +168,55 @@ fn readme() -> String {
     std::fs::read_to_string(repo().join("README.md")).expect("README.md")
 }
 
-/// Command lines of the README's command blocks, comments stripped.
+/// A page of docs/ (test reports, figures, release internals moved out of
+/// the README), e.g. `doc("windows.md")`.
+fn doc(name: &str) -> String {
+    let path = repo().join("docs").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// README.md, then every docs/*.md (sorted): (name, text).
+fn pages() -> Vec<(String, String)> {
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
+        .expect("docs/")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    let mut out = vec![("README.md".to_string(), readme())];
+    for p in docs {
+        let name = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
+        out.push((name, std::fs::read_to_string(&p).unwrap()));
+    }
+    out
+}
+
+/// Command lines of the command blocks of README.md and docs/*.md, comments
+/// stripped, each distinct line once (the same line does the same thing).
 fn readme_commands() -> Vec<String> {
-    let mut out = Vec::new();
-    let mut in_commands = None;
-    for line in readme().lines() {
-        let t = line.trim();
-        if let Some(lang) = t.strip_prefix("```") {
-            in_commands = match in_commands {
-                Some(_) => None,
-                None if COMMAND_BLOCKS.contains(&lang) => Some(true),
-                None if OTHER_BLOCKS.contains(&lang) => Some(false),
-                None => panic!(
-                    "README has a ```{lang} block: tests/readme.rs does not know whether it \
-                     holds commands; add the language to COMMAND_BLOCKS (and rows to CHECKS) \
-                     or to OTHER_BLOCKS"
-                ),
-            };
-            continue;
-        }
-        if in_commands == Some(true) {
-            let cmd = t.split(" #").next().unwrap().trim();
-            if !cmd.is_empty() && !cmd.starts_with('#') {
-                out.push(cmd.to_string());
+    let mut out: Vec<String> = Vec::new();
+    for (page, text) in pages() {
+        let mut in_commands = None;
+        for line in text.lines() {
+            let t = line.trim();
+            if let Some(lang) = t.strip_prefix("```") {
+                in_commands = match in_commands {
+                    Some(_) => None,
+                    None if COMMAND_BLOCKS.contains(&lang) => Some(true),
+                    None if OTHER_BLOCKS.contains(&lang) => Some(false),
+                    None => panic!(
+                        "{page} has a ```{lang} block: tests/readme.rs does not know whether \
+                         it holds commands; add the language to COMMAND_BLOCKS (and rows to \
+                         CHECKS) or to OTHER_BLOCKS"
+                    ),
+                };
+                continue;
+            }
+            if in_commands == Some(true) {
+                let cmd = t.split(" #").next().unwrap().trim();
+                if !cmd.is_empty() && !cmd.starts_with('#') && !out.iter().any(|c| c == cmd) {
+                    out.push(cmd.to_string());
+                }
             }
         }
     }
@@ -500,6 +535,42 @@ fn install_uninstall(t: &mut Tour, cmd: &str) {
         docker["credHelpers"].get("hub.k8s.ucar.edu"),
         None,
         "configure --undo ran\n{out}"
+    );
+}
+
+/// The README's one command that installs what the tests need and runs them
+/// (issue 23: on a fresh machine the README's two set-up commands must do
+/// everything): .ci/run is executable, installs the packages, and then runs
+/// the README's test command.
+fn ci_run_installs_then_runs_the_readme_test_command(_: &mut Tour, _: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = repo().join(".ci/run");
+    let mode = std::fs::metadata(&path)
+        .expect(".ci/run")
+        .permissions()
+        .mode();
+    assert!(mode & 0o111 != 0, ".ci/run must be executable: {mode:o}");
+    let ci = std::fs::read_to_string(&path).unwrap();
+    assert!(ci.starts_with("#!"), ".ci/run starts with a #! line");
+    let lines: Vec<&str> = ci.lines().map(str::trim).collect();
+    let install = lines
+        .iter()
+        .position(|l| l.starts_with("apt-get install"))
+        .expect(".ci/run installs the test packages with apt-get");
+    let test = "keyctl session - cargo test --locked";
+    assert!(
+        readme()
+            .lines()
+            .any(|l| l.trim().split(" #").next().unwrap().trim() == test),
+        "README.md gives the test command {test:?} (.ci/run runs it exactly as README.md gives it)"
+    );
+    let run = lines
+        .iter()
+        .position(|l| *l == test)
+        .expect(".ci/run runs the README's test command");
+    assert!(
+        install < run,
+        ".ci/run installs the packages before it runs the tests"
     );
 }
 
@@ -863,6 +934,12 @@ fn readme_says_homebrew_did_not_run(_: &mut Tour, _: &str) {
         readme().contains("not run here: no Homebrew"),
         "the README must say that the Homebrew steps did not run here"
     );
+    // The steps themselves moved to docs/releases.md (issue 23, step 6): it
+    // says so beside them.
+    assert!(
+        doc("releases.md").contains("not run here: no Homebrew"),
+        "docs/releases.md must say that the Homebrew steps did not run here"
+    );
 }
 
 /// tests/release.rs asserts that the README holds exactly the line it runs;
@@ -918,8 +995,14 @@ fn checksum_line(t: &mut Tour, cmd: &str) {
 }
 
 fn readme_says_powershell_did_not_run(_: &mut Tour, _: &str) {
+    // The Windows section's "What ran where" moved to docs/windows.md (issue
+    // 23, step 6); the README's Windows section links to it.
     assert!(
-        readme().contains("PowerShell itself"),
-        "the README's 'What ran where' must say that PowerShell itself did not run"
+        doc("windows.md").contains("PowerShell itself"),
+        "docs/windows.md's 'What ran where' must say that PowerShell itself did not run"
+    );
+    assert!(
+        readme().contains("(docs/windows.md)"),
+        "the README links to docs/windows.md"
     );
 }
