@@ -52,50 +52,71 @@ env >> "$dir/env.log"
 . "$dir/interop.sh"
 "#;
 
-/// Register the stand-in for WSL interop, once per test process. Mounts
+/// The binfmt_misc mount and the entry's file there.
+const BINFMT: &str = "/proc/sys/fs/binfmt_misc";
+
+/// How many [`ExeDir`]s need the stand-in for WSL interop now. The entry is
+/// registered while there is one and removed with the last: binfmt_misc is
+/// the kernel's, and other programs on this machine may run MZ files.
+static USERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// One user of the stand-in more; registers it for the first. Mounts
 /// binfmt_misc when it is not (the tests run as root); fails, never skips,
 /// when it cannot.
-fn interop() {
-    static DONE: std::sync::Once = std::sync::Once::new();
-    DONE.call_once(|| {
-        let fs = Path::new("/proc/sys/fs/binfmt_misc");
-        if !fs.join("register").exists() {
-            let out = std::process::Command::new("mount")
-                .args(["-t", "binfmt_misc", "binfmt_misc"])
-                .arg(fs)
-                .output()
-                .expect("run mount");
-            assert!(
-                out.status.success(),
-                "tests/wsl.rs needs binfmt_misc (mount -t binfmt_misc): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let dir = Path::new(INTEROP_DIR);
-        std::fs::create_dir_all(dir).unwrap();
-        bin::set_mode(dir, 0o755);
-        let handler = dir.join("interop");
-        let tmp = dir.join(format!("interop.{}", std::process::id()));
-        std::fs::write(&tmp, INTEROP).unwrap();
-        bin::set_mode(&tmp, 0o755);
-        std::fs::rename(&tmp, &handler).unwrap();
-        let entry = fs.join(INTEROP_ENTRY);
-        let registered = std::fs::read_to_string(&entry).unwrap_or_default();
-        if !registered.contains(&format!("interpreter {}", handler.display())) {
-            if entry.exists() {
-                std::fs::write(&entry, "-1").unwrap();
-            }
-            let rule = format!(":{INTEROP_ENTRY}:M::MZ::{}:", handler.display());
-            // Several test processes may race here: one registration wins.
-            if let Err(e) = std::fs::write(fs.join("register"), rule)
-                && !entry.exists()
-            {
-                panic!("cannot register the binfmt_misc stand-in for WSL interop: {e}");
-            }
-        }
-        let status = std::fs::read_to_string(&entry).unwrap_or_default();
-        assert!(status.starts_with("enabled"), "{entry:?}: {status}");
-    });
+fn interop_acquire() {
+    let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    if *users == 0 {
+        register_interop();
+    }
+    *users += 1;
+}
+
+fn interop_release() {
+    let mut users = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    *users -= 1;
+    if *users == 0 {
+        // Best effort: a test that failed still leaves the machine as it was.
+        let _ = std::fs::write(Path::new(BINFMT).join(INTEROP_ENTRY), "-1");
+    }
+}
+
+fn register_interop() {
+    let fs = Path::new(BINFMT);
+    if !fs.join("register").exists() {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "binfmt_misc", "binfmt_misc"])
+            .arg(fs)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "tests/wsl.rs needs binfmt_misc (mount -t binfmt_misc): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = Path::new(INTEROP_DIR);
+    std::fs::create_dir_all(dir).unwrap();
+    bin::set_mode(dir, 0o755);
+    let handler = dir.join("interop");
+    let tmp = dir.join(format!("interop.{}", std::process::id()));
+    std::fs::write(&tmp, INTEROP).unwrap();
+    bin::set_mode(&tmp, 0o755);
+    std::fs::rename(&tmp, &handler).unwrap();
+    let entry = fs.join(INTEROP_ENTRY);
+    if entry.exists() {
+        // Left by a run that was killed, or with another handler.
+        std::fs::write(&entry, "-1").unwrap();
+    }
+    let rule = format!(":{INTEROP_ENTRY}:M::MZ::{}:", handler.display());
+    if let Err(e) = std::fs::write(fs.join("register"), rule) {
+        panic!("cannot register the binfmt_misc stand-in for WSL interop: {e}");
+    }
+    let status = std::fs::read_to_string(&entry).unwrap_or_default();
+    assert!(
+        status.starts_with("enabled")
+            && status.contains(&format!("interpreter {}", handler.display())),
+        "{entry:?}: {status}"
+    );
 }
 
 /// The smallest file binfmt_misc and the bridge take for a Windows program.
@@ -107,6 +128,12 @@ struct ExeDir {
     dir: PathBuf,
 }
 
+impl Drop for ExeDir {
+    fn drop(&mut self) {
+        interop_release();
+    }
+}
+
 impl ExeDir {
     /// `body` (sh, with `$exe` and the call's arguments) is what interop
     /// runs for the .exe, after the call is logged.
@@ -115,7 +142,6 @@ impl ExeDir {
     }
 
     fn with_exe(env: &mut Env, exe_bytes: &[u8], body: &str) -> ExeDir {
-        interop();
         // A new directory each time: its log starts empty.
         let dir = (0..)
             .map(|n| env.root().join(format!("windows-bin-{n}")))
@@ -132,6 +158,8 @@ impl ExeDir {
             std::env::var("PATH").unwrap_or_default()
         );
         env.set("PATH", &path);
+        // Last: a failure above leaves no user counted.
+        interop_acquire();
         ExeDir { dir }
     }
 
