@@ -1,8 +1,12 @@
-//! The OS keychains, behind one small interface: set, get and delete one
-//! entry per registry key. Which keychain is used is decided here.
+//! The keychains, behind one small interface ([`Keychain`]: set, get and
+//! delete one entry per registry key) that each backend implements in its own
+//! file: `os` (the OS keychains through keyring-core), `wsl` (Windows
+//! Credential Manager through the Windows build), `memory` (unit tests).
+//! Which keychain is used is decided here.
 //!
-//! Every call runs on a worker thread and is abandoned after [`timeout`]: a
-//! Secret Service that never answers must not hang `docker pull`.
+//! Every call is bounded by [`timeout`] (`bounded`: a worker thread that is
+//! abandoned; the WSL bridge kills its process): a Secret Service that never
+//! answers must not hang `docker pull`.
 
 use std::time::Duration;
 
@@ -219,7 +223,7 @@ impl Stored {
         s.into_secret()
     }
 
-    pub(crate) fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
+    fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
         let parsed = parse_blob(&bytes).or_else(|| {
             // 0.1.0 wrote through `set_password`, which the Windows store keeps
             // as UTF-16LE: read those entries, so existing logins keep working.
