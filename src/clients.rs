@@ -13,6 +13,100 @@ use crate::paths;
 /// The `credHelpers` value that names this helper (`docker-credential-harbor`).
 pub const HELPER: &str = "harbor";
 
+/// A client whose login files `configure` edits and `doctor` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// docker, and nerdctl, which reads docker's file.
+    Docker,
+    /// podman, skopeo and buildah (containers/image).
+    Containers,
+    Helm,
+    Apptainer,
+}
+
+/// Which of `configure --docker` / `--podman` selects a client; the others
+/// are configured only when neither is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Selected {
+    Docker,
+    Podman,
+    Neither,
+}
+
+/// One client: how messages name it, and the files its `login` writes, in
+/// order (what `configure` edits). A new client is one row here.
+pub struct Row {
+    pub client: Client,
+    pub who: &'static str,
+    pub selected: Selected,
+    pub login_files: fn() -> Result<Vec<PathBuf>>,
+}
+
+pub const CLIENTS: [Row; 4] = [
+    Row {
+        client: Client::Docker,
+        who: "docker",
+        selected: Selected::Docker,
+        login_files: || Ok(vec![docker_config_path()?]),
+    },
+    Row {
+        client: Client::Containers,
+        who: "podman/skopeo/buildah",
+        selected: Selected::Podman,
+        // The file under ~/.config (or $REGISTRY_AUTH_FILE), then the runtime
+        // file `podman login` writes.
+        login_files: || {
+            Ok([Some(containers_auth_path()?), runtime_auth_path()]
+                .into_iter()
+                .flatten()
+                .collect())
+        },
+    },
+    Row {
+        client: Client::Helm,
+        who: "helm",
+        selected: Selected::Neither,
+        login_files: || Ok(helm_registry_config_path()?.into_iter().collect()),
+    },
+    Row {
+        client: Client::Apptainer,
+        who: "apptainer",
+        selected: Selected::Neither,
+        login_files: || Ok(apptainer_config_path()?.into_iter().collect()),
+    },
+];
+
+impl Client {
+    fn row(self) -> &'static Row {
+        CLIENTS
+            .iter()
+            .find(|r| r.client == self)
+            .unwrap_or(&CLIENTS[0])
+    }
+
+    /// How messages name it.
+    pub fn who(self) -> &'static str {
+        self.row().who
+    }
+}
+
+/// Every file the selected clients' logins write, in the table's order:
+/// `docker` and `podman` as `configure --docker` / `--podman` say (neither
+/// flag: every client).
+pub fn login_files(docker: bool, podman: bool) -> Result<Vec<(Client, PathBuf)>> {
+    let all = !docker && !podman;
+    let mut out = Vec::new();
+    for row in &CLIENTS {
+        let wanted = all
+            || (docker && row.selected == Selected::Docker)
+            || (podman && row.selected == Selected::Podman);
+        if wanted {
+            out.extend((row.login_files)()?.into_iter().map(|p| (row.client, p)));
+        }
+    }
+    Ok(out)
+}
+
 pub fn home() -> Result<PathBuf> {
     directories::BaseDirs::new()
         .map(|b| b.home_dir().to_path_buf())
@@ -166,4 +260,27 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(&name))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_has_one_row() {
+        for c in [
+            Client::Docker,
+            Client::Containers,
+            Client::Helm,
+            Client::Apptainer,
+        ] {
+            assert_eq!(CLIENTS.iter().filter(|r| r.client == c).count(), 1, "{c:?}");
+            assert_eq!(c.who(), c.row().who);
+        }
+        let who: Vec<&str> = CLIENTS.iter().map(|r| r.who).collect();
+        assert_eq!(
+            who,
+            ["docker", "podman/skopeo/buildah", "helm", "apptainer"]
+        );
+    }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
-use crate::clients::{self, HELPER};
+use crate::clients::{self, Client, HELPER};
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::helper::{self, LoginFacts};
@@ -84,52 +84,6 @@ fn save_state(s: &State) -> Result<()> {
     paths::write_atomic(&p, &text, 0o600)
 }
 
-/// Which client reads a file, for messages and for what configure adds there.
-#[derive(Clone, Copy, PartialEq)]
-enum Client {
-    Docker,
-    Containers,
-    Helm,
-    Apptainer,
-}
-
-impl Client {
-    fn who(self) -> &'static str {
-        match self {
-            Client::Docker => "docker",
-            Client::Containers => "podman/skopeo/buildah",
-            Client::Helm => "helm",
-            Client::Apptainer => "apptainer",
-        }
-    }
-}
-
-/// Every file configure edits, in order: docker's (also nerdctl's), the
-/// containers auth files (the one under `~/.config` or `$REGISTRY_AUTH_FILE`,
-/// then the runtime file `login` writes), Helm's and Apptainer's when present.
-fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
-    let both = !a.docker && !a.podman;
-    let mut t = Vec::new();
-    if a.docker || both {
-        t.push((Client::Docker, clients::docker_config_path()?));
-    }
-    if a.podman || both {
-        t.push((Client::Containers, clients::containers_auth_path()?));
-        if let Some(p) = clients::runtime_auth_path() {
-            t.push((Client::Containers, p));
-        }
-    }
-    if both {
-        if let Some(p) = clients::helm_registry_config_path()? {
-            t.push((Client::Helm, p));
-        }
-        if let Some(p) = clients::apptainer_config_path()? {
-            t.push((Client::Apptainer, p));
-        }
-    }
-    Ok(t)
-}
-
 /// nerdctl 2.x looks a registry up as `host:443` before `host`: give that
 /// spelling the helper too (the helper maps it to the same key).
 fn nerdctl_key(key: &str) -> Option<String> {
@@ -144,7 +98,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     // named by HELM_REGISTRY_CONFIG or REGISTRY_AUTH_FILE), the first one's
     // edits serve both, and nothing of the other's (Helm's credsStore) goes in.
     let mut files: Vec<(Client, ConfigFile)> = Vec::new();
-    for (client, path) in targets(&a)? {
+    for (client, path) in clients::login_files(a.docker, a.podman)? {
         let file = ConfigFile::open(&path)?;
         if let Some((first, _)) = files.iter().find(|(_, f)| f.path == file.path) {
             println!(

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::clients::{self, HELPER};
+use crate::clients::{self, Client, HELPER};
 use crate::config::ConfigFile;
 use crate::error::Result;
 
@@ -20,7 +20,6 @@ pub struct DoctorArgs {
     registries: Vec<String>,
 }
 
-const CONTAINERS: &str = "podman/skopeo/buildah";
 const CONFIGURE: &str = "run `docker-credential-harbor configure`";
 
 /// What one file says about one registry.
@@ -145,7 +144,7 @@ fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &
     }
     // For podman the caller names the file `login` writes instead.
     if !decided
-        && who != CONTAINERS
+        && who != Client::Containers.who()
         && let Some((first, _)) = files.first()
     {
         r.problem(
@@ -290,7 +289,7 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
     }
     files.push((docker.clone(), docker_note()));
     files.push((home.join(".dockercfg"), ""));
-    walk(r, CONTAINERS, &files, key, key);
+    walk(r, Client::Containers.who(), &files, key, key);
     if let Some((primary, _)) = files.first()
         && !matches!(says(primary, key, key), Says::Helper(ref h) if h == HELPER)
     {
@@ -341,7 +340,7 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
     if let Some(helm) = clients::helm_registry_config_path()? {
         walk(
             r,
-            "helm",
+            Client::Helm.who(),
             &[(helm, ""), (docker.clone(), docker_note())],
             key,
             key,
@@ -349,7 +348,7 @@ fn check(r: &mut Report, key: &str) -> Result<()> {
     }
     // Apptainer: its own file if it exists, else docker's (never both).
     if let Some(app) = clients::apptainer_config_path()? {
-        walk(r, "apptainer", &[(app, "")], key, key);
+        walk(r, Client::Apptainer.who(), &[(app, "")], key, key);
     }
     // nerdctl: docker's file, `host:443` before `host`.
     if clients::find_on_path("nerdctl").is_some() {
