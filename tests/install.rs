@@ -16,10 +16,6 @@ const ORIGINAL_DOCKER_CONFIG: &str = r#"{
   "experimental": "enabled"
 }"#;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 struct Home {
     _tmp: tempfile::TempDir,
     home: PathBuf,
@@ -51,7 +47,7 @@ impl Home {
         // Share the project's build directory: a release build is minutes on 2 cores.
         v.insert(
             "CARGO_TARGET_DIR".into(),
-            repo().join("target").to_string_lossy().into_owned(),
+            bin::repo().join("target").to_string_lossy().into_owned(),
         );
         if let Ok(h) = std::env::var("CARGO_HOME") {
             v.insert("CARGO_HOME".into(), h);
@@ -64,7 +60,7 @@ impl Home {
     }
 
     fn install(&self, args: &[&str], path: &str) -> bin::Output {
-        let script = repo().join("install.sh");
+        let script = bin::repo().join("install.sh");
         let mut all = vec![script.to_str().unwrap()];
         all.extend_from_slice(args);
         bin::run_bounded("sh", all, &self.vars(path), b"", Duration::from_secs(900))

@@ -160,24 +160,20 @@ const NO_POWERSHELL: &str = "PowerShell does not run here (no Debian package); t
 const COMMAND_BLOCKS: &[&str] = &["sh", "powershell", "bat"];
 const OTHER_BLOCKS: &[&str] = &["text", "yaml", "json"];
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn readme() -> String {
-    std::fs::read_to_string(repo().join("README.md")).expect("README.md")
+    std::fs::read_to_string(bin::repo().join("README.md")).expect("README.md")
 }
 
 /// A page of docs/ (test reports, figures, release internals moved out of
 /// the README), e.g. `doc("windows.md")`.
 fn doc(name: &str) -> String {
-    let path = repo().join("docs").join(name);
+    let path = bin::repo().join("docs").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// README.md, then every docs/*.md (sorted): (name, text).
 fn pages() -> Vec<(String, String)> {
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(bin::repo().join("docs"))
         .expect("docs/")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
@@ -462,7 +458,7 @@ fn install_vars(home: &Path) -> std::collections::BTreeMap<String, String> {
     // The project's build directory: a fresh release build takes minutes.
     v.insert(
         "CARGO_TARGET_DIR".into(),
-        repo().join("target").display().to_string(),
+        bin::repo().join("target").display().to_string(),
     );
     for k in ["CARGO_HOME", "RUSTUP_HOME"] {
         if let Ok(h) = std::env::var(k) {
@@ -475,7 +471,7 @@ fn install_vars(home: &Path) -> std::collections::BTreeMap<String, String> {
 
 /// Run an install.sh line from the README in the checkout, as the install user.
 fn install_sh(t: &Tour, cmd: &str) -> Output {
-    let script = format!("cd '{}' && {cmd}", repo().display());
+    let script = format!("cd '{}' && {cmd}", bin::repo().display());
     bin::run_bounded(
         "sh",
         ["-c", script.as_str()],
@@ -544,7 +540,7 @@ fn install_uninstall(t: &mut Tour, cmd: &str) {
 /// the README's test command.
 fn ci_run_installs_then_runs_the_readme_test_command(_: &mut Tour, _: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let path = repo().join(".ci/run");
+    let path = bin::repo().join(".ci/run");
     let mode = std::fs::metadata(&path)
         .expect(".ci/run")
         .permissions()
@@ -575,7 +571,7 @@ fn ci_run_installs_then_runs_the_readme_test_command(_: &mut Tour, _: &str) {
 }
 
 fn suite_is_what_ci_runs(_: &mut Tour, cmd: &str) {
-    let ci = std::fs::read_to_string(repo().join(".ci/run")).expect(".ci/run");
+    let ci = std::fs::read_to_string(bin::repo().join(".ci/run")).expect(".ci/run");
     assert!(
         ci.lines().any(|l| l.trim() == cmd),
         ".ci/run must run exactly {cmd:?}"

@@ -46,10 +46,6 @@ const SECRET: &str = "cli-secret-release-7e2b9c41d0";
 const SYSTEM_PATH: &str = "/usr/bin:/bin";
 const INSTALL_LIMIT: Duration = Duration::from_secs(180);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Where the release artifacts are: `$DCH_DIST_DIR`, else built now.
 fn dist_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -61,7 +57,7 @@ fn dist_dir() -> &'static Path {
             wait_for_background_build(&dir);
             return dir;
         }
-        let script = repo().join(".ci/release");
+        let script = bin::repo().join(".ci/release");
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         let out = bin::run_bounded(
             "bash",
@@ -71,7 +67,7 @@ fn dist_dir() -> &'static Path {
             Duration::from_secs(3600),
         );
         assert_eq!(out.code(), 0, ".ci/release failed\n{out}");
-        repo().join("target/distrib")
+        bin::repo().join("target/distrib")
     })
 }
 
@@ -91,7 +87,7 @@ fn wait_for_background_build(dir: &Path) {
         );
         std::thread::sleep(Duration::from_secs(1));
     };
-    let log = repo().join("target/release-build.log");
+    let log = bin::repo().join("target/release-build.log");
     assert_eq!(
         text.trim(),
         "ok",
@@ -108,7 +104,7 @@ fn archive(target: &str) -> PathBuf {
 
 /// The one place the project's home is named: Cargo.toml's `repository`.
 fn repository() -> String {
-    let toml = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let toml = std::fs::read_to_string(bin::repo().join("Cargo.toml")).unwrap();
     let line = toml
         .lines()
         .find_map(|l| l.strip_prefix("repository = "))
@@ -162,7 +158,7 @@ fn elf_interpreter(bytes: &[u8]) -> Option<String> {
 
 /// The README's release-install line for Linux and macOS.
 fn readme_install_line() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(bin::repo().join("README.md")).unwrap();
     let want = format!(
         "curl --proto '=https' --tlsv1.2 -LsSf {}/releases/latest/download/{NAME}-installer.sh | sh",
         repository()
@@ -360,7 +356,7 @@ fn dist_config_matches_the_workflow_and_plans_every_target() {
     let run = |args: &[&str]| {
         let out = Command::new("dist")
             .args(args)
-            .current_dir(repo())
+            .current_dir(bin::repo())
             .output()
             .expect(
                 "run `dist` (pip package astral-dev-toolchain-cargo-dist; .ci/run installs it)",
@@ -424,7 +420,7 @@ fn dist_config_matches_the_workflow_and_plans_every_target() {
     );
 
     // The installer's glibc check does not depend on where the global step ran.
-    let config = std::fs::read_to_string(repo().join("dist-workspace.toml")).unwrap();
+    let config = std::fs::read_to_string(bin::repo().join("dist-workspace.toml")).unwrap();
     for gnu in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
         assert!(
             config.contains(&format!("\n{gnu} = \"2.35\"")),
@@ -432,7 +428,8 @@ fn dist_config_matches_the_workflow_and_plans_every_target() {
         );
     }
     // The formula is an artifact only: no tap, so no publish job.
-    let workflow = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    let workflow =
+        std::fs::read_to_string(bin::repo().join(".github/workflows/release.yml")).unwrap();
     assert!(!workflow.contains("homebrew"), "no Homebrew publishing");
     assert!(
         workflow.contains("dist host"),

@@ -1,11 +1,8 @@
 //! The Windows build, run for real under Wine: the x86_64-pc-windows-gnu
 //! binary (default features, TLS included) against Wine's Credential Manager.
-//! The rig (the exe, credtool, one Wine prefix per test) is tests/common/wine.rs.
+//! The rig (the exe, credtool, one Wine prefix per test) is common::wine.
 
 #![cfg(target_os = "linux")]
-
-#[path = "common/wine.rs"]
-mod wine;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +14,8 @@ use common::harbor::Account;
 use common::keychain::SecretService;
 use common::peer_table::{Expect, table};
 use common::registry::Harbor;
+use common::wine::{Prefix, rig};
 use serde_json::Value;
-use wine::{Prefix, rig};
 
 /// The service name the helper files entries under (src/store/mod.rs).
 const SERVICE: &str = "docker-credential-harbor";

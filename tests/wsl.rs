@@ -13,9 +13,6 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "common/wine.rs"]
-mod wine;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,8 +21,8 @@ use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup, SecretService};
 use common::peer_table::{Expect, table};
 use common::registry::Harbor;
+use common::wine::{self, Prefix, rig};
 use serde_json::Value;
-use wine::{Prefix, rig};
 
 const EXE: &str = "docker-credential-harbor.exe";
 /// The keychain's name in the index and in `status`.

@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("RIG_BIN");
+
+/// The checkout under test (this rig crate lives in its `tests/common`).
+pub fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
 /// The program name the helper prints in its usage and version lines.
 pub const NAME: &str = "docker-credential-harbor";
 /// Longest a single helper run may take before the test fails.

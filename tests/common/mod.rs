@@ -24,3 +24,4 @@ pub mod oci;
 pub mod peer_table;
 pub mod registry;
 pub mod rig;
+pub mod wine;

@@ -1,5 +1,4 @@
-//! The Windows build under Wine, shared by tests/windows.rs and tests/wsl.rs
-//! (each includes this file with `#[path]`, so the other suites never compile it).
+//! The Windows build under Wine, shared by tests/windows.rs and tests/wsl.rs.
 //!
 //! The test binary builds the exe itself, once, with mingw-w64 into its own
 //! target directory (`<target>/wine`, so it never waits on the outer cargo),
@@ -17,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::bin::{self, NAME, Output};
+use crate::bin::{self, NAME, Output};
 
 pub const WINE64: &str = "/usr/lib/wine/wine64";
 pub const WINESERVER: &str = "/usr/lib/wine/wineserver";
@@ -102,7 +101,7 @@ impl Rig {
         let dir = wine_dir();
         let tools = dir.join("rig");
         std::fs::create_dir_all(&tools).map_err(|e| format!("create {}: {e}", tools.display()))?;
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = bin::repo();
 
         let started = Instant::now();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -224,6 +223,12 @@ pub struct Prefix {
     pub vars: BTreeMap<String, String>,
     // Last: removed after the wineserver is gone.
     _dir: tempfile::TempDir,
+}
+
+impl Default for Prefix {
+    fn default() -> Prefix {
+        Prefix::new()
+    }
 }
 
 impl Prefix {
