@@ -97,7 +97,77 @@ mod imp {
     pub fn invalidate(_: &str) {}
 }
 
-pub use imp::{get, invalidate, put};
+/// Where copies of slow keychains' entries are kept for a while, valid for
+/// one index generation: the kernel keyring here, memory in unit tests.
+pub trait Cache {
+    /// The copy of `key` if it was made for `generation`.
+    fn get(&self, key: &str, generation: u64) -> Option<Stored>;
+    /// Keep a copy of `stored` for `generation`; failures are ignored (no cache).
+    fn put(&self, key: &str, generation: u64, stored: &Stored);
+    /// Forget the copy of `key`.
+    fn invalidate(&self, key: &str);
+}
+
+impl<C: Cache + ?Sized> Cache for &C {
+    fn get(&self, key: &str, generation: u64) -> Option<Stored> {
+        (**self).get(key, generation)
+    }
+    fn put(&self, key: &str, generation: u64, stored: &Stored) {
+        (**self).put(key, generation, stored)
+    }
+    fn invalidate(&self, key: &str) {
+        (**self).invalidate(key)
+    }
+}
+
+/// The copy in this session's kernel keyring (none outside Linux).
+pub struct KernelKeyring;
+
+impl Cache for KernelKeyring {
+    fn get(&self, key: &str, generation: u64) -> Option<Stored> {
+        imp::get(key, generation)
+    }
+    fn put(&self, key: &str, generation: u64, stored: &Stored) {
+        imp::put(key, generation, stored)
+    }
+    fn invalidate(&self, key: &str) {
+        imp::invalidate(key)
+    }
+}
+
+/// The cache in memory, for unit tests: the same blob the kernel keyring keeps.
+#[cfg(test)]
+#[derive(Default)]
+pub struct Memory(
+    std::sync::Mutex<std::collections::HashMap<String, (u64, crate::secret::Secret<String>)>>,
+);
+
+#[cfg(test)]
+impl Memory {
+    /// The generation of the copy of `key`, if there is one.
+    pub fn generation(&self, key: &str) -> Option<u64> {
+        self.0.lock().unwrap().get(key).map(|(g, _)| *g)
+    }
+}
+
+#[cfg(test)]
+impl Cache for Memory {
+    fn get(&self, key: &str, generation: u64) -> Option<Stored> {
+        let copies = self.0.lock().unwrap();
+        let (_, blob) = copies.get(key).filter(|(g, _)| *g == generation)?;
+        crate::store::decode_blob(blob.expose())
+    }
+    fn put(&self, key: &str, generation: u64, stored: &Stored) {
+        let blob = crate::store::encode_blob(stored);
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (generation, blob));
+    }
+    fn invalidate(&self, key: &str) {
+        self.0.lock().unwrap().remove(key);
+    }
+}
 
 /// A fresh generation number for an index entry.
 pub fn new_generation() -> u64 {

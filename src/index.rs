@@ -208,7 +208,12 @@ pub fn path() -> Result<PathBuf> {
 
 /// Read the index as it is now.
 pub fn load() -> Result<Loaded> {
-    let p = path()?;
+    load_in(&paths::data_dir()?)
+}
+
+/// Read the index in `dir` as it is now.
+pub fn load_in(dir: &Path) -> Result<Loaded> {
+    let p = dir.join(FILE_NAME);
     Ok(match fs::read(&p) {
         Ok(bytes) => match serde_json::from_slice::<Index>(&bytes) {
             Ok(i) => Loaded::Ok(i),
@@ -237,11 +242,19 @@ fn version_of(bytes: &[u8]) -> Option<u32> {
 /// The index for readers that can live with a damaged one: empty plus a
 /// one-line warning when it could not be read.
 pub fn load_lenient() -> Result<(Index, Option<String>)> {
-    Ok(match load()? {
+    load_lenient_in(&paths::data_dir()?)
+}
+
+/// [`load_lenient`] of the index in `dir`.
+pub fn load_lenient_in(dir: &Path) -> Result<(Index, Option<String>)> {
+    Ok(match load_in(dir)? {
         Loaded::Ok(i) => (i, None),
         Loaded::Missing => (Index::default(), None),
         Loaded::Corrupt(why) => (Index::default(), Some(why)),
-        Loaded::TooNew(v) => (Index::default(), Some(too_new(&path()?, v).to_string())),
+        Loaded::TooNew(v) => (
+            Index::default(),
+            Some(too_new(&dir.join(FILE_NAME), v).to_string()),
+        ),
     })
 }
 
@@ -261,12 +274,20 @@ pub fn transact<T, U>(
     change: impl FnOnce(&mut Index) -> Result<T>,
     apply: impl FnOnce(&T) -> Result<U>,
 ) -> Result<(T, U, Option<String>)> {
-    let dir = paths::data_dir()?;
-    paths::ensure_private_dir(&dir)?;
-    let _lock = lock(&dir)?;
+    transact_in(&paths::data_dir()?, change, apply)
+}
+
+/// [`transact`] on the index in `dir`.
+pub fn transact_in<T, U>(
+    dir: &Path,
+    change: impl FnOnce(&mut Index) -> Result<T>,
+    apply: impl FnOnce(&T) -> Result<U>,
+) -> Result<(T, U, Option<String>)> {
+    paths::ensure_private_dir(dir)?;
+    let _lock = lock(dir)?;
     let p = dir.join(FILE_NAME);
     let mut note = None;
-    let mut index = match load()? {
+    let mut index = match load_in(dir)? {
         Loaded::Ok(i) if i.version > VERSION => return Err(too_new(&p, i.version)),
         Loaded::TooNew(v) => return Err(too_new(&p, v)),
         Loaded::Ok(i) => i,

@@ -1,7 +1,7 @@
 //! docker-credential-harbor: a Docker credential helper for Harbor registries
 //! that keeps secrets in the operating system's keychain.
 //!
-//! The binary speaks the docker-credential-helpers protocol (see [`helper`])
+//! The binary speaks the docker-credential-helpers protocol (see [`actions`])
 //! and offers human commands (see [`cli`]).
 
 /// The binary's name: what clients run and what every hint tells people to type.
@@ -12,6 +12,7 @@ pub fn cmd(args: &str) -> String {
     format!("`{NAME} {args}`")
 }
 
+pub mod actions;
 pub mod cache;
 pub mod check;
 pub mod ci_env;
@@ -25,7 +26,7 @@ pub mod harbor;
 #[cfg(not(feature = "net"))]
 #[path = "harbor/offline.rs"]
 pub mod harbor;
-pub mod helper;
+
 pub mod index;
 pub mod kube;
 pub mod notice;

@@ -1,10 +1,10 @@
-//! Entry point: protocol actions go straight to `helper` (no argument parser on
+//! Entry point: protocol actions go straight to `actions` (no argument parser on
 //! the hot `get` path); everything else is a human command for `cli`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use docker_credential_harbor::{NAME, cli, helper};
+use docker_credential_harbor::{NAME, actions, cli};
 
 fn main() -> ExitCode {
     harden();
@@ -30,17 +30,17 @@ fn main() -> ExitCode {
         // The Go helpers' usage line, then a pointer for the person who typed it.
         None => fail(&format!(
             "{}\nFor login, status, configure and the other commands for people, run `{} --help`.",
-            helper::usage(),
+            actions::usage(),
             NAME
         )),
-        Some(a) if helper::ACTIONS.contains(&a) => {
+        Some(a) if actions::ACTIONS.contains(&a) => {
             if args.len() != 2 {
-                return fail(&helper::usage());
+                return fail(&actions::usage());
             }
             protocol_action(a)
         }
         Some("--version" | "-v") if args.len() == 2 => {
-            print!("{}", helper::version_line());
+            print!("{}", actions::version_line());
             ExitCode::SUCCESS
         }
         Some(a) if cli::is_command(a) => cli::main(args),
@@ -50,7 +50,12 @@ fn main() -> ExitCode {
 
 fn protocol_action(action: &str) -> ExitCode {
     let mut stderr = std::io::stderr();
-    let result = helper::run(action, std::io::stdin().lock(), &mut stderr);
+    let result = actions::run(
+        &actions::Context::system(),
+        action,
+        std::io::stdin().lock(),
+        &mut stderr,
+    );
     let mut out = std::io::stdout().lock();
     match result {
         Ok(text) => {

@@ -9,9 +9,14 @@ use crate::paths;
 /// True (and the stamp renewed) if the notice `name` was not shown in the last
 /// `period_secs`. Any file-system trouble means "show it".
 pub fn due(name: &str, period_secs: u64) -> bool {
-    let Ok(dir) = paths::cache_dir() else {
-        return true;
-    };
+    match paths::cache_dir() {
+        Ok(dir) => due_in(&dir, name, period_secs),
+        Err(_) => true,
+    }
+}
+
+/// [`due`], with the stamps kept under `dir`.
+pub fn due_in(dir: &std::path::Path, name: &str, period_secs: u64) -> bool {
     let stamp = dir.join("notices").join(paths::file_stem(name));
     let recent = fs::metadata(&stamp)
         .and_then(|m| m.modified())

@@ -10,10 +10,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
+use crate::actions::{self, LoginFacts};
 use crate::clients::{self, Client, HELPER};
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};
-use crate::helper::{self, LoginFacts};
 use crate::index;
 use crate::paths;
 use crate::protocol::Credentials;
@@ -287,7 +287,8 @@ fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Re
             continue;
         }
         let expected = found.secret.clone();
-        let stored_in = helper::store_with(
+        let stored_in = actions::store_with(
+            &actions::Context::system(),
             Credentials {
                 server_url: key.to_string(),
                 username: found.username.clone(),

@@ -74,7 +74,11 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             (robot.name, robot.secret, robot.expires_at)
         }
         None => {
-            let (u, s) = crate::helper::lookup(&registry, &mut std::io::stderr())?;
+            let (u, s) = crate::actions::lookup(
+                &crate::actions::Context::system(),
+                &registry,
+                &mut std::io::stderr(),
+            )?;
             let exp = index::load_lenient()
                 .ok()
                 .and_then(|(i, _)| i.registries.get(&registry).and_then(|e| e.expires_at));
@@ -133,8 +137,11 @@ fn check_private(path: &std::path::Path) -> Result<()> {
 
 pub fn secret(a: SecretArgs) -> Result<ExitCode> {
     let registry = crate::registry::normalize(&super::registry_or_default(a.registry)?)?;
-    let (username, secret): (String, Secret<String>) =
-        crate::helper::lookup(&registry, &mut std::io::stderr())?;
+    let (username, secret): (String, Secret<String>) = crate::actions::lookup(
+        &crate::actions::Context::system(),
+        &registry,
+        &mut std::io::stderr(),
+    )?;
     if AccountKind::guess(&username) != AccountKind::Robot {
         eprintln!(
             "warning: {username} is a personal account; its CLI secret stops working when your web session \

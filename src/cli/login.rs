@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::NetArgs;
+use crate::actions::{self, LoginFacts};
 use crate::error::{Error, Result};
-use crate::helper::{self, LoginFacts};
 use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::protocol::{self, Credentials};
 use crate::secret::Secret;
@@ -85,7 +85,8 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
     let username = login.username.clone();
     let kind = login.kind;
     let expires_at = login.expires_at;
-    let stored_in = helper::store_with(
+    let stored_in = actions::store_with(
+        &actions::Context::system(),
         Credentials {
             server_url: registry.trim().to_string(),
             username: login.username,

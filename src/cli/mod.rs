@@ -176,7 +176,11 @@ pub fn registry_keys(named: &[String]) -> crate::error::Result<Vec<String>> {
 fn logout(a: LogoutArgs) -> crate::error::Result<ExitCode> {
     let registry = registry_or_default(a.registry)?;
     let key = crate::registry::normalize(&registry)?;
-    match crate::helper::erase(&key, &mut std::io::stderr()) {
+    match crate::actions::erase(
+        &crate::actions::Context::system(),
+        &key,
+        &mut std::io::stderr(),
+    ) {
         Ok(()) => {
             println!("Removed the credentials for {key}.");
             Ok(ExitCode::SUCCESS)

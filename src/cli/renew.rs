@@ -191,13 +191,14 @@ fn take_new_secret(
             "{key} refuses that secret for {user} too; nothing was changed"
         )));
     }
-    crate::helper::store_with(
+    crate::actions::store_with(
+        &crate::actions::Context::system(),
         crate::protocol::Credentials {
             server_url: address.to_string(),
             username: user.to_string(),
             secret,
         },
-        crate::helper::LoginFacts {
+        crate::actions::LoginFacts {
             kind: Some(AccountKind::User),
             expires_at: None,
             verified_at: Some(index::now()),

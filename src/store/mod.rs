@@ -296,6 +296,77 @@ pub trait Keychain: Send + Sync {
     fn delete(&self, key: &str) -> Result<bool>;
 }
 
+/// The keychains one process can reach and which one serves what. The
+/// protocol actions take one of these: [`System`] is this machine's,
+/// `memory::Keychains` stands in for it in unit tests.
+pub trait Keychains {
+    /// The keychain a new secret goes to (see [`choose`]).
+    fn choose(&self) -> Result<StoreKind>;
+    /// The forced keychain; an error when the variable names none (see [`forced`]).
+    fn forced(&self) -> Result<Option<StoreKind>>;
+    /// Where to look for a key the index does not know (see [`search_order`]).
+    fn search_order(&self) -> Result<Vec<StoreKind>>;
+    /// The keychains to use when `kind` failed with `e` (see [`instead_of`]).
+    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>>;
+    /// The keychain `kind`, every call bounded.
+    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_>;
+}
+
+/// This machine's keychains.
+pub struct System;
+
+impl Keychains for System {
+    fn choose(&self) -> Result<StoreKind> {
+        choose()
+    }
+    fn forced(&self) -> Result<Option<StoreKind>> {
+        forced()
+    }
+    fn search_order(&self) -> Result<Vec<StoreKind>> {
+        search_order()
+    }
+    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+        instead_of(kind, e)
+    }
+    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
+        keychain(kind)
+    }
+}
+
+/// A borrowed set serves as well (tests share one between contexts).
+impl<K: Keychains + ?Sized> Keychains for &K {
+    fn choose(&self) -> Result<StoreKind> {
+        (**self).choose()
+    }
+    fn forced(&self) -> Result<Option<StoreKind>> {
+        (**self).forced()
+    }
+    fn search_order(&self) -> Result<Vec<StoreKind>> {
+        (**self).search_order()
+    }
+    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+        (**self).instead_of(kind, e)
+    }
+    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
+        (**self).open(kind)
+    }
+}
+
+impl<K: Keychain + ?Sized> Keychain for &K {
+    fn kind(&self) -> StoreKind {
+        (**self).kind()
+    }
+    fn set(&self, key: &str, stored: Stored) -> Result<()> {
+        (**self).set(key, stored)
+    }
+    fn get(&self, key: &str) -> Result<Option<Stored>> {
+        (**self).get(key)
+    }
+    fn delete(&self, key: &str) -> Result<bool> {
+        (**self).delete(key)
+    }
+}
+
 /// The keychain `kind`, every call bounded: the OS keychains on a worker
 /// thread abandoned at [`timeout`]; the WSL bridge kills its own process.
 pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
@@ -304,13 +375,6 @@ pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
         return Box::new(wsl::Bridge::default());
     }
     Box::new(bounded::Bounded::new(os::Os(kind), timeout()))
-}
-
-/// Keep `stored` under `key` in `kind`, replacing what was there. Refused up
-/// front, with one line, when it is too large for that keychain.
-pub fn set(kind: StoreKind, key: &str, stored: Stored) -> Result<()> {
-    check_size(kind, &stored)?;
-    keychain(kind).set(key, stored)
 }
 
 /// The entry under `key` in `kind`, or `None` when there is none.
@@ -323,7 +387,9 @@ pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
     keychain(kind).delete(key)
 }
 
-fn check_size(kind: StoreKind, stored: &Stored) -> Result<()> {
+/// Refuse, with one line, what is too large for `kind`: checked before
+/// anything is written.
+pub fn check_size(kind: StoreKind, stored: &Stored) -> Result<()> {
     if stored.secret.expose().len() > MAX_SECRET {
         return Err(Error::BadInput(format!(
             "the secret is longer than {} KiB; registry secrets are much shorter",
@@ -430,7 +496,7 @@ mod tests {
             username: "u".into(),
             secret: Secret::new("\u{1}".repeat(6000)),
         };
-        let e = set(StoreKind::Keyutils, "big.example", stored).unwrap_err();
+        let e = check_size(StoreKind::Keyutils, &stored).unwrap_err();
         assert!(matches!(e, Error::BadInput(_)), "{e:?}");
         assert_eq!(
             e.one_line(),
