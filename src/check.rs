@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::index::{self, AccountKind, Check, Entry, NetOptions, Verdict};
 use crate::paths;
+use crate::private_file;
 use crate::secret::Secret;
 
 /// Seconds between checks of a secret the registry accepted, or `off`.
@@ -158,9 +159,9 @@ fn marker(dir: &Path, key: &str) -> PathBuf {
 /// made under a per-registry lock, so 30 parallel `get`s start one check.
 fn start(key: &str) -> Result<()> {
     let dir = checks_dir()?;
-    paths::ensure_private_dir(&dir)?;
+    private_file::ensure_private_dir(&dir)?;
     let lock_path = dir.join(format!("{}.lock", paths::file_stem(key)));
-    let lock = paths::open_lock(&lock_path)?;
+    let lock = private_file::open_lock(&lock_path)?;
     if lock.try_lock().is_err() {
         // Another `get` is deciding right now; it will start the check.
         return Ok(());
@@ -174,7 +175,7 @@ fn start(key: &str) -> Result<()> {
     if fresh {
         return Ok(());
     }
-    paths::write_atomic(&running, std::process::id().to_string().as_bytes(), 0o600)?;
+    private_file::write_atomic(&running, std::process::id().to_string().as_bytes(), 0o600)?;
     if spawn(key).is_err() {
         let _ = std::fs::remove_file(&running);
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::paths;
+use crate::private_file;
 
 /// The `credHelpers` value that names this helper (`docker-credential-harbor`).
 pub const HELPER: &str = "harbor";
@@ -210,8 +210,8 @@ pub fn write_user_tmpfiles(keys: &[String], helper: &str) -> Result<bool> {
     if old.as_deref() == Some(text.as_bytes()) {
         return Ok(false);
     }
-    paths::ensure_private_dir(path.parent().unwrap_or(Path::new(".")))?;
-    paths::write_atomic(&path, text.as_bytes(), 0o600)?;
+    private_file::ensure_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    private_file::write_atomic(&path, text.as_bytes(), 0o600)?;
     Ok(true)
 }
 

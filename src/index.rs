@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::paths;
+use crate::private_file;
 use crate::store::StoreKind;
 
 pub const FILE_NAME: &str = "index.json";
@@ -283,7 +284,7 @@ pub fn transact_in<T, U>(
     change: impl FnOnce(&mut Index) -> Result<T>,
     apply: impl FnOnce(&T) -> Result<U>,
 ) -> Result<(T, U, Option<String>)> {
-    paths::ensure_private_dir(dir)?;
+    private_file::ensure_private_dir(dir)?;
     let _lock = lock(dir)?;
     let p = dir.join(FILE_NAME);
     let mut note = None;
@@ -293,7 +294,7 @@ pub fn transact_in<T, U>(
         Loaded::Ok(i) => i,
         Loaded::Missing => Index::default(),
         Loaded::Corrupt(why) => {
-            let aside = match paths::move_aside(&p, "corrupt") {
+            let aside = match private_file::move_aside(&p, "corrupt") {
                 Ok(aside) => aside,
                 Err(e) => {
                     return Err(Error::Config(format!(
@@ -317,7 +318,7 @@ pub fn transact_in<T, U>(
     let mut text = serde_json::to_vec_pretty(&index)
         .map_err(|e| Error::Config(format!("cannot encode the index: {e}")))?;
     text.push(b'\n');
-    let staged = paths::Staged::write(&p, &text, 0o600)?;
+    let staged = private_file::Staged::write(&p, &text, 0o600)?;
     let applied = apply(&out)?;
     staged.commit()?;
     Ok((out, applied, note))
@@ -333,7 +334,7 @@ fn too_new(p: &Path, version: u32) -> Error {
 
 /// An exclusive advisory lock on `index.lock`, released when dropped.
 fn lock(dir: &Path) -> Result<fs::File> {
-    paths::lock(&dir.join(LOCK_NAME), LOCK_WAIT)
+    private_file::lock(&dir.join(LOCK_NAME), LOCK_WAIT)
 }
 
 #[cfg(test)]

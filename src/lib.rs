@@ -13,12 +13,12 @@ pub fn cmd(args: &str) -> String {
 }
 
 pub mod actions;
+pub mod auth_file;
 pub mod cache;
 pub mod check;
 pub mod ci_env;
 pub mod cli;
 pub mod clients;
-pub mod config;
 pub mod desktop;
 pub mod error;
 #[cfg(feature = "net")]
@@ -31,6 +31,7 @@ pub mod index;
 pub mod kube;
 pub mod notice;
 pub mod paths;
+pub mod private_file;
 pub mod protocol;
 pub mod registry;
 pub mod robot;

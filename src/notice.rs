@@ -5,6 +5,7 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use crate::paths;
+use crate::private_file;
 
 /// True (and the stamp renewed) if the notice `name` was not shown in the last
 /// `period_secs`. Any file-system trouble means "show it".
@@ -27,9 +28,9 @@ pub fn due_in(dir: &std::path::Path, name: &str, period_secs: u64) -> bool {
         return false;
     }
     if let Some(parent) = stamp.parent()
-        && paths::ensure_private_dir(parent).is_ok()
+        && private_file::ensure_private_dir(parent).is_ok()
     {
-        let _ = paths::write_atomic(&stamp, b"", 0o600);
+        let _ = private_file::write_atomic(&stamp, b"", 0o600);
     }
     true
 }

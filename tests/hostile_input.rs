@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env};
-use docker_credential_harbor::{config, kube, protocol, registry};
+use docker_credential_harbor::{auth_file, kube, protocol, registry};
 use proptest::prelude::*;
 
 fn cases() -> u32 {
@@ -109,7 +109,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.json");
         std::fs::write(&p, &bytes).unwrap();
-        match config::ConfigFile::open(&p) {
+        match auth_file::AuthFile::open(&p) {
             Ok(mut f) => {
                 if f.set_cred_helper("hub.k8s.ucar.edu", "harbor").is_ok() {
                     f.save().unwrap();

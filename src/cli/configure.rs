@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
 use crate::actions::{self, LoginFacts};
+use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
-use crate::config::ConfigFile;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::paths;
+use crate::private_file;
 use crate::protocol::Credentials;
 
 #[derive(Args)]
@@ -79,9 +80,9 @@ fn save_state(s: &State) -> Result<()> {
             _ => Ok(()),
         };
     }
-    paths::ensure_private_dir(p.parent().unwrap_or(std::path::Path::new(".")))?;
+    private_file::ensure_private_dir(p.parent().unwrap_or(std::path::Path::new(".")))?;
     let text = serde_json::to_vec_pretty(s).map_err(|e| Error::Config(e.to_string()))?;
-    paths::write_atomic(&p, &text, 0o600)
+    private_file::write_atomic(&p, &text, 0o600)
 }
 
 /// nerdctl 2.x looks a registry up as `host:443` before `host`: give that
@@ -97,9 +98,9 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     // changes. One handle per file: where two clients share one (docker's
     // named by HELM_REGISTRY_CONFIG or REGISTRY_AUTH_FILE), the first one's
     // edits serve both, and nothing of the other's (Helm's credsStore) goes in.
-    let mut files: Vec<(Client, ConfigFile)> = Vec::new();
+    let mut files: Vec<(Client, AuthFile)> = Vec::new();
     for (client, path) in clients::login_files(a.docker, a.podman)? {
-        let file = ConfigFile::open(&path)?;
+        let file = AuthFile::open(&path)?;
         if let Some((first, _)) = files.iter().find(|(_, f)| f.path == file.path) {
             println!(
                 "{}: {}: the same file as {}'s; edited once, as {}'s",
@@ -214,12 +215,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     })
 }
 
-fn undo(
-    who: &str,
-    file: &mut ConfigFile,
-    keys: &[String],
-    record: Option<FileRecord>,
-) -> Result<()> {
+fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileRecord>) -> Result<()> {
     let record = record.unwrap_or_else(|| FileRecord {
         // No record (state lost): remove only entries that name this helper.
         keys: keys
@@ -257,7 +253,7 @@ fn undo(
 }
 
 /// Move plaintext secrets for `key` into the keychain. False when one could not be moved.
-fn migrate(who: &str, file: &mut ConfigFile, key: &str, a: &ConfigureArgs) -> Result<bool> {
+fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Result<bool> {
     let mut ok = true;
     for found in file.plaintext(key) {
         if crate::ci_env::for_key(key).is_some() {

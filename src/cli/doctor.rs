@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
-use crate::config::ConfigFile;
 use crate::error::Result;
 
 #[derive(Args)]
@@ -43,8 +43,8 @@ impl Report {
     }
 }
 
-fn open(path: &Path) -> std::result::Result<Option<ConfigFile>, String> {
-    match ConfigFile::open(path) {
+fn open(path: &Path) -> std::result::Result<Option<AuthFile>, String> {
+    match AuthFile::open(path) {
         Ok(f) if f.existed() => Ok(Some(f)),
         Ok(_) => Ok(None),
         Err(e) => Err(e.one_line()),

@@ -115,7 +115,7 @@ fn check_private(path: &std::path::Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if !crate::paths::is_private(&meta) {
+        if !crate::private_file::is_private(&meta) {
             return Err(Error::Config(format!(
                 "{} is readable by other users; chmod 600 it",
                 path.display()

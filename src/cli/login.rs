@@ -128,7 +128,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
 /// A login docker never uses helps nobody: say how to connect the two.
 fn hint_if_docker_does_not_ask_us(key: &str) {
     let configured = crate::clients::docker_config_path()
-        .and_then(|p| crate::config::ConfigFile::open(&p))
+        .and_then(|p| crate::auth_file::AuthFile::open(&p))
         .map(|f| f.cred_helper(key) == Some(crate::clients::HELPER))
         .unwrap_or(true);
     if !configured {
@@ -177,7 +177,7 @@ fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
 
 fn warn_if_readable_by_others(path: &Path) {
     if let Ok(m) = std::fs::metadata(path)
-        && !crate::paths::is_private(&m)
+        && !crate::private_file::is_private(&m)
     {
         eprintln!(
             "warning: {} is readable by other users or otherwise open to them; delete it once imported",

@@ -1,4 +1,4 @@
-//! Editing docker's `config.json` and containers' `auth.json`: add or remove a
+//! A client's auth file: editing docker's `config.json` and containers' `auth.json`: add or remove a
 //! `credHelpers` entry and take plaintext `auths` secrets out, keeping every
 //! other key and value (and their order) as it was.
 //!
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::paths;
+use crate::private_file;
 use crate::secret::Secret;
 
 /// Fields of an `auths` entry that hold a secret.
@@ -30,7 +30,7 @@ pub struct Plaintext {
 
 /// One JSON config file, loaded for editing. It may hold other registries'
 /// plaintext secrets: every buffer of it is wiped when dropped.
-pub struct ConfigFile {
+pub struct AuthFile {
     pub path: PathBuf,
     original: Option<Vec<u8>>,
     value: Map<String, Value>,
@@ -134,14 +134,14 @@ fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Opt
     Ok(None)
 }
 
-impl ConfigFile {
+impl AuthFile {
     /// Load `path`; a missing (or empty) file is an empty object. Anything that
     /// is not a JSON object is refused so the file is never clobbered.
-    pub fn open(path: &Path) -> Result<ConfigFile> {
+    pub fn open(path: &Path) -> Result<AuthFile> {
         let path = crate::paths::canonical(path);
         let original = read_if_there(&path)?;
         let value = parse(&path, original.as_deref())?;
-        Ok(ConfigFile {
+        Ok(AuthFile {
             path,
             original,
             value,
@@ -291,10 +291,10 @@ impl ConfigFile {
             return Ok(false);
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        paths::ensure_private_dir(dir)?;
+        private_file::ensure_private_dir(dir)?;
         let mut lock_name = self.path.clone().into_os_string();
         lock_name.push(".lock");
-        let _lock = paths::lock(Path::new(&lock_name), LOCK_WAIT)?;
+        let _lock = private_file::lock(Path::new(&lock_name), LOCK_WAIT)?;
         let now = read_if_there(&self.path)?;
         if now != self.original {
             let mut value = parse(&self.path, now.as_deref()).map_err(|e| {
@@ -327,12 +327,12 @@ impl ConfigFile {
             } else {
                 orig.clone()
             };
-            let written = paths::write_atomic(&backup, &content, 0o600);
+            let written = private_file::write_atomic(&backup, &content, 0o600);
             content.zeroize();
             written?;
         }
         let mut text = Self::render(&self.value)?;
-        let written = paths::write_atomic(&self.path, &text, mode);
+        let written = private_file::write_atomic(&self.path, &text, mode);
         text.zeroize();
         written?;
         Ok(true)
@@ -358,7 +358,7 @@ impl ConfigFile {
     }
 }
 
-impl Drop for ConfigFile {
+impl Drop for AuthFile {
     fn drop(&mut self) {
         if let Some(b) = &mut self.original {
             b.zeroize();
@@ -439,7 +439,7 @@ fn strip_all_secrets(orig: &[u8]) -> Result<Vec<u8>> {
             }
         }
     }
-    ConfigFile::render(&v)
+    AuthFile::render(&v)
 }
 
 #[cfg(test)]
@@ -458,7 +458,7 @@ mod tests {
         let (_d, p) = file_with(
             "{\n  \"zeta\": 1,\n  \"auths\": {\"other.example\": {\"auth\": \"eDp5\"}},\n  \"credsStore\": \"desktop\",\n  \"credHelpers\": {\"gcr.io\": \"gcloud\"},\n  \"alpha\": [1, {\"x\": null}]\n}",
         );
-        let mut f = ConfigFile::open(&p).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
         assert_eq!(
             f.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap(),
             None
@@ -475,7 +475,7 @@ mod tests {
         assert_eq!(v["auths"]["other.example"]["auth"], "eDp5");
         assert_eq!(v["alpha"][1]["x"], Value::Null);
         // A second identical change writes nothing.
-        let mut again = ConfigFile::open(&p).unwrap();
+        let mut again = AuthFile::open(&p).unwrap();
         again.set_cred_helper("hub.k8s.ucar.edu", "harbor").unwrap();
         assert!(!again.save().unwrap());
     }
@@ -485,7 +485,7 @@ mod tests {
         for text in ["{not json", "[1,2]", "\"x\"", "{\"credHelpers\": 5}"] {
             let (_d, p) = file_with(text);
             let r =
-                ConfigFile::open(&p).and_then(|mut f| f.set_cred_helper("h", "harbor").map(|_| f));
+                AuthFile::open(&p).and_then(|mut f| f.set_cred_helper("h", "harbor").map(|_| f));
             assert!(r.is_err(), "{text}");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
         }
@@ -498,7 +498,7 @@ mod tests {
         let (_d, p) = file_with(&format!(
             "{{\"auths\":{{\"https://hub.k8s.ucar.edu/\":{{\"auth\":\"{auth}\",\"email\":\"x\"}},\"o.example\":{{\"auth\":\"{auth}\"}}}}}}"
         ));
-        let mut f = ConfigFile::open(&p).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
         let found = f.plaintext("hub.k8s.ucar.edu");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].username, "jdoe@ucar.edu");
@@ -525,20 +525,20 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("new").join("config.json");
-        let mut f = ConfigFile::open(&p).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
         f.set_cred_helper("h", "harbor").unwrap();
         f.save().unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&p), 0o600);
         assert_eq!(mode(p.parent().unwrap()), 0o700);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let mut f = ConfigFile::open(&p).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
         f.set_cred_helper("h2", "harbor").unwrap();
         f.save().unwrap();
         assert_eq!(mode(&p), 0o640);
         for (before, after) in [(0o666, 0o644), (0o4777, 0o644), (0o400, 0o400)] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(before)).unwrap();
-            let mut f = ConfigFile::open(&p).unwrap();
+            let mut f = AuthFile::open(&p).unwrap();
             f.set_cred_helper("h3", &format!("{before:o}")).unwrap();
             f.save().unwrap();
             assert_eq!(mode(&p), after, "{before:o}");
