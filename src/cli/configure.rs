@@ -270,7 +270,8 @@ fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Resu
             continue;
         }
         if !a.no_verify
-            && let Err(e) = check(&found.auths_key, &found.username, &found.secret, &a.net)
+            && let Err(e) =
+                verify_plaintext(&found.auths_key, &found.username, &found.secret, &a.net)
         {
             eprintln!(
                 "warning: {who}: {}: the plaintext secret for {key} was not moved ({}); \
@@ -320,7 +321,8 @@ fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Resu
     Ok(ok)
 }
 
-fn check(
+/// Whether the registry takes a plaintext secret before it is moved.
+fn verify_plaintext(
     key: &str,
     username: &str,
     secret: &crate::secret::Secret<String>,

@@ -234,7 +234,8 @@ fn docker_note() -> &'static str {
     }
 }
 
-fn check(r: &mut Report, key: &str) -> Result<()> {
+/// What each client reads for `key`, printed; problems go to `r`.
+fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     println!("{key}");
     let docker = clients::docker_config_path()?;
 
@@ -436,7 +437,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         }
     }
     for key in &keys {
-        check(&mut r, key)?;
+        report_registry(&mut r, key)?;
     }
     if r.problems == 0 {
         println!("Nothing bypasses the helper.");

@@ -63,7 +63,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         }
         let expired = index::robot_expired(e.expires_at, now);
         let check = if a.check {
-            let (text, verdict) = check(key, e, &a.net.options(Some(&e.net)));
+            let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
             if let Some((v, detail)) = verdict
                 && let Err(err) = crate::check::record(key, e.generation, v, detail)
             {
@@ -166,7 +166,7 @@ type Recorded = (Verdict, Option<String>);
 
 /// Check one stored secret: the line to show, and the verdict to record
 /// (none when the keychain, not the registry, failed).
-fn check(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recorded>) {
+fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recorded>) {
     use crate::harbor;
     let stored = match crate::store::get(e.store, key) {
         Ok(Some(s)) => s,
