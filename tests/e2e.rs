@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, Output};
 use common::docker::{self, Dockerd, Podman, assert_failed, assert_ok, configure_clients, skopeo};
-use common::harbor::{Account, HarborStandin, StandinOptions, TokenLogEntry, now};
+use common::harbor::{self, Account, HarborStandin, StandinOptions, TokenLogEntry, now};
 use common::keychain::{self, KeyutilsCleanup, SecretService};
 use common::oci::make_oci_layout_with_digest;
 use common::registry::Registry;
@@ -301,20 +301,8 @@ fn assert_cred_helper_kept(env: &Env, addr: &str) {
 }
 
 fn write_robot_file(env: &Env, name: &str, secret: &str, expires_at: i64) -> PathBuf {
-    let file = env
-        .root()
-        .join(format!("{}.json", name.replace(['$', '+'], "_")));
-    let body = json!({
-        "id": 7,
-        "name": name,
-        "secret": secret,
-        "creation_time": "2026-01-01T00:00:00.000Z",
-        "expires_at": expires_at,
-    });
-    std::fs::write(&file, body.to_string()).expect("write robot file");
-    bin::set_mode(&file, 0o600);
     env.watch_secret(secret);
-    file
+    harbor::robot_file(env.root(), name, secret, expires_at)
 }
 
 // ---------------------------------------------------------------------------
@@ -1277,28 +1265,6 @@ fn wait_for_verdict(env: &Env, key: &str, verdict: &str, since: i64) -> Value {
     }
 }
 
-/// Waits (up to 30 s) until no background check of `key` runs.
-fn wait_for_no_check(key: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !bin::pids_running(&[bin::NAME, "background-check", key]).is_empty() {
-        assert!(Instant::now() < deadline, "a check of {key} ran over 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A `BROWSER` that does what a person does: follows the sign-in address
-/// through the identity provider and back to Harbor.
-fn browser_script(env: &Env) -> PathBuf {
-    let script = env.root().join("browser.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nexec curl -sSL --max-time 20 -o /dev/null \"$1\"\n",
-    )
-    .expect("write the browser script");
-    bin::set_mode(&script, 0o755);
-    script
-}
-
 #[test]
 fn dead_cli_secret_is_noticed_named_and_renewed() {
     let d = Dockerd::shared();
@@ -1316,7 +1282,7 @@ fn dead_cli_secret_is_noticed_named_and_renewed() {
 
     // Healthy: a due check runs in the background and `get` says nothing.
     // (docker push may have started one already: let it finish first.)
-    wait_for_no_check(&addr);
+    env.wait_for_no_check(&addr);
     std::thread::sleep(Duration::from_millis(1100));
     rig.standin.clear_token_log();
     let since = now();
@@ -1324,7 +1290,7 @@ fn dead_cli_secret_is_noticed_named_and_renewed() {
     assert!(get.success(), "{get}");
     assert_eq!(get.stderr, "", "a healthy get prints nothing\n{get}");
     wait_for_verdict(env, &addr, "accepted", since);
-    wait_for_no_check(&addr);
+    env.wait_for_no_check(&addr);
     let log = rig.standin.token_log();
     assert!(
         log.iter()
@@ -1362,7 +1328,7 @@ fn dead_cli_secret_is_noticed_named_and_renewed() {
 
     // renew: the BROWSER signs in; Harbor accepts the same secret again.
     rig.standin.set_idp_user(Some(USER));
-    let browser = browser_script(env);
+    let (browser, _) = harbor::browser_script(env.root());
     let renew = bin::run_with(
         env,
         &[("BROWSER", Some(browser.to_str().unwrap()))],

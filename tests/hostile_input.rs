@@ -176,15 +176,14 @@ fn as_root_a_directory_others_can_write_is_refused() {
         b"0\n",
         "this test needs root (CI and the dev machine run as root)"
     );
-    common::keychain::require_own_session_keyring();
-    let mut env = Env::new();
-    env.set(bin::STORE_ENV, "keyutils");
+    let mut user = common::rig::KeyringUser::new();
+    let env = &mut user.env;
     let shared = env.root().join("shared");
     std::fs::create_dir(&shared).unwrap();
     bin::set_mode(&shared, 0o1777);
     env.set("XDG_DATA_HOME", shared.to_str().unwrap());
     let key = format!("root-dir.p{}.example.test", std::process::id());
-    let out = bin::try_store(&env, &key, "u", "s3cret-root-dir-1");
+    let out = bin::try_store(env, &key, "u", "s3cret-root-dir-1");
     assert_eq!(out.code(), 1, "{out}");
     assert_eq!(out.stdout.lines().count(), 1, "{out}");
     assert!(

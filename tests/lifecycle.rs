@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, NAME, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions};
-use common::keychain::{self, KeyutilsCleanup};
+use common::keychain;
 use common::registry::Registry;
+use common::rig::KeyringUser;
 use serde_json::Value;
 
 const INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
@@ -24,18 +25,23 @@ const ROBOT: &str = "robot$proj+ci";
 const ROBOT_SECRET: &str = "robot-secret-lifecycle-91bd";
 
 struct Rig {
-    // Drop order: kernel-keyring leftovers, then the servers, then the dirs.
-    _cleanup: KeyutilsCleanup,
+    // Drop order: the helper user (kernel-keyring leftovers, dirs), then the servers.
+    user: KeyringUser,
     registry: Registry,
     standin: HarborStandin,
-    env: Env,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = KeyringUser;
+    fn deref(&self) -> &KeyringUser {
+        &self.user
+    }
 }
 
 impl Rig {
     /// A stand-in with USER and ROBOT, a registry behind it, and a helper
     /// user on the kernel keyring with the check interval `interval`.
     fn start(interval: Option<&str>) -> Rig {
-        keychain::require_own_session_keyring();
         let standin = HarborStandin::start(StandinOptions {
             accounts: vec![
                 Account::user(USER, USER_SECRET),
@@ -44,20 +50,17 @@ impl Rig {
             ..StandinOptions::default()
         });
         let registry = Registry::start_token(&standin);
-        let mut env = Env::new();
-        env.set(bin::STORE_ENV, "keyutils");
+        let mut user = KeyringUser::new();
         if let Some(i) = interval {
-            env.set(INTERVAL_ENV, i);
+            user.env.set(INTERVAL_ENV, i);
         }
-        env.watch_secret(USER_SECRET);
-        env.watch_secret(ROBOT_SECRET);
-        let cleanup = KeyutilsCleanup::default();
-        cleanup.add(&registry.addr());
+        user.env.watch_secret(USER_SECRET);
+        user.env.watch_secret(ROBOT_SECRET);
+        user.claim(&registry.addr());
         Rig {
-            _cleanup: cleanup,
+            user,
             registry,
             standin,
-            env,
         }
     }
 
@@ -114,35 +117,6 @@ impl Rig {
             .iter()
             .filter(|e| e.account.as_deref() == Some(account) && e.scopes.is_empty())
             .count()
-    }
-
-    /// A `BROWSER` script that records that it ran, then follows the address
-    /// through the identity provider as a person would.
-    fn browser(&self) -> (PathBuf, PathBuf) {
-        let ran = self.env.root().join("browser-ran");
-        let script = self.env.root().join("browser.sh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\necho \"$1\" > '{}'\nexec curl -sSL --max-time 20 -o /dev/null \"$1\"\n",
-                ran.display()
-            ),
-        )
-        .expect("write the browser script");
-        bin::set_mode(&script, 0o755);
-        (script, ran)
-    }
-
-    /// Waits until no background check of this rig's registry runs: its
-    /// marker is gone (made by `get` before it exits, removed once the verdict
-    /// is recorded) and so is its process.
-    fn wait_for_no_check(&self, key: &str) {
-        self.env.wait_for_checks_done();
-        bin::wait_until(
-            &format!("the check of {key} to exit"),
-            bin::CHECK_LIMIT,
-            || bin::pids_running(&[NAME, "background-check", key]).is_empty(),
-        );
     }
 }
 
@@ -205,7 +179,7 @@ fn renew_that_nobody_completes_fails_after_wait() {
     assert!(get.stderr.contains(&format!("renew {key}")), "{get}");
 
     // Nobody signs in at the identity provider.
-    let (browser, ran) = rig.browser();
+    let (browser, ran) = common::harbor::browser_script(rig.env.root());
     let start = Instant::now();
     let renew = bin::run_with(
         &rig.env,
@@ -315,7 +289,7 @@ fn check_interval_off_sends_nothing() {
     // which have all returned, left no check marker behind.
     on.wait_for("accepted");
     for rig in [&on, &off_env, &off_file] {
-        rig.wait_for_no_check(&rig.key());
+        rig.env.wait_for_no_check(&rig.key());
     }
     assert!(on.checks_of(USER) >= 1, "{:?}", on.standin.token_log());
     for rig in [&off_env, &off_file] {
@@ -408,17 +382,17 @@ fn get_stays_fast_while_the_registry_hangs() {
     );
 
     rig.wait_for("accepted");
-    rig.wait_for_no_check(&key);
+    rig.env.wait_for_no_check(&key);
     assert_eq!(rig.checks_of(USER), 1, "{:?}", rig.standin.token_log());
 }
 
 #[test]
 fn checks_racing_store_erase_and_logout_lose_no_index_update() {
-    keychain::require_own_session_keyring();
-    let mut env = Env::new();
-    env.set(bin::STORE_ENV, "keyutils");
+    let KeyringUser {
+        keyring: cleanup,
+        mut env,
+    } = KeyringUser::new();
     env.set(INTERVAL_ENV, "1");
-    let cleanup = KeyutilsCleanup::default();
     // Registries nobody listens on: each check ends quickly as "unreachable".
     // All twelve are held while picking, so no port (and no key) comes twice.
     let held: Vec<std::net::TcpListener> = (0..12)
@@ -611,7 +585,7 @@ fn ci_mode_and_the_kubelet_provider_start_no_checks() {
     );
     assert!(kube.success() && kube.stdout.contains(USER), "{kube}");
     // Both have exited, so a check they started would have its marker now.
-    rig.wait_for_no_check(&key);
+    rig.env.wait_for_no_check(&key);
     assert_eq!(rig.standin.token_log(), vec![], "no check was started");
     assert_eq!(rig.entry()["check"], Value::Null);
     // The control: a plain get starts one.

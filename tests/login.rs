@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions, now, rfc3339};
-use common::keychain::{self, KeyutilsCleanup};
+use common::keychain;
 use common::registry::Registry;
+use common::rig::KeyringUser;
 use serde_json::{Value, json};
 
 const USER: &str = "jdoe@ucar.edu";
@@ -61,33 +62,26 @@ fn accounts() -> Vec<Account> {
 /// forced, plus a separate directory for robot files (they hold the secret in
 /// plain text, so they must not live under the scanned HOME).
 struct Home {
-    env: Env,
+    user: KeyringUser,
     files: tempfile::TempDir,
-    keyring: KeyutilsCleanup,
+}
+
+impl std::ops::Deref for Home {
+    type Target = KeyringUser;
+    fn deref(&self) -> &KeyringUser {
+        &self.user
+    }
 }
 
 impl Home {
     fn new() -> Home {
-        keychain::require_own_session_keyring();
-        let mut env = Env::new();
-        env.set(bin::STORE_ENV, "keyutils");
         Home {
-            env,
+            user: KeyringUser::new(),
             files: tempfile::Builder::new()
                 .prefix("dch-robot-files-")
                 .tempdir()
                 .expect("temp dir for robot files"),
-            keyring: KeyutilsCleanup::default(),
         }
-    }
-
-    /// Take `key` for this test: remove a kernel-keyring entry that an earlier
-    /// test on the same (reused) port may have left, and remove ours at the end.
-    fn claim(&self, key: &str) {
-        let stale = KeyutilsCleanup::default();
-        stale.add(key);
-        drop(stale);
-        self.keyring.add(key);
     }
 
     /// `login URL ARGS...`. With `--password-stdin` the login is started with
@@ -110,15 +104,7 @@ impl Home {
     /// A Harbor robot account file (as the web UI offers it), mode 0600.
     fn robot_file(&self, name: &str, secret: &str, expires_at: i64) -> PathBuf {
         self.env.watch_secret(secret);
-        let text = json!({
-            "id": 1,
-            "name": name,
-            "secret": secret,
-            "creation_time": rfc3339(now() - 60),
-            "expires_at": expires_at,
-        })
-        .to_string();
-        self.write_file(&format!("{name}.json"), &text, 0o600)
+        common::harbor::robot_file(self.files.path(), name, secret, expires_at)
     }
 
     fn write_file(&self, name: &str, text: &str, mode: u32) -> PathBuf {

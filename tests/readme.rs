@@ -20,10 +20,12 @@ use std::time::Duration;
 
 use common::bin::{self, Env, NAME, Output};
 use common::docker::{self, Dockerd, Podman};
+use common::docs;
 use common::harbor::{Account, HarborStandin, StandinOptions, now};
-use common::keychain::{self, KeyutilsCleanup};
+use common::keychain::KeyutilsCleanup;
 use common::oci::make_oci_layout_with_digest;
 use common::registry::Registry;
+use common::rig::KeyringUser;
 use serde_json::Value;
 
 const USER: &str = "jdoe@ucar.edu";
@@ -161,14 +163,13 @@ const COMMAND_BLOCKS: &[&str] = &["sh", "powershell", "bat"];
 const OTHER_BLOCKS: &[&str] = &["text", "yaml", "json"];
 
 fn readme() -> String {
-    std::fs::read_to_string(bin::repo().join("README.md")).expect("README.md")
+    docs::page("README.md")
 }
 
 /// A page of docs/ (test reports, figures, release internals moved out of
 /// the README), e.g. `doc("windows.md")`.
 fn doc(name: &str) -> String {
-    let path = bin::repo().join("docs").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    docs::page(&format!("docs/{name}"))
 }
 
 /// README.md, then every docs/*.md (sorted): (name, text).
@@ -291,7 +292,6 @@ struct Tour {
 
 impl Tour {
     fn new() -> Tour {
-        keychain::require_own_session_keyring();
         let standin = HarborStandin::start(StandinOptions {
             accounts: vec![
                 Account::user(USER, USER_SECRET),
@@ -301,18 +301,19 @@ impl Tour {
         });
         let registry = Registry::start_token(&standin);
         let tls = Registry::start_tls_basic(TLS_USER, TLS_SECRET);
-        let mut env = Env::new();
+        let KeyringUser {
+            keyring: cleanup,
+            mut env,
+        } = KeyringUser::new();
         // The user's default environment: no XDG_CONFIG_HOME, XDG_DATA_HOME or
         // XDG_CACHE_HOME, so `~/.config/...` in the README is what is read.
         for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"] {
             env.unset(var);
         }
-        env.set(bin::STORE_ENV, "keyutils");
         env.set(REGISTRY_ENV, &registry.addr());
         for s in [USER_SECRET, ROBOT_SECRET, TLS_SECRET] {
             env.watch_secret(s);
         }
-        let cleanup = KeyutilsCleanup::default();
         cleanup.add(&registry.addr());
         cleanup.add(&tls.addr());
         let temp = |p: &str| tempfile::Builder::new().prefix(p).tempdir().unwrap();

@@ -158,7 +158,7 @@ fn elf_interpreter(bytes: &[u8]) -> Option<String> {
 
 /// The README's release-install line for Linux and macOS.
 fn readme_install_line() -> String {
-    let readme = std::fs::read_to_string(bin::repo().join("README.md")).unwrap();
+    let readme = common::docs::page("README.md");
     let want = format!(
         "curl --proto '=https' --tlsv1.2 -LsSf {}/releases/latest/download/{NAME}-installer.sh | sh",
         repository()

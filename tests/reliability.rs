@@ -66,25 +66,6 @@ const OTHER_SESSION: [&str; 3] = ["keyctl", "session", "-"];
 const KEYUTILS_NOTICE: &str =
     "no Secret Service in this session: the secret is kept in the Linux kernel keyring";
 
-/// What these tests ask of the shared [`Rig`] (a trait: `Rig` lives in the rig crate).
-trait RigExt {
-    fn has(&self, key: &str) -> bool;
-}
-
-impl RigExt for Rig {
-    /// Whether the keychain holds an entry for `key`.
-    fn has(&self, key: &str) -> bool {
-        match self.kind {
-            Backend::SecretService => {
-                let n = self.ss().count(key);
-                assert!(n <= 1, "{n} Secret Service items for {key}");
-                n == 1
-            }
-            Backend::Keyutils => keyutils_has(key),
-        }
-    }
-}
-
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }

@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use common::bin::{self, Env, Output};
+use common::bin::{self, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions};
-use common::keychain::{self, KeyutilsCleanup};
+use common::keychain;
 use common::registry::{Registry, openssl};
+use common::rig::KeyringUser;
 
 const USER: &str = "tlsuser";
 const SECRET: &str = "tls-secret-0123456789";
@@ -29,29 +30,20 @@ const SECRET: &str = "tls-secret-0123456789";
 // ---------------------------------------------------------------------------
 // A person's machine
 
-struct Home {
-    env: Env,
-    keyring: KeyutilsCleanup,
+struct Home(KeyringUser);
+
+impl std::ops::Deref for Home {
+    type Target = KeyringUser;
+    fn deref(&self) -> &KeyringUser {
+        &self.0
+    }
 }
 
 impl Home {
     fn new() -> Home {
-        keychain::require_own_session_keyring();
-        let mut env = Env::new();
-        env.set(bin::STORE_ENV, "keyutils");
-        env.watch_secret(SECRET);
-        Home {
-            env,
-            keyring: KeyutilsCleanup::default(),
-        }
-    }
-
-    /// Take `key` for this test (a reused port may have left an entry).
-    fn claim(&self, key: &str) {
-        let stale = KeyutilsCleanup::default();
-        stale.add(key);
-        drop(stale);
-        self.keyring.add(key);
+        let user = KeyringUser::new();
+        user.env.watch_secret(SECRET);
+        Home(user)
     }
 
     /// `login REGISTRY -u USER --password-stdin EXTRA...` with the secret on stdin.

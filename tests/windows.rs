@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::bin::{self, NAME, NOT_FOUND, Output};
+use common::docs;
 use common::harbor::Account;
 use common::keychain::SecretService;
 use common::peer_table::{Expect, table};
@@ -585,12 +586,8 @@ fn readme_windows_steps_configure_login_status_undo() {
 /// The `docker-credential-harbor` command lines in the README's "Windows"
 /// section, as argument lists (a `< file` redirection dropped).
 fn readme_windows_commands() -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with("Windows"))
-        .expect("README.md has a \"## Windows\" section");
+    let readme = docs::page("README.md");
+    let section = docs::section(&readme, "README.md", "Windows");
     let mut in_code = false;
     let mut out = Vec::new();
     for line in section.lines() {

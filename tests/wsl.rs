@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, NAME, NOT_FOUND, Output};
+use common::docs;
 use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup, SecretService};
 use common::peer_table::{Expect, table};
@@ -738,23 +739,16 @@ fn outside_wsl_the_exe_is_never_run() {
 /// could only be simulated (moved out of the README in issue 23, step 6).
 #[test]
 fn readme_has_a_wsl_section() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with("WSL"))
-        .expect("README.md has a \"## WSL\" section");
+    let readme = docs::page("README.md");
+    let section = docs::section(&readme, "README.md", "WSL");
     for needle in [EXE, "windows_helper", WSL_STORE, "(docs/wsl.md)"] {
         assert!(
             section.contains(needle),
             "the README's WSL section mentions {needle}"
         );
     }
-    let doc = std::fs::read_to_string(repo.join("docs/wsl.md")).expect("docs/wsl.md");
-    let simulated = doc
-        .split("\n## ")
-        .find(|s| s.starts_with("What could only be simulated here"))
-        .expect("docs/wsl.md has a \"## What could only be simulated here\" section");
+    let doc = docs::page("docs/wsl.md");
+    let simulated = docs::section(&doc, "docs/wsl.md", "What could only be simulated here");
     for needle in ["tests/wsl.rs", "Wine", "Not run:"] {
         assert!(
             simulated.contains(needle),

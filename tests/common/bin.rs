@@ -205,6 +205,15 @@ impl Env {
         });
     }
 
+    /// Waits until no check of `key` runs, this Env's or not (docker's and
+    /// podman's own `get`s start checks too), and this Env's are done.
+    pub fn wait_for_no_check(&self, key: &str) {
+        self.wait_for_checks_done();
+        wait_until(&format!("the check of {key} to exit"), CHECK_LIMIT, || {
+            pids_running(&[NAME, "background-check", key]).is_empty()
+        });
+    }
+
     /// Every regular file under this Env.
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();

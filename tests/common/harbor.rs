@@ -752,6 +752,40 @@ fn users_current(caller: Caller, state: &State) -> Response {
 // ---------------------------------------------------------------------------
 // Helpers
 
+/// A robot account file as Harbor's web UI exports it, mode 0600, in `dir`
+/// (named for the robot: `robot_proj_ci.json`).
+pub fn robot_file(dir: &Path, name: &str, secret: &str, expires_at: i64) -> PathBuf {
+    let file = dir.join(format!("{}.json", name.replace(['$', '+'], "_")));
+    let body = json!({
+        "id": 7,
+        "name": name,
+        "secret": secret,
+        "creation_time": rfc3339(now() - 60),
+        "expires_at": expires_at,
+    });
+    std::fs::write(&file, body.to_string()).expect("write a robot file");
+    super::bin::set_mode(&file, 0o600);
+    file
+}
+
+/// A `BROWSER` script that does what a person does: follows the sign-in
+/// address through the identity provider back to Harbor; it writes the
+/// address it was given to the second path.
+pub fn browser_script(dir: &Path) -> (PathBuf, PathBuf) {
+    let ran = dir.join("browser-ran");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" > '{}'\nexec curl -sSL --max-time 20 -o /dev/null \"$1\"\n",
+            ran.display()
+        ),
+    )
+    .expect("write the browser script");
+    super::bin::set_mode(&script, 0o755);
+    (script, ran)
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

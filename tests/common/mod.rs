@@ -18,6 +18,7 @@
 //!   `build.rs`: a library does not get `CARGO_BIN_EXE_*`.
 pub mod bin;
 pub mod docker;
+pub mod docs;
 pub mod harbor;
 pub mod keychain;
 pub mod oci;

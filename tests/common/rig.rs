@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::bin::{Env, NAME};
-use super::keychain::{self, KeyutilsCleanup, SecretService};
+use super::bin::{Env, NAME, Output};
+use super::keychain::{self, KeyutilsCleanup, SecretService, keyutils_has};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -93,6 +93,106 @@ impl Rig {
         let bytes = self.env.index_bytes().expect("an index file");
         serde_json::from_slice(&bytes).expect("the index is JSON")
     }
+
+    pub fn index_entry(&self, key: &str) -> Value {
+        self.index()["registries"][key].clone()
+    }
+
+    /// Register a key (e.g. `host:port`) for kernel-keyring cleanup.
+    pub fn track(&self, key: &str) -> String {
+        self.cleanup.add(key);
+        key.to_string()
+    }
+
+    /// How many keychain entries the helper has for normalised `key`.
+    pub fn items(&self, key: &str) -> usize {
+        match self.kind {
+            Backend::SecretService => {
+                // Never in the kernel keyring as well (checked for this run's
+                // own names only: the kernel keyring may hold a developer's
+                // real entry for a common name).
+                if unique(key) {
+                    assert!(!keyutils_has(key), "{key} leaked into the kernel keyring");
+                }
+                self.ss().count(key)
+            }
+            Backend::Keyutils => usize::from(keyutils_has(key)),
+        }
+    }
+
+    pub fn assert_items(&self, key: &str, n: usize) {
+        assert_eq!(
+            self.items(key),
+            n,
+            "keychain entries for {key} ({:?})",
+            self.kind
+        );
+    }
+
+    /// Whether the keychain holds the one entry for `key` (never two).
+    pub fn has(&self, key: &str) -> bool {
+        let n = self.items(key);
+        assert!(n <= 1, "{n} keychain entries for {key}");
+        n == 1
+    }
+
+    /// The helper's lines on stderr after a successful store: none with the
+    /// Secret Service, one notice naming the kernel keyring with keyutils.
+    pub fn assert_store_stderr(&self, out: &Output) {
+        let lines = out.stderr_lines();
+        match self.kind {
+            Backend::SecretService => assert!(lines.is_empty(), "store should be quiet\n{out}"),
+            Backend::Keyutils => {
+                assert_eq!(
+                    lines.len(),
+                    1,
+                    "store to the kernel keyring prints one notice\n{out}"
+                );
+                assert!(lines[0].contains("kernel keyring"), "{out}");
+            }
+        }
+    }
+}
+
+/// A helper user on the kernel keyring, forced (so no Secret Service on the
+/// machine is touched), whose kernel-keyring entries go at the end: what the
+/// login, TLS, lifecycle and README tests run the helper as.
+pub struct KeyringUser {
+    // Drop order: kernel-keyring leftovers, then the directories.
+    pub keyring: KeyutilsCleanup,
+    pub env: Env,
+}
+
+impl Default for KeyringUser {
+    fn default() -> KeyringUser {
+        KeyringUser::new()
+    }
+}
+
+impl KeyringUser {
+    pub fn new() -> KeyringUser {
+        keychain::require_own_session_keyring();
+        let mut env = Env::new();
+        env.set(super::bin::STORE_ENV, "keyutils");
+        KeyringUser {
+            keyring: KeyutilsCleanup::default(),
+            env,
+        }
+    }
+
+    /// Take `key` for this test: remove an entry that an earlier test on the
+    /// same (reused) port may have left, and remove ours at the end.
+    pub fn claim(&self, key: &str) {
+        let stale = KeyutilsCleanup::default();
+        stale.add(key);
+        drop(stale);
+        self.keyring.add(key);
+    }
+}
+
+/// Whether `key` is one of this run's own registry names.
+pub fn unique(key: &str) -> bool {
+    key.contains(&format!(".p{}.", std::process::id()))
 }
 
 /// The kernel-keyring description of the helper's cached copy of `key`.
