@@ -329,6 +329,16 @@ fn registry(pair: &Pair) -> Registry {
     Registry::start_tls_basic_with(USER, SECRET, &pair.cert, &pair.key)
 }
 
+/// A registry serving `pair` and a fresh home that has claimed its key.
+/// (Bound as `let (reg, home, key)`, the home drops before the registry.)
+fn serve(pair: &Pair) -> (Registry, Home, String) {
+    let reg = registry(pair);
+    let home = Home::new();
+    let key = reg.addr();
+    home.claim(&key);
+    (reg, home, key)
+}
+
 /// A registry whose certificate a private CA issued for 127.0.0.1, and a
 /// fresh home that trusts neither yet. (Fields drop in order: the home, the
 /// registry, then the certificate files.)
@@ -344,10 +354,7 @@ fn behind_private_ca() -> PrivateCa {
     let certs = Certs::new();
     let ca = certs.ca("private");
     let leaf = certs.leaf("server", &ca, "IP:127.0.0.1", None);
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let (reg, home, key) = serve(&leaf);
     PrivateCa {
         home,
         reg,
@@ -364,10 +371,7 @@ fn behind_private_ca() -> PrivateCa {
 fn self_signed_certificate_is_refused_until_trusted_then_accepted_with_ca_file() {
     let certs = Certs::new();
     let cert = certs.self_signed("self", "IP:127.0.0.1");
-    let reg = registry(&cert);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let (reg, home, key) = serve(&cert);
 
     let out = home.login(&reg.url(), &[]);
     let line = error_line(&out);
@@ -388,10 +392,7 @@ fn self_signed_certificate_is_trusted_through_ssl_cert_file() {
     let certs = Certs::new();
     let cert = certs.self_signed("self", "IP:127.0.0.1");
     let other = certs.self_signed("other", "IP:127.0.0.1");
-    let reg = registry(&cert);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let (_reg, home, key) = serve(&cert);
 
     // Another certificate, however self-signed, is not this one.
     let out = home.login_with(&key, &[], &[("SSL_CERT_FILE", Some(s(&other.cert)))]);
@@ -420,10 +421,7 @@ fn self_signed_certificate_is_trusted_through_ssl_cert_file() {
 fn self_signed_certificate_in_docker_certs_d_serves_login_and_status_check() {
     let certs = Certs::new();
     let cert = certs.self_signed("self", "IP:127.0.0.1");
-    let reg = registry(&cert);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+    let (_reg, home, key) = serve(&cert);
     let ca_crt = home.certs_d("docker", &key).join("ca.crt");
     std::fs::copy(&cert.cert, &ca_crt).expect("copy into certs.d");
 
@@ -445,23 +443,6 @@ fn self_signed_certificate_in_docker_certs_d_serves_login_and_status_check() {
         out.stdout.contains("check:    blocked:") && out.stdout.contains("not trusted"),
         "{out}"
     );
-}
-
-#[test]
-fn self_signed_certificate_for_another_name_names_the_names() {
-    let certs = Certs::new();
-    let cert = certs.self_signed("self", "DNS:registry.example.test");
-    let reg = registry(&cert);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
-
-    // Trusted byte for byte, yet still checked for its name.
-    let out = home.login(&reg.url(), &["--ca-file", s(&cert.cert)]);
-    let line = error_line(&out);
-    assert_mentions(&line, &["registry.example.test", "127.0.0.1"], &out);
-    assert_not_mentioned(&line, &["--ca-file", "certs.d", " CA"], &out);
-    home.assert_nothing_stored(&key);
 }
 
 // ---------------------------------------------------------------------------
@@ -558,76 +539,93 @@ fn unusable_certs_d_files_are_passed_over_and_named() {
     home.assert_stored(&key);
 }
 
-#[test]
-fn certificate_for_another_name_names_the_names_and_never_suggests_a_ca() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
-    let leaf = certs.leaf(
-        "server",
-        &ca,
-        "DNS:registry.example.test,DNS:mirror.example.test",
-        None,
-    );
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
+/// A certificate the user trusts (its issuer given with `--ca-file`) that is
+/// still wrong: one error line names what is wrong, and suggests no fix that
+/// would not help; nothing is stored.
+struct Refusal {
+    what: &'static str,
+    /// The server's certificate, and the file given to `--ca-file`.
+    make: fn(&Certs) -> (Pair, PathBuf),
+    /// Log in with `HOST:PORT` as typed (`true`) or `https://HOST:PORT`.
+    by_key: bool,
+    /// `{key}` stands for the registry's `127.0.0.1:PORT`.
+    mentions: &'static [&'static str],
+    not_mentioned: &'static [&'static str],
+}
 
-    let out = home.login(&reg.url(), &["--ca-file", s(&ca.cert)]);
-    let line = error_line(&out);
-    assert_mentions(
-        &line,
-        &[
+const REFUSALS: &[Refusal] = &[
+    Refusal {
+        // Trusted byte for byte, yet still checked for its name.
+        what: "a self-signed certificate for another name",
+        make: |c| {
+            let cert = c.self_signed("self", "DNS:registry.example.test");
+            let trust = cert.cert.clone();
+            (cert, trust)
+        },
+        by_key: false,
+        mentions: &["registry.example.test", "127.0.0.1"],
+        not_mentioned: &["--ca-file", "certs.d", " CA"],
+    },
+    Refusal {
+        what: "a CA's certificate for other names",
+        make: |c| {
+            let ca = c.ca("private");
+            let names = "DNS:registry.example.test,DNS:mirror.example.test";
+            (c.leaf("server", &ca, names, None), ca.cert)
+        },
+        by_key: false,
+        mentions: &[
             "registry.example.test",
             "mirror.example.test",
             "not for 127.0.0.1",
         ],
-        &out,
-    );
-    assert_not_mentioned(&line, &["--ca-file", "certs.d", "unknown CA"], &out);
-    home.assert_nothing_stored(&key);
-}
+        not_mentioned: &["--ca-file", "certs.d", "unknown CA"],
+    },
+    Refusal {
+        what: "an expired certificate from a trusted CA",
+        make: |c| {
+            let ca = c.ca("private");
+            let dates = ("20200101000000Z", "20210101000000Z");
+            (c.leaf("server", &ca, "IP:127.0.0.1", Some(dates)), ca.cert)
+        },
+        by_key: false,
+        mentions: &["{key}", "expired on 2021-01-01 00:00 UTC"],
+        not_mentioned: &["--ca-file", "certs.d", "unknown CA"],
+    },
+    Refusal {
+        what: "an expired self-signed certificate, trusted",
+        make: |c| {
+            let dates = ("20200101000000Z", "20220301120000Z");
+            let cert = c.self_signed_dated("self", "IP:127.0.0.1", dates);
+            let trust = cert.cert.clone();
+            (cert, trust)
+        },
+        by_key: true,
+        mentions: &["{key}", "expired on 2022-03-01 12:00 UTC"],
+        not_mentioned: &["--ca-file", "certs.d", "self-signed"],
+    },
+];
 
 #[test]
-fn expired_certificate_says_expired_and_when() {
-    let certs = Certs::new();
-    let ca = certs.ca("private");
-    let leaf = certs.leaf(
-        "server",
-        &ca,
-        "IP:127.0.0.1",
-        Some(("20200101000000Z", "20210101000000Z")),
-    );
-    let reg = registry(&leaf);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
-
-    let out = home.login(&reg.url(), &["--ca-file", s(&ca.cert)]);
-    let line = error_line(&out);
-    assert_mentions(&line, &[&key, "expired on 2021-01-01 00:00 UTC"], &out);
-    assert_not_mentioned(&line, &["--ca-file", "certs.d", "unknown CA"], &out);
-    home.assert_nothing_stored(&key);
-}
-
-#[test]
-fn expired_self_signed_certificate_says_expired_even_when_trusted() {
-    let certs = Certs::new();
-    let cert = certs.self_signed_dated(
-        "self",
-        "IP:127.0.0.1",
-        ("20200101000000Z", "20220301120000Z"),
-    );
-    let reg = registry(&cert);
-    let home = Home::new();
-    let key = reg.addr();
-    home.claim(&key);
-
-    let out = home.login(&key, &["--ca-file", s(&cert.cert)]);
-    let line = error_line(&out);
-    assert_mentions(&line, &[&key, "expired on 2022-03-01 12:00 UTC"], &out);
-    assert_not_mentioned(&line, &["--ca-file", "certs.d", "self-signed"], &out);
-    home.assert_nothing_stored(&key);
+fn a_trusted_certificate_that_is_wrong_is_refused_naming_why() {
+    for r in REFUSALS {
+        let certs = Certs::new();
+        let (pair, trust) = (r.make)(&certs);
+        let (reg, home, key) = serve(&pair);
+        let url = if r.by_key { key.clone() } else { reg.url() };
+        let out = home.login(&url, &["--ca-file", s(&trust)]);
+        let line = error_line(&out);
+        let mentions: Vec<String> = r
+            .mentions
+            .iter()
+            .map(|m| m.replace("{key}", &key))
+            .collect();
+        let mentions: Vec<&str> = mentions.iter().map(String::as_str).collect();
+        assert_mentions(&line, &mentions, &out);
+        assert_not_mentioned(&line, r.not_mentioned, &out);
+        home.assert_nothing_stored(&key);
+        eprintln!("refused as it should: {}", r.what);
+    }
 }
 
 // ---------------------------------------------------------------------------
