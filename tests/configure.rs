@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::bin::{self, Env};
-use common::harbor::{Account, HarborStandin, StandinOptions};
-use common::registry::Registry;
+use common::harbor::Account;
+use common::registry::Harbor;
 use serde_json::{Value, json};
 
 const KEY: &str = "hub.k8s.ucar.edu";
@@ -314,11 +314,8 @@ fn auth_b64(user: &str, secret: &str) -> String {
 
 #[test]
 fn plaintext_secrets_move_into_the_keychain_after_a_check() {
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user("jdoe@ucar.edu", "good-cli-secret-1")],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
+    let Harbor { registry, standin } =
+        Harbor::start(vec![Account::user("jdoe@ucar.edu", "good-cli-secret-1")]);
     let key = registry.addr();
     let env = env();
     env.watch_secret("good-cli-secret-1");
@@ -369,11 +366,8 @@ fn plaintext_secrets_move_into_the_keychain_after_a_check() {
 
 #[test]
 fn a_rejected_plaintext_secret_stays_and_is_reported() {
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user("jdoe@ucar.edu", "current-secret")],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
+    let Harbor { registry, standin } =
+        Harbor::start(vec![Account::user("jdoe@ucar.edu", "current-secret")]);
     let key = registry.addr();
     let env = env();
     let stale = auth_b64("jdoe@ucar.edu", "stale-secret-22");
@@ -548,11 +542,8 @@ fn clients_sharing_one_file_edit_it_once() {
 /// configure waits on the registry: its entry survives configure's save.
 #[test]
 fn a_write_by_another_program_during_the_check_is_kept() {
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user("jdoe@ucar.edu", "good-cli-secret-7")],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
+    let Harbor { registry, standin } =
+        Harbor::start(vec![Account::user("jdoe@ucar.edu", "good-cli-secret-7")]);
     let key = registry.addr();
     let env = env();
     env.watch_secret("good-cli-secret-7");

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, Output};
 use common::docker::{self, Dockerd, Podman, assert_failed, assert_ok, configure_clients, skopeo};
-use common::harbor::{self, Account, HarborStandin, StandinOptions, TokenLogEntry, now};
+use common::harbor::{self, Account, HarborStandin, TokenLogEntry, now};
 use common::keychain::{self, KeyutilsCleanup, SecretService};
 use common::oci::make_oci_layout_with_digest;
-use common::registry::Registry;
+use common::registry::{Harbor, Registry};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -46,12 +46,7 @@ struct Rig {
 
 impl Rig {
     fn start() -> Rig {
-        let standin = HarborStandin::start(StandinOptions {
-            accounts: accounts(),
-            ..StandinOptions::default()
-        });
-        let registry = Registry::start_token(&standin);
-        standin.set_registry_url(&registry.addr());
+        let Harbor { registry, standin } = Harbor::start(accounts());
         Rig { registry, standin }
     }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::bin::{self, Env, NAME, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions};
 use common::keychain;
-use common::registry::Registry;
+use common::registry::{Harbor, Registry};
 use common::rig::KeyringUser;
 use serde_json::Value;
 
@@ -42,14 +42,13 @@ impl Rig {
     /// A stand-in with USER and ROBOT, a registry behind it, and a helper
     /// user on the kernel keyring with the check interval `interval`.
     fn start(interval: Option<&str>) -> Rig {
-        let standin = HarborStandin::start(StandinOptions {
+        let Harbor { registry, standin } = Harbor::start_with(StandinOptions {
             accounts: vec![
                 Account::user(USER, USER_SECRET),
                 Account::robot(ROBOT, ROBOT_SECRET),
             ],
             ..StandinOptions::default()
         });
-        let registry = Registry::start_token(&standin);
         let mut user = KeyringUser::new();
         if let Some(i) = interval {
             user.env.set(INTERVAL_ENV, i);
@@ -492,11 +491,7 @@ fn checks_racing_store_erase_and_logout_lose_no_index_update() {
 
 #[test]
 fn the_first_refusal_sends_one_desktop_notification() {
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user(USER, USER_SECRET)],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
+    let Harbor { registry, standin } = Harbor::start(vec![Account::user(USER, USER_SECRET)]);
     let key = registry.addr();
     let mut env = Env::new();
     let ss = keychain::SecretService::start(&env);

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use common::bin::{self, Env, Output};
 use common::harbor::{Account, HarborStandin, StandinOptions, now, rfc3339};
 use common::keychain;
-use common::registry::Registry;
+use common::registry::{Harbor, Registry};
 use common::rig::KeyringUser;
 use serde_json::{Value, json};
 
@@ -204,12 +204,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let standin = HarborStandin::start(StandinOptions {
-            accounts: accounts(),
-            ..StandinOptions::default()
-        });
-        let registry = Registry::start_token(&standin);
-        standin.set_registry_url(&registry.addr());
+        let Harbor { registry, standin } = Harbor::start(accounts());
         let home = Home::new();
         home.claim(&registry.addr());
         Fixture {
@@ -1550,13 +1545,14 @@ fn a_stored_address_of_another_host_never_gets_the_secret() {
 /// control bytes in its path (security review 2, item 9).
 #[test]
 fn control_characters_from_registries_and_files_are_escaped() {
-    let standin = HarborStandin::start(StandinOptions {
+    let Harbor {
+        registry,
+        standin: _standin,
+    } = Harbor::start_with(StandinOptions {
         accounts: accounts(),
         oidc_provider_name: "Entra\u{1b}]0;pwned\u{7}\u{1b}[2J ID".into(),
         ..StandinOptions::default()
     });
-    let registry = Registry::start_token(&standin);
-    standin.set_registry_url(&registry.addr());
     let home = Home::new();
     home.claim(&registry.addr());
     let out = home.login(

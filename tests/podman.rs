@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use common::bin::{self, Env, Output};
 use common::docker::{self, CLIENT_LIMIT, Podman, assert_failed, assert_ok};
-use common::harbor::{Account, HarborStandin, StandinOptions, TokenLogEntry};
+use common::harbor::{Account, HarborStandin, TokenLogEntry};
 use common::keychain::SecretService;
 use common::oci::make_oci_layout_with_digest;
-use common::registry::Registry;
+use common::registry::{Harbor, Registry};
 use serde_json::Value;
 
 const USER: &str = "jdoe@ucar.edu";
@@ -41,12 +41,7 @@ impl Desk {
         let ss = SecretService::start(&env);
         env.set_bus(ss.address());
         env.watch_secret(SECRET);
-        let standin = HarborStandin::start(StandinOptions {
-            accounts: vec![Account::user(USER, SECRET)],
-            ..StandinOptions::default()
-        });
-        let registry = Registry::start_token(&standin);
-        standin.set_registry_url(&registry.addr());
+        let Harbor { registry, standin } = Harbor::start(vec![Account::user(USER, SECRET)]);
         Desk {
             ss,
             env,

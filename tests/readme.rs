@@ -24,7 +24,7 @@ use common::docs;
 use common::harbor::{Account, HarborStandin, StandinOptions, now};
 use common::keychain::KeyutilsCleanup;
 use common::oci::make_oci_layout_with_digest;
-use common::registry::Registry;
+use common::registry::{Harbor, Registry};
 use common::rig::KeyringUser;
 use serde_json::Value;
 
@@ -292,14 +292,13 @@ struct Tour {
 
 impl Tour {
     fn new() -> Tour {
-        let standin = HarborStandin::start(StandinOptions {
+        let Harbor { registry, standin } = Harbor::start_with(StandinOptions {
             accounts: vec![
                 Account::user(USER, USER_SECRET),
                 Account::robot(ROBOT, ROBOT_SECRET),
             ],
             ..StandinOptions::default()
         });
-        let registry = Registry::start_token(&standin);
         let tls = Registry::start_tls_basic(TLS_USER, TLS_SECRET);
         let KeyringUser {
             keyring: cleanup,

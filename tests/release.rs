@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use common::bin::{self, Env, Output};
 use common::docker::{self, Dockerd, assert_ok, skopeo};
-use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup};
 use common::oci::make_oci_layout_with_digest;
-use common::registry::{Registry, openssl};
+use common::registry::{Harbor, openssl};
 use sha2::{Digest, Sha256};
 
 const NAME: &str = "docker-credential-harbor";
@@ -574,12 +574,7 @@ fn release_install_then_configure_login_and_docker_pull() {
     assert!(out.stdout.contains(&format!("{NAME} ({NAME}) ")), "{out}");
 
     // The Harbor stand-in and its registry.
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user(USER, SECRET)],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
-    standin.set_registry_url(&registry.addr());
+    let Harbor { registry, standin } = Harbor::start(vec![Account::user(USER, SECRET)]);
     let addr = registry.addr();
     let cleanup = KeyutilsCleanup::default();
     cleanup.add(&addr);

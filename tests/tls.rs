@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::bin::{self, Output};
-use common::harbor::{Account, HarborStandin, StandinOptions};
+use common::harbor::{Account, HarborStandin};
 use common::keychain;
-use common::registry::{Registry, openssl};
+use common::registry::{Harbor, Registry, openssl};
 use common::rig::KeyringUser;
 
 const USER: &str = "tlsuser";
@@ -673,12 +673,7 @@ fn configure_checks_a_plaintext_secret_through_certs_d_before_moving_it() {
 /// A Harbor on loopback over plain HTTP: the stand-in's token service and a
 /// docker-registry that trusts its tokens.
 fn plain_harbor() -> (HarborStandin, Registry) {
-    let standin = HarborStandin::start(StandinOptions {
-        accounts: vec![Account::user(USER, SECRET)],
-        ..StandinOptions::default()
-    });
-    let registry = Registry::start_token(&standin);
-    standin.set_registry_url(&registry.addr());
+    let Harbor { registry, standin } = Harbor::start(vec![Account::user(USER, SECRET)]);
     (standin, registry)
 }
 

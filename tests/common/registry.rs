@@ -362,10 +362,15 @@ pub struct Harbor {
 
 impl Harbor {
     pub fn start(accounts: Vec<Account>) -> Harbor {
-        let standin = HarborStandin::start(StandinOptions {
+        Harbor::start_with(StandinOptions {
             accounts,
             ..StandinOptions::default()
-        });
+        })
+    }
+
+    /// A stand-in started with `options` (OIDC provider name, ...), and its registry.
+    pub fn start_with(options: StandinOptions) -> Harbor {
+        let standin = HarborStandin::start(options);
         let registry = Registry::start_token(&standin);
         standin.set_registry_url(&registry.addr());
         Harbor { registry, standin }
