@@ -216,6 +216,16 @@ fn token_requests(log: &[TokenLogEntry], account: &str, repo: &str, action: &str
         .count()
 }
 
+/// A client run that failed because the registry refused it (not because
+/// the helper failed).
+fn assert_refused(out: &Output, what: &str) {
+    assert_failed(out, what);
+    assert!(
+        is_auth_error(&out.stderr),
+        "{what}: an authentication error\n{out}"
+    );
+}
+
 /// Error text the clients print when the registry refuses them.
 fn is_auth_error(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
@@ -461,11 +471,7 @@ fn docker_journey(
     rmi(&d, env, &image);
     rig.standin.clear_token_log();
     let pull = d.docker(env, &["pull", &image]);
-    assert_failed(&pull, "docker pull after logout");
-    assert!(
-        is_auth_error(&pull.stderr),
-        "an authentication error\n{pull}"
-    );
+    assert_refused(&pull, "docker pull after logout");
     let log = rig.standin.token_log();
     assert!(
         log.iter().all(|e| e.account.is_none()),
@@ -659,15 +665,13 @@ fn podman_and_skopeo_journey() {
     assert!(!bin::list(env).contains_key(&addr));
     assert_cred_helper_kept(env, &addr);
     let out = skopeo(env, &["inspect", "--tls-verify=false", &sk_image]);
-    assert_failed(&out, "skopeo inspect after logout");
-    assert!(is_auth_error(&out.stderr), "an authentication error\n{out}");
+    assert_refused(&out, "skopeo inspect after logout");
     assert_ok(
         &podman.podman(env, &["rmi", "-f", &image], b""),
         "podman rmi",
     );
     let out = podman.podman(env, &["pull", "--tls-verify=false", &image], b"");
-    assert_failed(&out, "podman pull after logout");
-    assert!(is_auth_error(&out.stderr), "an authentication error\n{out}");
+    assert_refused(&out, "podman pull after logout");
     assert_config_clean(&docker::auth_file(env), &[USER_SECRET]);
     env.assert_no_secret_in_files();
 }
@@ -761,11 +765,7 @@ fn robot_accounts_push_and_expire() {
     }
     rig.standin.clear_token_log();
     let expired_pull = d.docker(env, &["pull", &image]);
-    assert_failed(&expired_pull, "docker pull with an expired robot");
-    assert!(
-        is_auth_error(&expired_pull.stderr),
-        "an authentication error\n{expired_pull}"
-    );
+    assert_refused(&expired_pull, "docker pull with an expired robot");
     let log = rig.standin.token_log();
     assert!(
         log.iter()
@@ -901,11 +901,7 @@ fn ci_mode_without_any_keychain() {
     // Without the variables the pull is anonymous, and refused by the registry.
     rmi(&d, env, &image);
     let pull = d.docker_with(env, &[], &shared, &["pull", &image], b"");
-    assert_failed(&pull, "docker pull without CI variables");
-    assert!(
-        is_auth_error(&pull.stderr),
-        "an authentication error\n{pull}"
-    );
+    assert_refused(&pull, "docker pull without CI variables");
     // containers/image stops at a helper error: skopeo either goes on
     // anonymously (and is refused) or shows the helper's advice.
     let target = format!("docker://{image}");
