@@ -11,12 +11,10 @@
 
 use crate::store::Stored;
 
-/// Seconds a cached copy lives; `0` turns the cache off.
-pub const TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
 const DEFAULT_TTL: u64 = 600;
 
 pub fn ttl() -> u64 {
-    std::env::var(TTL_ENV)
+    std::env::var(crate::env_vars::CACHE_TTL)
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(DEFAULT_TTL)

@@ -18,8 +18,6 @@ use crate::paths;
 use crate::private_file;
 use crate::secret::Secret;
 
-/// Seconds between checks of a secret the registry accepted, or `off`.
-pub const INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
 /// Six hours: a web session outlives that, and a pull a few times a day
 /// then costs one token request per registry.
 pub const DEFAULT_INTERVAL: u64 = 21_600;
@@ -77,7 +75,7 @@ pub fn parse_interval(v: &serde_json::Value) -> std::result::Result<Interval, St
 /// default. A value that does not parse falls back to the default, with the
 /// reason for the caller to show.
 pub fn interval() -> (Interval, Option<String>) {
-    let configured = match std::env::var(INTERVAL_ENV) {
+    let configured = match std::env::var(crate::env_vars::CHECK_INTERVAL) {
         Ok(v) if !v.trim().is_empty() => Some(serde_json::Value::String(v)),
         _ => crate::settings::load()
             .ok()
@@ -194,7 +192,7 @@ fn spawn(key: &str) -> std::io::Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         // Not the check's business, and no secret belongs in its environment.
-        .env_remove(crate::ci_env::PASSWORD_ENV);
+        .env_remove(crate::env_vars::HARBOR_PASSWORD);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

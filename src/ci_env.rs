@@ -12,10 +12,6 @@
 use crate::registry;
 use crate::secret::Secret;
 
-pub const USERNAME_ENV: &str = "HARBOR_USERNAME";
-pub const PASSWORD_ENV: &str = "HARBOR_PASSWORD";
-pub const HOST_ENV: &str = "HARBOR_HOST";
-
 pub struct CiCredentials {
     pub username: String,
     pub secret: Secret<String>,
@@ -26,9 +22,13 @@ pub struct CiCredentials {
 /// The CI credentials, if both variables are set (and the registry they are
 /// for is a valid address).
 pub fn credentials() -> Option<CiCredentials> {
-    let username = std::env::var(USERNAME_ENV).ok().filter(|v| !v.is_empty())?;
-    let secret = std::env::var(PASSWORD_ENV).ok().filter(|v| !v.is_empty())?;
-    let registry = match std::env::var(HOST_ENV) {
+    let username = std::env::var(crate::env_vars::HARBOR_USERNAME)
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let secret = std::env::var(crate::env_vars::HARBOR_PASSWORD)
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let registry = match std::env::var(crate::env_vars::HARBOR_HOST) {
         Ok(h) if !h.trim().is_empty() => registry::normalize(&h).ok()?,
         _ => registry::normalize(&crate::settings::default_registry().ok()?).ok()?,
     };

@@ -20,6 +20,7 @@ pub mod ci_env;
 pub mod cli;
 pub mod clients;
 pub mod desktop;
+pub mod env_vars;
 pub mod error;
 #[cfg(feature = "net")]
 pub mod harbor;

@@ -9,7 +9,6 @@ use crate::paths;
 
 /// The registry this tool was first built for.
 pub const DEFAULT_REGISTRY: &str = "hub.k8s.ucar.edu";
-pub const REGISTRY_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -41,7 +40,7 @@ pub fn load() -> Result<Settings> {
 /// The registry to use when the user names none: the environment, then the
 /// settings file, then [`DEFAULT_REGISTRY`].
 pub fn default_registry() -> Result<String> {
-    if let Ok(r) = std::env::var(REGISTRY_ENV)
+    if let Ok(r) = std::env::var(crate::env_vars::REGISTRY)
         && !r.trim().is_empty()
     {
         return Ok(r.trim().to_string());

@@ -263,8 +263,8 @@ fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Resu
                  {} and {} are set (CI mode), so the keychain is not used; \
                  unset them and run configure again to move it",
                 file.path.display(),
-                crate::ci_env::USERNAME_ENV,
-                crate::ci_env::PASSWORD_ENV
+                crate::env_vars::HARBOR_USERNAME,
+                crate::env_vars::HARBOR_PASSWORD
             );
             ok = false;
             continue;

@@ -41,11 +41,6 @@ use windows as platform;
 /// The keychain service name every entry is filed under; the registry key is the user.
 pub const SERVICE: &str = crate::NAME;
 
-/// Forces one keychain, e.g. `secret-service`, `keyutils` or (in WSL) `windows`.
-pub const STORE_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_STORE";
-/// Seconds a keychain call may take (default 10).
-pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
-
 /// Secrets larger than this are not registry secrets (Harbor's are 32 characters,
 /// JWT identity tokens a few KiB) and would overflow some keychains.
 pub const MAX_SECRET: usize = 16 * 1024;
@@ -76,11 +71,12 @@ pub fn choose() -> Result<StoreKind> {
 
 /// The keychain named by `DOCKER_CREDENTIAL_HARBOR_STORE`, if any.
 pub fn forced() -> Result<Option<StoreKind>> {
-    match std::env::var(STORE_ENV) {
+    let var = crate::env_vars::STORE;
+    match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => {
             let kind = StoreKind::parse(&v).ok_or_else(|| {
                 Error::Config(format!(
-                    "{STORE_ENV}={v:?} is not a keychain this program knows; use one of: {}",
+                    "{var}={v:?} is not a keychain this program knows; use one of: {}",
                     platform::SUPPORTED
                         .iter()
                         .map(|k| k.name())
@@ -97,14 +93,14 @@ pub fn forced() -> Result<Option<StoreKind>> {
             #[cfg(target_os = "linux")]
             if kind == StoreKind::WindowsViaWsl && !wsl::detected() {
                 return Err(Error::Config(format!(
-                    "{STORE_ENV}={} needs WSL, and this is not WSL (WSL_DISTRO_NAME and \
+                    "{var}={} needs WSL, and this is not WSL (WSL_DISTRO_NAME and \
                      WSL_INTEROP are not both set and there is no WSLInterop binfmt entry)",
                     kind.name()
                 )));
             }
             if !kind.supported() {
                 return Err(Error::Config(format!(
-                    "{STORE_ENV}={} is not available on this operating system",
+                    "{var}={} is not available on this operating system",
                     kind.name()
                 )));
             }
@@ -160,7 +156,7 @@ pub const SHARED_LOGIN: &str = wsl::HOW;
 pub const SHARED_LOGIN: &str = "";
 
 pub fn timeout() -> Duration {
-    std::env::var(TIMEOUT_ENV)
+    std::env::var(crate::env_vars::TIMEOUT)
         .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0)

@@ -30,8 +30,6 @@ const BINFMT: [&str; 2] = [
 /// How to get the shared login, for every line that says it is not in use.
 pub const HOW: &str = "to share one login with Windows, install docker-credential-harbor.exe on \
     Windows and put it on PATH, or name it as \"windows_helper\" in the settings file (README: WSL)";
-/// `check::INTERVAL_ENV`, spelt out: `check` reads the store, not the reverse.
-const CHECK_INTERVAL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
 /// Longest wait for the pipes to close once the .exe has exited (a process
 /// it left behind may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
@@ -298,13 +296,13 @@ fn run(action: &str, input: Secret<String>) -> Ran {
         .process_group(0)
         // Settings for this side only; the CI variables would be secrets in
         // its environment.
-        .env_remove(super::STORE_ENV)
-        .env_remove(crate::ci_env::USERNAME_ENV)
-        .env_remove(crate::ci_env::PASSWORD_ENV)
-        .env_remove(crate::ci_env::HOST_ENV)
+        .env_remove(crate::env_vars::STORE)
+        .env_remove(crate::env_vars::HARBOR_USERNAME)
+        .env_remove(crate::env_vars::HARBOR_PASSWORD)
+        .env_remove(crate::env_vars::HARBOR_HOST)
         // This side runs the background checks; the bridge's gets must not
         // start a second one on Windows. WSLENV carries it across interop.
-        .env(CHECK_INTERVAL_ENV, "off")
+        .env(crate::env_vars::CHECK_INTERVAL, "off")
         .env("WSLENV", wslenv());
     let limit = super::timeout();
     let started = Instant::now();
@@ -386,7 +384,7 @@ fn run(action: &str, input: Secret<String>) -> Ran {
 
 /// `WSLENV` with the check interval added, so interop passes it on.
 fn wslenv() -> String {
-    let var = format!("{}/w", CHECK_INTERVAL_ENV);
+    let var = format!("{}/w", crate::env_vars::CHECK_INTERVAL);
     match std::env::var("WSLENV") {
         Ok(v) if !v.is_empty() => format!("{v}:{var}"),
         _ => var,
@@ -557,10 +555,5 @@ mod tests {
             (key, nasty.as_str())
         );
         assert_eq!(parsed.secret.expose(), &nasty);
-    }
-
-    #[test]
-    fn the_check_interval_variable_is_the_one_check_reads() {
-        assert_eq!(super::CHECK_INTERVAL_ENV, crate::check::INTERVAL_ENV);
     }
 }

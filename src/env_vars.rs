@@ -1,0 +1,19 @@
+//! The environment variables the tool reads, named once: a leaf module, so
+//! that the keychain code, the checks and the CI mode share one spelling
+//! without importing each other.
+
+/// Forces one keychain, e.g. `secret-service`, `keyutils` or (in WSL) `windows`.
+pub const STORE: &str = "DOCKER_CREDENTIAL_HARBOR_STORE";
+/// Seconds a keychain call may take (default 10).
+pub const TIMEOUT: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
+/// Seconds a cached copy lives; `0` turns the cache off.
+pub const CACHE_TTL: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
+/// Seconds between checks of a secret the registry accepted, or `off`.
+pub const CHECK_INTERVAL: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
+/// The default registry of `login`, `logout` and `status`.
+pub const REGISTRY: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
+/// CI mode (see [`crate::ci_env`]): the pipeline's credentials...
+pub const HARBOR_USERNAME: &str = "HARBOR_USERNAME";
+pub const HARBOR_PASSWORD: &str = "HARBOR_PASSWORD";
+/// ...and the one registry they are for.
+pub const HARBOR_HOST: &str = "HARBOR_HOST";
