@@ -1,7 +1,7 @@
 //! Where each client keeps its registry logins: docker's `config.json`,
 //! containers' `auth.json` (podman, skopeo, buildah) and its per-boot copy,
 //! Helm's and Apptainer's files, and the name these files give this helper.
-//! `config` edits them; `configure` and `doctor` walk them.
+//! `auth_file` edits them; `configure` and `doctor` walk them.
 
 use std::path::{Path, PathBuf};
 
