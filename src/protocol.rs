@@ -85,9 +85,12 @@ pub fn parse_store(input: &str) -> Result<Credentials> {
         ));
     }
     let mut de = serde_json::Deserializer::from_str(input);
-    let creds = de
-        .deserialize_any(CredentialsVisitor)
-        .map_err(|e| Error::BadInput(format!("invalid credentials JSON: {}", describe(&e))))?;
+    let creds = de.deserialize_any(CredentialsVisitor).map_err(|e| {
+        Error::BadInput(format!(
+            "invalid credentials JSON: {}",
+            without_position(&e)
+        ))
+    })?;
     if creds.server_url.is_empty() {
         return Err(Error::MissingServerUrl);
     }
@@ -99,7 +102,7 @@ pub fn parse_store(input: &str) -> Result<Credentials> {
 
 /// serde_json's message without the position. Type errors never quote the
 /// value because the visitors below reject every non-string type themselves.
-fn describe(e: &serde_json::Error) -> String {
+fn without_position(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),

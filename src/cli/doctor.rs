@@ -70,14 +70,17 @@ fn says(path: &Path, key: &str, name: &str) -> Says {
     }
 }
 
-fn describe(s: &Says) -> String {
-    match s {
-        Says::Missing => "does not exist".into(),
-        Says::Unreadable(e) => format!("cannot be read ({e})"),
-        Says::Helper(h) if h == HELPER => "credHelpers: this helper".into(),
-        Says::Helper(h) => format!("credHelpers: docker-credential-{h}"),
-        Says::Plaintext(k) => format!("a plaintext secret under auths[{}]", k.join(", ")),
-        Says::Nothing => "nothing for this registry".into(),
+impl Says {
+    /// What the file says, in words.
+    fn line(&self) -> String {
+        match self {
+            Says::Missing => "does not exist".into(),
+            Says::Unreadable(e) => format!("cannot be read ({e})"),
+            Says::Helper(h) if h == HELPER => "credHelpers: this helper".into(),
+            Says::Helper(h) => format!("credHelpers: docker-credential-{h}"),
+            Says::Plaintext(k) => format!("a plaintext secret under auths[{}]", k.join(", ")),
+            Says::Nothing => "nothing for this registry".into(),
+        }
     }
 }
 
@@ -104,7 +107,7 @@ fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &
     let mut decided = false;
     for (i, (path, note)) in files.iter().enumerate() {
         let s = says(path, key, name);
-        println!("    {}. {}{note}: {}", i + 1, path.display(), describe(&s));
+        println!("    {}. {}{note}: {}", i + 1, path.display(), s.line());
         if decided {
             if let Says::Helper(h) = &s
                 && h != HELPER

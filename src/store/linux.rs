@@ -118,7 +118,7 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
             let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()
                 .map_err(|e| Error::KeychainUnavailable {
                     store: kind,
-                    reason: format!("cannot reach it: {}", super::describe(&e)),
+                    reason: format!("cannot reach it: {}", super::keyring_error(&e)),
                     hint: SS_HINT,
                 })?;
             Ok(SECRET_SERVICE.get_or_init(|| store).clone())
@@ -164,7 +164,7 @@ pub fn max_blob(kind: StoreKind) -> Option<usize> {
 /// The item was deleted (by a concurrent `erase`) between the search that
 /// found it and the call that used it: for the caller that is "not there".
 pub fn vanished(e: &keyring_core::Error) -> bool {
-    let text = super::describe(e);
+    let text = super::keyring_error(e);
     text.contains("Object does not exist")
         || text.contains("UnknownObject")
         // gnome-keyring quotes the name with typographic quotes.
@@ -173,7 +173,7 @@ pub fn vanished(e: &keyring_core::Error) -> bool {
 
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     use keyring_core::Error as K;
-    let reason = super::describe(&e);
+    let reason = super::keyring_error(&e);
     match (kind, &e) {
         (StoreKind::Keyutils, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
             store: kind,

@@ -54,12 +54,12 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     match &e {
         keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {
             store: kind,
-            reason: super::describe(&e),
+            reason: super::keyring_error(&e),
             hint: "unlock the login keychain (Keychain Access) and allow access when asked",
         },
         _ => Error::Keychain {
             store: kind,
-            reason: super::describe(&e),
+            reason: super::keyring_error(&e),
         },
     }
 }

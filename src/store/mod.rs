@@ -407,7 +407,7 @@ pub fn check_size(kind: StoreKind, stored: &Stored) -> Result<()> {
 
 /// A keychain error as a one-line message; never includes secret bytes
 /// (the variants that carry them are described, not printed).
-fn describe(e: &keyring_core::Error) -> String {
+fn keyring_error(e: &keyring_core::Error) -> String {
     use keyring_core::Error as K;
     match e {
         K::BadEncoding(_) => "the stored entry is not valid UTF-8".into(),

@@ -60,7 +60,7 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
         },
         _ => Error::Keychain {
             store: kind,
-            reason: super::describe(&e),
+            reason: super::keyring_error(&e),
         },
     }
 }
