@@ -202,20 +202,6 @@ fn pushed_digest(out: &Output) -> String {
         .to_string()
 }
 
-/// Token requests by `account` that succeeded and asked for `action` on `repo`.
-fn token_requests(log: &[TokenLogEntry], account: &str, repo: &str, action: &str) -> usize {
-    let prefix = format!("repository:{repo}:");
-    log.iter()
-        .filter(|e| e.account.as_deref() == Some(account) && e.status == 200)
-        .filter(|e| {
-            e.scopes.iter().flat_map(|s| s.split(' ')).any(|s| {
-                s.strip_prefix(&prefix)
-                    .is_some_and(|acts| acts.split(',').any(|a| a == action))
-            })
-        })
-        .count()
-}
-
 /// A client run that failed because the registry refused it (not because
 /// the helper failed).
 fn assert_refused(out: &Output, what: &str) {
@@ -414,7 +400,7 @@ fn docker_journey(
     let digest = pushed_digest(&push);
     let log = rig.standin.token_log();
     assert!(
-        token_requests(&log, USER, "proj/img", "push") >= 1,
+        harbor::token_requests(&log, USER, "proj/img", "push") >= 1,
         "docker push got a push token for {USER}: {log:?}"
     );
     assert!(
@@ -442,7 +428,7 @@ fn docker_journey(
     assert!(has_image(&d, env, &image), "{image} is back after the pull");
     let log = rig.standin.token_log();
     assert!(
-        token_requests(&log, USER, "proj/img", "pull") >= 1,
+        harbor::token_requests(&log, USER, "proj/img", "pull") >= 1,
         "docker pull got a pull token for {USER}: {log:?}"
     );
 
@@ -584,7 +570,7 @@ fn podman_and_skopeo_journey() {
     let out = skopeo(env, &["copy", "--dest-tls-verify=false", &src, &sk_image]);
     assert_ok(&out, "skopeo copy oci -> registry");
     assert!(
-        token_requests(&rig.standin.token_log(), USER, "proj/sk", "push") >= 1,
+        harbor::token_requests(&rig.standin.token_log(), USER, "proj/sk", "push") >= 1,
         "skopeo copy got a push token for {USER}: {:?}",
         rig.standin.token_log()
     );
@@ -606,7 +592,7 @@ fn podman_and_skopeo_journey() {
     let out = podman.podman(env, &["push", "--tls-verify=false", &image], b"");
     assert_ok(&out, "podman push");
     assert!(
-        token_requests(&rig.standin.token_log(), USER, "proj/pm", "push") >= 1,
+        harbor::token_requests(&rig.standin.token_log(), USER, "proj/pm", "push") >= 1,
         "podman push got a push token for {USER}: {:?}",
         rig.standin.token_log()
     );
@@ -621,7 +607,7 @@ fn podman_and_skopeo_journey() {
     let out = podman.podman(env, &["pull", "--tls-verify=false", &image], b"");
     assert_ok(&out, "podman pull");
     assert!(
-        token_requests(&rig.standin.token_log(), USER, "proj/pm", "pull") >= 1,
+        harbor::token_requests(&rig.standin.token_log(), USER, "proj/pm", "pull") >= 1,
         "podman pull got a pull token for {USER}: {:?}",
         rig.standin.token_log()
     );
@@ -710,7 +696,7 @@ fn robot_accounts_push_and_expire() {
     assert_ok(&push, "docker push as the robot");
     let log = rig.standin.token_log();
     assert!(
-        token_requests(&log, ROBOT, "proj/robot", "push") >= 1,
+        harbor::token_requests(&log, ROBOT, "proj/robot", "push") >= 1,
         "the push token went to {ROBOT}: {log:?}"
     );
     let status = user.helper(&["status", "--json"], b"");
@@ -751,7 +737,7 @@ fn robot_accounts_push_and_expire() {
     let pull = d.docker(env, &["pull", &image]);
     assert_ok(&pull, "docker pull with a robot about to expire");
     assert!(
-        token_requests(&rig.standin.token_log(), SHORT_ROBOT, "proj/robot", "pull") >= 1,
+        harbor::token_requests(&rig.standin.token_log(), SHORT_ROBOT, "proj/robot", "pull") >= 1,
         "the pull token went to {SHORT_ROBOT}: {:?}",
         rig.standin.token_log()
     );
@@ -862,8 +848,8 @@ fn ci_mode_without_any_keychain() {
     assert_ok(&pull, "docker pull in CI mode");
     let log = rig.standin.token_log();
     assert!(
-        token_requests(&log, USER, "proj/ci", "push") >= 1
-            && token_requests(&log, USER, "proj/ci", "pull") >= 1,
+        harbor::token_requests(&log, USER, "proj/ci", "push") >= 1
+            && harbor::token_requests(&log, USER, "proj/ci", "pull") >= 1,
         "the CI credentials were used: {log:?}"
     );
 
@@ -1156,7 +1142,7 @@ fn mixed_round(
         .map(|(r, _)| r)
         .unwrap();
     assert!(
-        token_requests(&log, USER, repo, "pull") >= n,
+        harbor::token_requests(&log, USER, repo, "pull") >= n,
         "{round}: each client got a pull token ({} requests): {log:?}",
         log.len()
     );

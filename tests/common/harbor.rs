@@ -786,6 +786,20 @@ pub fn browser_script(dir: &Path) -> (PathBuf, PathBuf) {
     (script, ran)
 }
 
+/// Token requests by `account` that succeeded and asked for `action` on `repo`.
+pub fn token_requests(log: &[TokenLogEntry], account: &str, repo: &str, action: &str) -> usize {
+    let prefix = format!("repository:{repo}:");
+    log.iter()
+        .filter(|e| e.account.as_deref() == Some(account) && e.status == 200)
+        .filter(|e| {
+            e.scopes.iter().flat_map(|s| s.split(' ')).any(|s| {
+                s.strip_prefix(&prefix)
+                    .is_some_and(|acts| acts.split(',').any(|a| a == action))
+            })
+        })
+        .count()
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -844,7 +858,9 @@ fn run_openssl(args: &[&str]) -> Vec<u8> {
     openssl_with_stdin(args, b"")
 }
 
-fn openssl_with_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
+/// Run `openssl ARGS` with `input` on stdin; its stdout. Fails the test
+/// when openssl does (the one openssl runner of the rig).
+pub fn openssl_with_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
     let mut child = Command::new("openssl")
         .args(args)
         .stdin(Stdio::piped())

@@ -341,16 +341,7 @@ fn make_tls_certs(dir: &Path) -> TlsFiles {
 
 /// Runs `openssl ARGS`, failing the test with its stderr; returns stdout.
 pub fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("run openssl (Debian package `openssl`)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&super::harbor::openssl_with_stdin(args, b"")).into_owned()
 }
 
 /// A private Harbor: the stand-in token service with `accounts`, and a real
