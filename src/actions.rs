@@ -44,6 +44,9 @@ pub struct Context {
     ci: Option<CiCredentials>,
     /// Whether `get` may start a background check (see [`crate::check`]).
     checks: bool,
+    /// Whether a registry the index does not hold is one this helper is
+    /// configured for (see [`Context::served`]).
+    configured: Box<dyn Fn(&str) -> bool>,
 }
 
 impl Context {
@@ -56,7 +59,33 @@ impl Context {
             notices: paths::cache_dir().ok(),
             ci: ci_env::credentials(),
             checks: true,
+            configured: if std::env::var_os(crate::env_vars::BRIDGED).is_some()
+                || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists())
+            {
+                // Only the drop-in makes a client ask about every registry;
+                // without it this is a helper like any other, which keeps
+                // what it is given (and the WSL bridge's Linux side chose).
+                Box::new(|_| true)
+            } else {
+                Box::new(|key| {
+                    crate::settings::default_registry()
+                        .ok()
+                        .and_then(|d| registry::normalize(&d).ok())
+                        .is_some_and(|d| d == key)
+                        || crate::clients::routes_to_helper(key)
+                })
+            },
         }
+    }
+
+    /// Whether this helper serves `key`: it holds it (the index, CI mode), or
+    /// it is configured for it (the default registry, a client's
+    /// `credHelpers` entry). containers/image asks this helper first for
+    /// every registry (the registries.conf.d drop-in `configure` writes):
+    /// for any other, `store` fails so the auth file keeps the secret, and
+    /// `get` says not found without asking a keychain.
+    fn served(&self, key: &str, idx: &index::Index) -> bool {
+        self.ci_for(key).is_some() || idx.registries.contains_key(key) || (self.configured)(key)
     }
 
     fn index_dir(&self) -> Result<PathBuf> {
@@ -83,6 +112,11 @@ impl Context {
         index::load_lenient_in(&self.index_dir()?)
     }
 
+    fn index_exists(&self) -> bool {
+        self.index_dir()
+            .is_ok_and(|d| d.join(index::FILE_NAME).exists())
+    }
+
     fn notice_due(&self, name: &str, period_secs: u64) -> bool {
         match &self.notices {
             Some(dir) => crate::notice::due_in(dir, name, period_secs),
@@ -102,7 +136,14 @@ pub fn run(
     match action {
         "store" => {
             let input = protocol::read_input(stdin)?;
-            store(cx, protocol::parse_store(input.expose())?, stderr)?;
+            let creds = protocol::parse_store(input.expose())?;
+            let key = registry::normalize(&creds.server_url)?;
+            // A damaged index cannot say: then only the configuration decides.
+            let (idx, _) = cx.load_index()?;
+            if !cx.served(&key, &idx) {
+                return Err(Error::NotServed(key));
+            }
+            store(cx, creds, stderr)?;
             Ok(Secret::default())
         }
         "get" => {
@@ -349,6 +390,12 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
         );
     }
     let known = idx.registries.get(&key);
+    // Asked about every registry (containers/image with the drop-in): one
+    // nobody configured, absent from a sound index, is in no keychain either.
+    // A missing or damaged index proves nothing: then every keychain is asked.
+    if known.is_none() && damaged.is_none() && cx.index_exists() && !cx.served(&key, &idx) {
+        return Err(Error::NotFound);
+    }
     let with_entry = |username: String, secret: Secret<String>| Found {
         username,
         secret,

@@ -215,6 +215,60 @@ pub fn write_user_tmpfiles(keys: &[String], helper: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Whether a client's login file routes `key` to this helper (a
+/// `credHelpers` entry naming it, in any spelling of the key). Files that
+/// cannot be read route nothing.
+pub fn routes_to_helper(key: &str) -> bool {
+    let Ok(files) = login_files(false, false) else {
+        return false;
+    };
+    files.iter().any(|(_, path)| {
+        crate::auth_file::AuthFile::open(path).is_ok_and(|f| {
+            f.keys_with_helper(HELPER)
+                .iter()
+                .any(|k| crate::registry::normalize(k).is_ok_and(|n| n == key))
+        })
+    })
+}
+
+/// containers/image's drop-in that asks this helper first for every
+/// registry, before the auth files: `podman logout --all` empties the auth
+/// file's `credHelpers`, and without it the next `podman login` would write
+/// the secret there in plain text. Always under HOME: containers/image reads
+/// `$HOME/.config/containers/registries.conf.d`, whatever XDG_CONFIG_HOME says.
+pub fn containers_dropin_path() -> Result<PathBuf> {
+    Ok(home()?
+        .join(".config/containers/registries.conf.d")
+        .join("50-docker-credential-harbor.conf"))
+}
+
+/// Write (`on`) or remove the drop-in. Returns whether the file changed.
+pub fn write_containers_dropin(on: bool) -> Result<bool> {
+    let path = containers_dropin_path()?;
+    let old = std::fs::read(&path).ok();
+    if !on {
+        if old.is_none() {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path).map_err(|e| Error::file("cannot remove", &path, e))?;
+        return Ok(true);
+    }
+    let text = format!(
+        "# Written by `docker-credential-harbor configure`; `configure --undo` removes it.\n\
+         # `podman logout --all` empties credHelpers in the auth file: asking the helper\n\
+         # first keeps `podman login` (skopeo, buildah) storing through it. The helper\n\
+         # answers not-found and refuses to store for registries it is not configured\n\
+         # for, so those are kept in the auth file as before.\n\
+         credential-helpers = [\"{HELPER}\", \"containers-auth.json\"]\n"
+    );
+    if old.as_deref() == Some(text.as_bytes()) {
+        return Ok(false);
+    }
+    private_file::ensure_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    private_file::write_atomic(&path, text.as_bytes(), 0o600)?;
+    Ok(true)
+}
+
 /// Helm (>= 3.18) `registry login` writes and reads `$HELM_REGISTRY_CONFIG`,
 /// else `${HELM_CONFIG_HOME:-$XDG_CONFIG_HOME/helm}/registry/config.json`.
 /// `None` unless that variable is set, `helm` is on PATH or its config

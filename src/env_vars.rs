@@ -12,6 +12,9 @@ pub const CACHE_TTL: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
 pub const CHECK_INTERVAL: &str = "DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL";
 /// The default registry of `login`, `logout` and `status`.
 pub const REGISTRY: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
+/// Set by the WSL bridge for the Windows build it runs: the Linux side chose
+/// the registry, so every one it sends is served.
+pub const BRIDGED: &str = "DOCKER_CREDENTIAL_HARBOR_BRIDGED";
 /// CI mode (see [`crate::ci_env`]): the pipeline's credentials...
 pub const HARBOR_USERNAME: &str = "HARBOR_USERNAME";
 pub const HARBOR_PASSWORD: &str = "HARBOR_PASSWORD";

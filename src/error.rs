@@ -59,6 +59,13 @@ pub enum Error {
     Unauthorized(String),
     #[error("{0}")]
     Usage(String),
+    /// A `store` for a registry this helper is not configured for: the
+    /// client's next credential helper (containers' auth file) keeps it.
+    #[error(
+        "{0} is not a registry this helper is configured for; to keep its secret here: {name} configure --registry {0}",
+        name = crate::NAME
+    )]
+    NotServed(String),
 }
 
 fn hint_suffix(hint: &str) -> String {

@@ -57,6 +57,7 @@ impl Session {
             notices: Some(self.dir.path().join("cache")),
             ci: None,
             checks: false,
+            configured: Box::new(|_| true),
         }
     }
 
@@ -553,4 +554,73 @@ fn version_and_usage() {
         s.run("frobnicate", "").result,
         Err(Error::Usage(_))
     ));
+}
+
+fn store_input(url: &str, username: &str, secret: &str) -> String {
+    serde_json::json!({"ServerURL": url, "Username": username, "Secret": secret}).to_string()
+}
+
+/// With the registries.conf.d drop-in, containers/image asks this helper
+/// about every registry: it serves those it holds or is configured for; for
+/// any other, store fails (the auth file keeps it) and get is not found
+/// without a keychain call.
+#[test]
+fn asked_about_every_registry_only_configured_ones_are_served() {
+    const OTHER: &str = "other.example.org";
+    let s = Session::new(&[SecretService, Keyutils]);
+    let mut cx = s.cx();
+    cx.configured = Box::new(|key| key == KEY);
+    s.run_in(&cx, "store", &store_input(KEY, "alice", "s3cr3t"))
+        .ok();
+
+    let before = std::fs::read(s.index_path()).unwrap();
+    let out = s.run_in(&cx, "store", &store_input(OTHER, "bob", "b0b"));
+    assert_eq!(
+        out.err(),
+        format!(
+            "{OTHER} is not a registry this helper is configured for; \
+             to keep its secret here: docker-credential-harbor configure --registry {OTHER}"
+        )
+    );
+    assert_eq!(std::fs::read(s.index_path()).unwrap(), before);
+    assert_eq!(s.keychains.get(SecretService).keys(), vec![KEY.to_string()]);
+    assert!(s.keychains.get(Keyutils).keys().is_empty());
+
+    // No keychain is asked about it: with both down, still plain not found.
+    s.keychains.get(SecretService).set_down(true);
+    s.keychains.get(Keyutils).set_down(true);
+    assert_eq!(
+        s.run_in(&cx, "get", OTHER).quiet().err(),
+        Error::NotFound.to_string()
+    );
+    // Its erase succeeds, as containers/image <= 5.30 needs.
+    s.run_in(&cx, "erase", OTHER).quiet().ok();
+    s.keychains.get(SecretService).set_down(false);
+    s.keychains.get(Keyutils).set_down(false);
+
+    // Held in the index (a login of this tool's own), it is served.
+    let other = Session::new(&[SecretService]);
+    let mut cx = other.cx();
+    cx.configured = Box::new(|_| false);
+    let creds = protocol::Credentials {
+        server_url: OTHER.into(),
+        username: "bob".into(),
+        secret: Secret::new("b0b".into()),
+    };
+    store_with(&cx, creds, LoginFacts::default(), &mut Vec::new()).unwrap();
+    other
+        .run_in(&cx, "store", &store_input(OTHER, "bob", "new"))
+        .ok();
+    assert_eq!(
+        other.run_in(&cx, "get", OTHER).ok(),
+        answer(OTHER, "bob", "new")
+    );
+
+    // Without an index nothing is known: every keychain is asked.
+    std::fs::remove_file(other.index_path()).unwrap();
+    other.cache.invalidate(OTHER);
+    assert_eq!(
+        other.run_in(&cx, "get", OTHER).ok(),
+        answer(OTHER, "bob", "new")
+    );
 }

@@ -115,6 +115,9 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     }
     let runtime = clients::runtime_auth_path().map(|p| paths::canonical(&p));
     let mut runtime_keys = None;
+    // Whether the containers files were edited, and whether any still routes a
+    // registry to the helper (then the registries.conf.d drop-in is wanted).
+    let mut containers: Option<bool> = None;
     let mut state = load_state()?;
     let mut failed = false;
     for (client, mut file) in files {
@@ -186,8 +189,25 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         if runtime.as_ref() == Some(&file.path) {
             runtime_keys = Some(file.keys_with_helper(HELPER));
         }
+        if client == Client::Containers {
+            let routes = !file.keys_with_helper(HELPER).is_empty();
+            containers = Some(containers.unwrap_or(false) || routes);
+        }
     }
     save_state(&state)?;
+    if let Some(on) = containers
+        && clients::write_containers_dropin(on)?
+    {
+        let p = clients::containers_dropin_path()?;
+        if on {
+            println!(
+                "podman/skopeo/buildah: {}: asks this helper first, so `podman logout --all` cannot turn it off",
+                p.display()
+            );
+        } else {
+            println!("podman/skopeo/buildah: removed {}", p.display());
+        }
+    }
     if let Some(keys) = runtime_keys.filter(|_| clients::runtime_dir_is_xdg())
         && clients::write_user_tmpfiles(&keys, HELPER)?
     {

@@ -328,6 +328,15 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             ),
             &format!("add \"containers-auth.json\" as the first entry in {}", file.display()),
         ),
+        // The drop-in configure writes: this helper, then the auth files.
+        Some((file, list)) if list.first().map(String::as_str) == Some(HELPER)
+            && list.get(1).map(String::as_str) == Some("containers-auth.json") =>
+        {
+            println!(
+                "    {}: credential-helpers asks this helper first, then the auth files",
+                file.display()
+            )
+        }
         Some((file, list)) if list.first().map(String::as_str) != Some("containers-auth.json") => r.problem(
             &file,
             &format!(

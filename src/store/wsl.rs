@@ -303,6 +303,7 @@ fn run(action: &str, input: Secret<String>) -> Ran {
         // This side runs the background checks; the bridge's gets must not
         // start a second one on Windows. WSLENV carries it across interop.
         .env(crate::env_vars::CHECK_INTERVAL, "off")
+        .env(crate::env_vars::BRIDGED, "1")
         .env("WSLENV", wslenv());
     let limit = super::timeout();
     let started = Instant::now();
@@ -382,9 +383,14 @@ fn run(action: &str, input: Secret<String>) -> Ran {
     }
 }
 
-/// `WSLENV` with the check interval added, so interop passes it on.
+/// `WSLENV` with the check interval and the bridge's mark added, so interop
+/// passes them on.
 fn wslenv() -> String {
-    let var = format!("{}/w", crate::env_vars::CHECK_INTERVAL);
+    let var = format!(
+        "{}/w:{}/w",
+        crate::env_vars::CHECK_INTERVAL,
+        crate::env_vars::BRIDGED
+    );
     match std::env::var("WSLENV") {
         Ok(v) if !v.is_empty() => format!("{v}:{var}"),
         _ => var,
