@@ -540,6 +540,27 @@ fn after_logout_all_podman_login_still_stores_through_the_helper() {
         "podman pull after logout --all and login",
     );
 
+    // skopeo and buildah have the same `logout --all`, and the same way back.
+    for tool in ["skopeo", "buildah"] {
+        let args = ["logout", "--all"];
+        let out = match tool {
+            "skopeo" => d.skopeo(&args, b""),
+            _ => d.buildah(&args, b""),
+        };
+        assert_ok(&out, &format!("{tool} logout --all"));
+        assert_eq!(d.ss.count(&addr), 0, "{tool} logout --all erased it");
+        assert_ok(
+            &d.login(tool, &addr, USER, SECRET),
+            &format!("{tool} login"),
+        );
+        assert_eq!(
+            d.ss.count(&addr),
+            1,
+            "{tool} login stored through the helper"
+        );
+        assert_secret_in_no_file(&d.env, USER, SECRET);
+    }
+
     // Another registry: refused by the helper's store, kept by podman in
     // its auth file as without the helper, and read back from there.
     let other = Registry::start_basic("alice", "alice-basic-pass-92");
