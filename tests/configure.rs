@@ -364,28 +364,49 @@ fn plaintext_secrets_move_into_the_keychain_after_a_check() {
     bin::run(&env, &["erase"], key.as_bytes());
 }
 
+/// A plaintext secret the registry refuses opens nothing there, and may
+/// still open other systems (at UCAR often the old LDAP password): it is
+/// removed from the file and kept in no backup; configure succeeds.
 #[test]
-fn a_rejected_plaintext_secret_stays_and_is_reported() {
+fn a_refused_plaintext_secret_is_removed_from_the_file_and_its_backup() {
     let Harbor { registry, standin } =
         Harbor::start(vec![Account::user("jdoe@ucar.edu", "current-secret")]);
     let key = registry.addr();
     let env = env();
     let stale = auth_b64("jdoe@ucar.edu", "stale-secret-22");
+    let text =
+        format!(r#"{{"auths":{{"{key}":{{"auth":"{stale}"}},"quay.io":{{"auth":"eDp5"}}}}}}"#);
+    write(&docker_path(&env), &text);
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert_eq!(out.code(), 0, "every entry asked for is in place\n{out}");
+    let file = docker_path(&env);
+    let line = format!(
+        "docker: {}: removed the plaintext secret of jdoe@ucar.edu for {key}: the registry refused it; \
+         log in with `docker-credential-harbor login {key}`",
+        file.display()
+    );
+    assert!(out.stdout.lines().any(|l| l == line), "{out}");
+    assert!(
+        !out.stderr.contains("plaintext"),
+        "no warning about it\n{out}"
+    );
+    let after = read_json(&file);
+    assert!(after["auths"][&key].get("auth").is_none(), "{after}");
+    assert_eq!(
+        after["auths"]["quay.io"]["auth"], "eDp5",
+        "others kept: {after}"
+    );
+    assert_eq!(after["credHelpers"][&key], "harbor", "{after}");
+    for f in [file.clone(), file.with_extension("json.bak")] {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(!text.contains(&stale), "{}: {text}", f.display());
+    }
+    bin::assert_not_found(&env, &key);
+    // --no-verify still moves one without asking the registry.
     write(
-        &docker_path(&env),
+        &file,
         &format!(r#"{{"auths":{{"{key}":{{"auth":"{stale}"}}}}}}"#),
     );
-    let out = configure(&env, &["--docker", "--registry", &key]);
-    assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stderr.contains("was not moved"), "{out}");
-    assert!(!out.stderr.contains("stale-secret-22"), "{out}");
-    assert_eq!(
-        read_json(&docker_path(&env))["auths"][&key]["auth"],
-        stale.as_str(),
-        "left in place"
-    );
-    bin::assert_not_found(&env, &key);
-    // --no-verify moves it without asking the registry.
     standin.clear_token_log();
     let out = configure(&env, &["--docker", "--registry", &key, "--no-verify"]);
     assert_eq!(out.code(), 0, "{out}");
@@ -395,6 +416,45 @@ fn a_rejected_plaintext_secret_stays_and_is_reported() {
     );
     assert_eq!(bin::get_ok(&env, &key).1, "stale-secret-22");
     bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// A registry that cannot be asked says nothing about the secret: it stays,
+/// with one line saying why, and the credHelpers entry (which wins in that
+/// file) is in place, so configure succeeds.
+#[test]
+fn an_unreachable_registry_keeps_the_plaintext_secret_and_says_why() {
+    // A port nobody listens on.
+    let key = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let env = env();
+    let secret = auth_b64("jdoe@ucar.edu", "unchecked-secret-5");
+    write(
+        &docker_path(&env),
+        &format!(r#"{{"auths":{{"{key}":{{"auth":"{secret}"}}}}}}"#),
+    );
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    let lines: Vec<&str> = out
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("plaintext"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let start = format!(
+        "warning: docker: {}: the plaintext secret for {key} was left in the file: it could not be checked (",
+        docker_path(&env).display()
+    );
+    assert!(lines[0].starts_with(&start), "{out}");
+    assert!(
+        lines[0].ends_with("); run configure again when the registry can be reached"),
+        "{out}"
+    );
+    let after = read_json(&docker_path(&env));
+    assert_eq!(after["auths"][&key]["auth"], secret.as_str(), "{after}");
+    assert_eq!(after["credHelpers"][&key], "harbor", "{after}");
+    bin::assert_not_found(&env, &key);
 }
 
 /// Helm's, Apptainer's and nerdctl's files (the tools cannot be installed

@@ -399,15 +399,16 @@ fn a_stale_plaintext_secret_from_an_older_podman_login_no_longer_wins() {
     };
     assert_failed(&inspect(), "the stale secret wins before configure");
 
-    // configure checks the plaintext secret, finds it refused, keeps it and
-    // says so; the runtime file's credHelpers entry comes first anyway.
+    // configure checks the plaintext secret, finds it refused, and removes it.
     let out = d.helper(&["configure", "--registry", &addr]);
-    assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stderr.contains("was not moved"), "{out}");
-    assert!(
-        out.stdout.contains(&d.runtime_file().display().to_string()),
-        "{out}"
+    assert_eq!(out.code(), 0, "{out}");
+    let removed = format!(
+        "podman/skopeo/buildah: {}: removed the plaintext secret of {USER} for {addr}: the registry refused it",
+        d.runtime_file().display()
     );
+    assert!(out.stdout.lines().any(|l| l.starts_with(&removed)), "{out}");
+    let rt = read_json(&d.runtime_file());
+    assert!(rt["auths"][&addr].get("auth").is_none(), "{rt}");
     assert_ok(&inspect(), "the helper's secret wins after configure");
     assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
 }

@@ -289,19 +289,37 @@ fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Resu
             ok = false;
             continue;
         }
-        if !a.no_verify
-            && let Err(e) =
-                verify_plaintext(&found.auths_key, &found.username, &found.secret, &a.net)
-        {
-            eprintln!(
-                "warning: {who}: {}: the plaintext secret for {key} was not moved ({}); \
-                 run {}, or configure --no-verify",
-                file.path.display(),
-                e.one_line(),
-                crate::cmd(&format!("login {key}"))
-            );
-            ok = false;
-            continue;
+        if !a.no_verify {
+            match verify_plaintext(&found.auths_key, &found.username, &found.secret, &a.net) {
+                Ok(index::Verdict::Accepted) => {}
+                Ok(index::Verdict::Refused) => {
+                    // Dead here, and perhaps alive elsewhere (at UCAR often the
+                    // old LDAP password): kept nowhere, the backup included.
+                    file.strip_secret(&found.auths_key);
+                    println!(
+                        "{who}: {}: removed the plaintext secret of {} for {key}: the registry refused it; \
+                         log in with {}",
+                        file.path.display(),
+                        crate::text::escape(&found.username),
+                        crate::cmd(&format!("login {key}"))
+                    );
+                    continue;
+                }
+                other => {
+                    // Not known to be dead: the credHelpers entry wins over it
+                    // in this file, and it stays for a later run to check.
+                    let why = match other {
+                        Err(e) => e.one_line(),
+                        Ok(v) => format!("the check was {}", v.name()),
+                    };
+                    eprintln!(
+                        "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
+                         it could not be checked ({why}); run configure again when the registry can be reached",
+                        file.path.display(),
+                    );
+                    continue;
+                }
+            }
         }
         let expected = found.secret.clone();
         let stored_in = actions::store_with(
@@ -347,12 +365,9 @@ fn verify_plaintext(
     username: &str,
     secret: &crate::secret::Secret<String>,
     net: &NetArgs,
-) -> Result<()> {
+) -> Result<index::Verdict> {
     let client = crate::harbor::Client::connect(key, &net.options(None))?;
-    match client.verify(username, secret)? {
-        (index::Verdict::Refused, _) => Err(Error::Unauthorized("the registry refused it".into())),
-        _ => Ok(()),
-    }
+    client.verify(username, secret).map(|(v, _)| v)
 }
 
 /// The registry keys configure has set up (from its record), normalised:
