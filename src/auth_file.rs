@@ -39,6 +39,27 @@ pub struct AuthFile {
     /// What was changed, in order: replayed at save time onto the file as
     /// it is then, since another program may have written it meanwhile.
     edits: Vec<Edit>,
+    /// `~/.dockercfg`, the format before `config.json`: the whole object is
+    /// what `auths` is in the newer files.
+    legacy: bool,
+}
+
+/// The name of the legacy file docker and containers/image still read.
+pub const LEGACY_NAME: &str = ".dockercfg";
+
+/// The registry-to-credentials map of a file's object.
+fn auths(value: &Map<String, Value>, legacy: bool) -> Option<&Map<String, Value>> {
+    if legacy {
+        return Some(value);
+    }
+    value.get("auths").and_then(Value::as_object)
+}
+
+fn auths_mut(value: &mut Map<String, Value>, legacy: bool) -> Option<&mut Map<String, Value>> {
+    if legacy {
+        return Some(value);
+    }
+    value.get_mut("auths").and_then(Value::as_object_mut)
 }
 
 /// One change to a config file.
@@ -47,7 +68,8 @@ enum Edit {
     SetHelper(String, String),
     RestoreHelper(String, Option<String>, bool),
     CredsStore(Option<String>),
-    Strip(String),
+    /// An `auths` key; whether the file is the legacy one.
+    Strip(String, bool),
 }
 
 /// How long `save` waits for another writer's lock.
@@ -119,9 +141,9 @@ fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Opt
         Edit::CredsStore(None) => {
             value.shift_remove("credsStore");
         }
-        Edit::Strip(auths_key) => {
+        Edit::Strip(auths_key, legacy) => {
             if let Some(Value::Object(entry)) =
-                value.get_mut("auths").and_then(|a| a.get_mut(auths_key))
+                auths_mut(value, *legacy).and_then(|a| a.get_mut(auths_key))
             {
                 for f in SECRET_FIELDS.iter().chain(&["username"]) {
                     if let Some(mut v) = entry.shift_remove(*f) {
@@ -139,6 +161,7 @@ impl AuthFile {
     /// is not a JSON object is refused so the file is never clobbered.
     pub fn open(path: &Path) -> Result<AuthFile> {
         let path = crate::paths::canonical(path);
+        let legacy = path.file_name().is_some_and(|n| n == LEGACY_NAME);
         let original = read_if_there(&path)?;
         let value = parse(&path, original.as_deref())?;
         Ok(AuthFile {
@@ -147,6 +170,7 @@ impl AuthFile {
             value,
             stripped: false,
             edits: Vec::new(),
+            legacy,
         })
     }
 
@@ -218,7 +242,7 @@ impl AuthFile {
 
     /// Plaintext credentials in `auths` for the registry `key` (any spelling).
     pub fn plaintext(&self, key: &str) -> Vec<Plaintext> {
-        let Some(Value::Object(auths)) = self.value.get("auths") else {
+        let Some(auths) = auths(&self.value, self.legacy) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -239,13 +263,11 @@ impl AuthFile {
 
     /// Remove the secret fields of `auths[auths_key]`, leaving `{}` as docker does.
     pub fn strip_secret(&mut self, auths_key: &str) {
-        let there = self
-            .value
-            .get("auths")
+        let there = auths(&self.value, self.legacy)
             .and_then(|a| a.get(auths_key))
             .is_some_and(Value::is_object);
         if there {
-            let _ = self.edit(Edit::Strip(auths_key.to_string()));
+            let _ = self.edit(Edit::Strip(auths_key.to_string(), self.legacy));
             self.stripped = true;
         }
     }
@@ -323,7 +345,7 @@ impl AuthFile {
                 None => "bak".into(),
             });
             let mut content = if self.stripped {
-                strip_all_secrets(orig)?
+                strip_all_secrets(orig, self.legacy)?
             } else {
                 orig.clone()
             };
@@ -425,10 +447,10 @@ fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
 }
 
 /// The backup of a file whose secrets were moved: same content, no secrets.
-fn strip_all_secrets(orig: &[u8]) -> Result<Vec<u8>> {
+fn strip_all_secrets(orig: &[u8], legacy: bool) -> Result<Vec<u8>> {
     let mut v: Map<String, Value> = serde_json::from_slice(orig)
         .map_err(|e| Error::Config(format!("cannot re-read the original: {e}")))?;
-    if let Some(Value::Object(auths)) = v.get_mut("auths") {
+    if let Some(auths) = auths_mut(&mut v, legacy) {
         for (_, entry) in auths.iter_mut() {
             if let Value::Object(e) = entry {
                 for f in SECRET_FIELDS {
@@ -489,6 +511,44 @@ mod tests {
             assert!(r.is_err(), "{text}");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn the_legacy_dockercfg_holds_registries_at_the_top_level() {
+        let auth = base64::engine::general_purpose::STANDARD.encode("jdoe:s3cret");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(LEGACY_NAME);
+        let text = format!(
+            "{{\"https://hub.k8s.ucar.edu\":{{\"auth\":\"{auth}\",\"email\":\"x\"}},\"o.example\":{{\"auth\":\"{auth}\"}}}}"
+        );
+        std::fs::write(&p, &text).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
+        let found = f.plaintext("hub.k8s.ucar.edu");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].secret.expose(), "s3cret");
+        f.strip_secret(&found[0].auths_key);
+        f.save().unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(
+            v["https://hub.k8s.ucar.edu"],
+            serde_json::json!({"email": "x"})
+        );
+        assert_eq!(v["o.example"]["auth"], auth.as_str(), "others kept");
+        assert!(v.get("auths").is_none(), "no newer-format key added: {v}");
+        let backup = std::fs::read_to_string(d.path().join(".dockercfg.bak")).unwrap();
+        assert!(
+            !backup.contains(&auth),
+            "backup keeps no plaintext: {backup}"
+        );
+        // The same object under another name is the newer format: nothing at the top level.
+        let q = d.path().join("config.json");
+        std::fs::write(&q, &text).unwrap();
+        assert!(
+            AuthFile::open(&q)
+                .unwrap()
+                .plaintext("hub.k8s.ucar.edu")
+                .is_empty()
+        );
     }
 
     #[test]

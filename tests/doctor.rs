@@ -235,3 +235,71 @@ fn variables_that_send_clients_to_other_files_are_named() {
     let out = helper(&rig, true, &["doctor", "--registry", &key]);
     assert_eq!(out.code(), 0, "{out}");
 }
+
+/// A plaintext secret beside a `credHelpers` entry that wins in its file is
+/// still a secret on disk: doctor names it in every file it lists (the
+/// runtime file, docker's, the legacy `~/.dockercfg`), exits 1, and
+/// `configure` moves each one out.
+#[test]
+fn a_plaintext_secret_beside_the_helpers_entry_is_named_and_configure_moves_it() {
+    let rig = rig("doctor_beside");
+    let env = &rig.env;
+    let key = rig.host("hub");
+    let out = helper(&rig, true, &["configure", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        helper(&rig, true, &["doctor", "--registry", &key]).code(),
+        0
+    );
+
+    let auth = base64::engine::general_purpose::STANDARD.encode("jdoe:beside-secret-41");
+    env.watch_secret("beside-secret-41");
+    let runtime_file = env.runtime_dir.join("containers/auth.json");
+    let docker_file = env.home.join(".docker/config.json");
+    let legacy = env.home.join(".dockercfg");
+    for f in [&runtime_file, &docker_file] {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        v["auths"] = serde_json::json!({ &key: { "auth": auth } });
+        write(f, &v.to_string());
+    }
+    write(
+        &legacy,
+        &serde_json::json!({ &key: { "auth": auth, "email": "j@x" } }).to_string(),
+    );
+
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(!out.stdout.contains("Nothing bypasses the helper"), "{out}");
+    for f in [&runtime_file, &docker_file, &legacy] {
+        assert_named(
+            &out,
+            f,
+            &format!("a plaintext secret for {key} (auths[{key}]) is on disk"),
+            "docker-credential-harbor configure",
+        );
+    }
+
+    // The registry cannot be asked (a name under .example): --no-verify moves them.
+    let out = helper(
+        &rig,
+        true,
+        &["configure", "--registry", &key, "--no-verify"],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "docker (legacy file): {}: moved the plaintext secret of jdoe for {key} into the keychain",
+            legacy.display()
+        )),
+        "{out}"
+    );
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("Nothing bypasses the helper."), "{out}");
+    assert_eq!(
+        bin::get_ok(env, &key),
+        ("jdoe".into(), "beside-secret-41".into())
+    );
+    env.assert_no_secret_in_files();
+    bin::run(env, &["erase"], key.as_bytes());
+}

@@ -195,6 +195,9 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         }
     }
     save_state(&state)?;
+    if !a.undo {
+        failed |= !migrate_legacy(&keys, &a)?;
+    }
     if let Some(on) = containers
         && clients::write_containers_dropin(on)?
     {
@@ -270,6 +273,30 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
         println!("{who}: {}: nothing to undo", file.path.display());
     }
     Ok(())
+}
+
+/// `~/.dockercfg`, the format before config.json, which docker reads when
+/// config.json is missing and containers/image reads last: it cannot name a
+/// helper, so its plaintext secrets are only moved out. False when one
+/// could not be moved.
+fn migrate_legacy(keys: &[String], a: &ConfigureArgs) -> Result<bool> {
+    let path = clients::home()?.join(crate::auth_file::LEGACY_NAME);
+    if !path.is_file() {
+        return Ok(true);
+    }
+    let mut file = match AuthFile::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("warning: {}", e.one_line());
+            return Ok(false);
+        }
+    };
+    let mut ok = true;
+    for key in keys {
+        ok &= migrate("docker (legacy file)", &mut file, key, a)?;
+    }
+    file.save()?;
+    Ok(ok)
 }
 
 /// Move plaintext secrets for `key` into the keychain. False when one could not be moved.

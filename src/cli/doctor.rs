@@ -122,9 +122,14 @@ fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &
             continue;
         }
         match &s {
-            Says::Helper(h) if h == HELPER => decided = true,
+            Says::Helper(h) if h == HELPER => {
+                decided = true;
+                // The entry wins in this file, but a secret beside it is on disk.
+                plaintext_problems(r, path, key);
+            }
             Says::Helper(h) => {
                 decided = true;
+                plaintext_problems(r, path, key);
                 r.problem(
                     path,
                     &format!("{who} asks docker-credential-{h} for {key}, not this helper"),
