@@ -70,6 +70,9 @@ enum Edit {
     CredsStore(Option<String>),
     /// An `auths` key; whether the file is the legacy one.
     Strip(String, bool),
+    /// Add an empty `auths[key]` when there is none (`true`), or remove it
+    /// while it is still empty (`false`).
+    EmptyAuth(String, bool),
 }
 
 /// How long `save` waits for another writer's lock.
@@ -141,6 +144,34 @@ fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Opt
         Edit::CredsStore(None) => {
             value.shift_remove("credsStore");
         }
+        Edit::EmptyAuth(key, true) => {
+            let auths = value
+                .entry("auths")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(map) = auths else {
+                return Err(Error::Config(format!(
+                    "{}: \"auths\" is not an object; left unchanged",
+                    path.display()
+                )));
+            };
+            if !map.contains_key(key) {
+                map.insert(key.clone(), Value::Object(Map::new()));
+                return Ok(Some(key.clone()));
+            }
+        }
+        Edit::EmptyAuth(key, false) => {
+            if let Some(Value::Object(map)) = value.get_mut("auths") {
+                if map
+                    .get(key)
+                    .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+                {
+                    map.shift_remove(key);
+                }
+                if map.is_empty() {
+                    value.shift_remove("auths");
+                }
+            }
+        }
         Edit::Strip(auths_key, legacy) => {
             if let Some(Value::Object(entry)) =
                 auths_mut(value, *legacy).and_then(|a| a.get_mut(auths_key))
@@ -204,6 +235,17 @@ impl AuthFile {
         let edit =
             Edit::RestoreHelper(key.to_string(), previous.map(str::to_string), drop_if_empty);
         let _ = self.edit(edit);
+    }
+
+    /// Add an empty `auths[key]` if the file has no entry for `key`
+    /// (whether it did).
+    pub fn add_empty_auth(&mut self, key: &str) -> Result<bool> {
+        Ok(self.edit(Edit::EmptyAuth(key.to_string(), true))?.is_some())
+    }
+
+    /// Remove `auths[key]` if it is still the empty one `add_empty_auth` made.
+    pub fn remove_empty_auth(&mut self, key: &str) {
+        let _ = self.edit(Edit::EmptyAuth(key.to_string(), false));
     }
 
     /// The `credHelpers` keys that name `helper`, in file order.

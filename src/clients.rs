@@ -22,6 +22,8 @@ pub enum Client {
     Containers,
     Helm,
     Apptainer,
+    /// SingularityCE 4.x: its own file only, never docker's.
+    Singularity,
 }
 
 /// Which of `configure --docker` / `--podman` selects a client; the others
@@ -42,7 +44,7 @@ pub struct Row {
     pub login_files: fn() -> Result<Vec<PathBuf>>,
 }
 
-pub const CLIENTS: [Row; 4] = [
+pub const CLIENTS: [Row; 5] = [
     Row {
         client: Client::Docker,
         who: "docker",
@@ -73,6 +75,12 @@ pub const CLIENTS: [Row; 4] = [
         who: "apptainer",
         selected: Selected::Neither,
         login_files: || Ok(apptainer_config_path()?.into_iter().collect()),
+    },
+    Row {
+        client: Client::Singularity,
+        who: "singularity",
+        selected: Selected::Neither,
+        login_files: || Ok(singularity_config_path()?.into_iter().collect()),
     },
 ];
 
@@ -285,6 +293,23 @@ pub fn helm_registry_config_path() -> Result<Option<PathBuf>> {
         .then(|| dir.join("registry").join("config.json")))
 }
 
+/// SingularityCE reads only `~/.singularity/docker-config.json` (no fallback
+/// to docker's file): a file to write when `~/.singularity` exists or
+/// `singularity` is on PATH.
+pub fn singularity_config_path() -> Result<Option<PathBuf>> {
+    let dir = home()?.join(".singularity");
+    Ok((dir.is_dir() || find_on_path("singularity").is_some())
+        .then(|| dir.join("docker-config.json")))
+}
+
+/// Apptainer and SingularityCE `registry logout` act only on a registry
+/// with an `auths` entry in their file (else "no existing login"): with a
+/// `credHelpers` entry that entry holds no secret, as docker's own login
+/// leaves it.
+pub fn logout_needs_auths_entry(client: Client) -> bool {
+    matches!(client, Client::Apptainer | Client::Singularity)
+}
+
 /// Apptainer reads `~/.apptainer/docker-config.json` when it exists, else
 /// docker's file (never both): only an existing file is one to edit.
 pub fn apptainer_config_path() -> Result<Option<PathBuf>> {
@@ -327,6 +352,7 @@ mod tests {
             Client::Containers,
             Client::Helm,
             Client::Apptainer,
+            Client::Singularity,
         ] {
             assert_eq!(CLIENTS.iter().filter(|r| r.client == c).count(), 1, "{c:?}");
             assert_eq!(c.who(), c.row().who);
@@ -334,7 +360,13 @@ mod tests {
         let who: Vec<&str> = CLIENTS.iter().map(|r| r.who).collect();
         assert_eq!(
             who,
-            ["docker", "podman/skopeo/buildah", "helm", "apptainer"]
+            [
+                "docker",
+                "podman/skopeo/buildah",
+                "helm",
+                "apptainer",
+                "singularity"
+            ]
         );
     }
 }

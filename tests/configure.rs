@@ -519,7 +519,11 @@ fn helm_apptainer_and_nerdctl_files() {
     write(&helm, r#"{"auths":{"other.example":{}}}"#);
     let out = run(&[]);
     assert_eq!(out.code(), 0, "{out}");
-    assert_eq!(read_json(&apptainer)["credHelpers"][&key], "harbor");
+    // The empty auths entry lets `apptainer registry logout` find the login.
+    assert_eq!(
+        read_json(&apptainer),
+        json!({"credHelpers": {&key: "harbor"}, "auths": {&key: {}}})
+    );
     assert_eq!(
         read_json(&helm),
         json!({"auths": {"other.example": {}}, "credHelpers": {&key: "harbor"}})
@@ -530,6 +534,65 @@ fn helm_apptainer_and_nerdctl_files() {
     assert_eq!(read_json(&apptainer), json!({}));
     bin::erase(&env, &key).assert_silent_success();
     env.assert_no_secret_in_files();
+}
+
+/// SingularityCE reads only `~/.singularity/docker-config.json` (the tool
+/// cannot be installed here): configure writes it when `~/.singularity`
+/// exists or `singularity` is on PATH, with the empty `auths` entry its
+/// `registry logout` needs, doctor lists it, and --undo takes it back.
+#[test]
+fn singularity_file_when_singularityce_is_there() {
+    let env = env();
+    let key = format!("sing.p{}.example", std::process::id());
+    let file = env.home.join(".singularity/docker-config.json");
+    let system = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let run = |path: &str, args: &[&str]| bin::run_with(&env, &[("PATH", Some(path))], args, b"");
+    let configure = ["configure", "--registry", &key];
+    assert_eq!(run(system, &configure).code(), 0);
+    assert!(!file.exists(), "no SingularityCE, no file");
+    assert_eq!(
+        run(system, &["configure", "--registry", &key, "--undo"]).code(),
+        0
+    );
+
+    // `singularity` on PATH, no ~/.singularity yet.
+    let bin_dir = env.root().join("with-singularity");
+    write(&bin_dir.join("singularity"), "#!/bin/sh\n");
+    bin::set_mode(&bin_dir.join("singularity"), 0o755);
+    let path = format!("{}:{system}", bin_dir.display());
+    let out = run(&path, &configure);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        read_json(&file),
+        json!({"credHelpers": {&key: "harbor"}, "auths": {&key: {}}}),
+        "{out}"
+    );
+    assert_eq!(bin::mode_of(&file), 0o600);
+    assert_eq!(bin::mode_of(file.parent().unwrap()), 0o700);
+    let out = run(&path, &["doctor", "--registry", &key]);
+    assert!(
+        out.stdout.contains(&format!(
+            "  singularity reads, in this order:\n    1. {}: credHelpers: this helper",
+            file.display()
+        )),
+        "{out}"
+    );
+    let out = run(&path, &["configure", "--registry", &key, "--undo"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        !file.exists(),
+        "configure created it: --undo removes it\n{out}"
+    );
+
+    // ~/.singularity exists (no binary on PATH): the same.
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    assert_eq!(run(system, &configure).code(), 0);
+    assert_eq!(read_json(&file)["credHelpers"][&key], "harbor");
+    assert_eq!(
+        run(system, &["configure", "--registry", &key, "--undo"]).code(),
+        0
+    );
+    assert!(!file.exists());
 }
 
 /// In CI mode (HARBOR_USERNAME and HARBOR_PASSWORD set) a store keeps

@@ -50,6 +50,9 @@ struct FileRecord {
     /// The `credsStore` configure wrote (Helm's file: the store Helm had chosen by itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     added_creds_store: Option<String>,
+    /// The empty `auths` entries configure added (Apptainer, SingularityCE).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    added_auths: Vec<String>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -173,6 +176,13 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
                         ),
                     }
                 }
+                if clients::logout_needs_auths_entry(client) && file.add_empty_auth(key)? {
+                    record.added_auths.push(key.clone());
+                    println!(
+                        "{who}: {}: added an empty auths[{key}], so that `{who} registry logout` finds the login",
+                        file.path.display()
+                    );
+                }
                 failed |= !migrate(who, &mut file, key, &a)?;
             }
             if !had_helpers {
@@ -253,6 +263,9 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
             file.restore_cred_helper(key, previous.as_deref(), record.created_helpers);
             println!("{who}: {}: removed credHelpers[{key}]", file.path.display());
         }
+    }
+    for key in &record.added_auths {
+        file.remove_empty_auth(key);
     }
     if let Some(store) = &record.added_creds_store
         && file.creds_store() == Some(store.as_str())

@@ -368,6 +368,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     if let Some(app) = clients::apptainer_config_path()? {
         walk(r, Client::Apptainer.who(), &[(app, "")], key, key);
     }
+    // SingularityCE: its own file only.
+    if let Some(sing) = clients::singularity_config_path()? {
+        walk(r, Client::Singularity.who(), &[(sing, "")], key, key);
+    }
     // nerdctl: docker's file, `host:443` before `host`.
     if clients::find_on_path("nerdctl").is_some() {
         let k443 = format!("{key}:443");
