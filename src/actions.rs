@@ -299,6 +299,9 @@ fn store_in(
                     .clone()
                     .or_else(|| same_account.map(|p| p.net.clone()))
                     .unwrap_or_default(),
+                lives: same_account
+                    .map(|p| p.lives.for_new_store())
+                    .unwrap_or_default(),
                 extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
             };
             idx.registries.insert(key.to_string(), entry);
@@ -508,6 +511,7 @@ fn remember(
                         verified_at: None,
                         check: None,
                         net: index::NetOptions::default(),
+                        lives: index::Lives::default(),
                         extra: serde_json::Map::new(),
                     },
                 );

@@ -332,8 +332,12 @@ pub fn record(
                     .as_ref()
                     .filter(|c| c.at >= e.stored_at)
                     .map(|c| c.verdict);
+                let at = index::now();
+                if e.kind == AccountKind::User {
+                    e.lives.note(verdict, at, e.stored_at);
+                }
                 e.check = Some(Check {
-                    at: index::now(),
+                    at,
                     verdict,
                     detail,
                 });
@@ -367,6 +371,7 @@ mod tests {
                 detail: None,
             }),
             net: NetOptions::default(),
+            lives: crate::index::Lives::default(),
             extra: serde_json::Map::new(),
         }
     }

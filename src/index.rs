@@ -90,6 +90,9 @@ pub struct Entry {
     /// How `login` reached the registry, so later checks reach it the same way.
     #[serde(default, skip_serializing_if = "NetOptions::is_default")]
     pub net: NetOptions,
+    /// How the account's CLI secret lives (users only; see [`Lives`]).
+    #[serde(default, skip_serializing_if = "Lives::is_empty")]
+    pub lives: Lives,
     /// Fields a newer version wrote: kept through a rewrite.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -110,6 +113,66 @@ pub struct NetOptions {
 impl NetOptions {
     pub fn is_default(&self) -> bool {
         *self == NetOptions::default()
+    }
+}
+
+/// A Harbor CLI secret works only while Harbor can refresh the user's OIDC
+/// session: how long each recent life lasted tells a session that ends
+/// early (no `offline_access` scope) from one that simply expired.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lives {
+    /// Seconds from the store (or the acceptance after a refusal) to the
+    /// first refusal, most recent last; the last [`Lives::KEPT`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<i64>,
+    /// When the current life began, if after the store (accepted again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+    /// A refusal ended the current life and nothing accepted it since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended: bool,
+}
+
+impl Lives {
+    pub const KEPT: usize = 5;
+    /// A life under this is short: a session Harbor could refresh lasts days.
+    pub const SHORT: i64 = 86_400;
+
+    pub fn is_empty(&self) -> bool {
+        *self == Lives::default()
+    }
+
+    /// Take a verdict made at `at` for a secret stored at `stored_at`.
+    pub fn note(&mut self, verdict: Verdict, at: i64, stored_at: i64) {
+        match verdict {
+            Verdict::Refused if !self.ended => {
+                let began = self.since.unwrap_or(stored_at);
+                self.spans.push((at - began).max(0));
+                if self.spans.len() > Lives::KEPT {
+                    self.spans.remove(0);
+                }
+                self.ended = true;
+            }
+            Verdict::Accepted if self.ended => {
+                self.ended = false;
+                self.since = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    /// Lives shorter than [`Lives::SHORT`].
+    pub fn short(&self) -> usize {
+        self.spans.iter().filter(|s| **s < Lives::SHORT).count()
+    }
+
+    /// The lives a new store of the same account keeps: the spans; the new
+    /// secret's life begins at its store.
+    pub fn for_new_store(&self) -> Lives {
+        Lives {
+            spans: self.spans.clone(),
+            ..Lives::default()
+        }
     }
 }
 
@@ -340,6 +403,37 @@ fn lock(dir: &Path) -> Result<fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_life_ends_at_the_first_refusal_and_begins_again_when_accepted() {
+        let mut l = Lives::default();
+        l.note(Verdict::Accepted, 100, 0);
+        l.note(Verdict::Unreachable, 200, 0);
+        assert!(l.is_empty(), "nothing ended yet");
+        l.note(Verdict::Refused, 3_600, 0);
+        l.note(Verdict::Refused, 4_000, 0);
+        l.note(Verdict::Blocked, 4_500, 0);
+        assert_eq!((l.spans.clone(), l.ended), (vec![3_600], true));
+        l.note(Verdict::Accepted, 5_000, 0);
+        l.note(Verdict::Refused, 8_000 + Lives::SHORT, 0);
+        assert_eq!(l.spans, vec![3_600, 3_000 + Lives::SHORT]);
+        assert_eq!(l.short(), 1);
+        for i in 0..10 {
+            l.note(Verdict::Accepted, 100_000 + i * 10, 0);
+            l.note(Verdict::Refused, 100_005 + i * 10, 0);
+        }
+        assert_eq!(
+            l.spans,
+            vec![5; Lives::KEPT],
+            "the last {} kept",
+            Lives::KEPT
+        );
+        let fresh = l.for_new_store();
+        assert_eq!(
+            (fresh.spans.len(), fresh.since, fresh.ended),
+            (Lives::KEPT, None, false)
+        );
+    }
 
     #[test]
     fn robot_names_are_recognised() {

@@ -637,3 +637,61 @@ fn a_docker_login_store_is_checked_over_loopback_http() {
     rig.wait_for("accepted");
     assert_eq!(rig.checks_of(USER), 1, "{:?}", rig.standin.token_log());
 }
+
+/// Why CLI secrets die: each refusal records how long the secret lived since
+/// its store (or since it was accepted again); `status` shows the lives, and
+/// after two short ones names the missing `offline_access` scope.
+#[test]
+fn short_lived_cli_secrets_point_at_the_offline_access_scope() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    let hint = "probably lacks offline_access";
+
+    // The background check sees the first refusal.
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    due_soon();
+    bin::get(&rig.env, &key);
+    let e = rig.wait_for("refused");
+    assert_eq!(e["lives"]["spans"].as_array().map(Vec::len), Some(1), "{e}");
+    rig.env.wait_for_no_check(&key);
+    let out = rig.helper(&["status"]);
+    assert!(
+        out.stdout
+            .contains("  lived:    1 second (from its store or renewal until Harbor refused it)")
+            || out
+                .stdout
+                .contains(" seconds (from its store or renewal until Harbor refused it)"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains(hint),
+        "one short life is not a pattern\n{out}"
+    );
+    // Refused again: the same life, not a second one.
+    let out = rig.helper(&["status", "--check"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(
+        rig.entry()["lives"]["spans"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // The session is renewed (accepted again), then ends again.
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = false);
+    assert_eq!(rig.helper(&["status", "--check"]).code(), 0);
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    assert_eq!(rig.helper(&["status", "--check"]).code(), 1);
+    let out = rig.helper(&["status"]);
+    assert!(out.stdout.contains(&format!("  note:     2 web sessions ended within a day: the Harbor administrator's OIDC scope {hint}")), "{out}");
+    let out = rig.helper(&["status", "--json"]);
+    let rows: Value = serde_json::from_str(&out.stdout).expect("status --json is JSON");
+    assert_eq!(
+        rows[0]["session_lives"].as_array().map(Vec::len),
+        Some(2),
+        "{rows}"
+    );
+    assert_eq!(rows[0]["offline_access_hint"], true, "{rows}");
+}

@@ -43,7 +43,17 @@ struct Row {
     /// sent, and why) or "error: ..."; only with --check.
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
+    /// A CLI secret's recent lives in seconds (store or renewal to the first
+    /// refusal), most recent last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    session_lives: Vec<i64>,
+    /// Two lives under a day: Harbor probably cannot refresh the session.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    offline_access_hint: bool,
 }
+
+/// Two short lives are a pattern, not bad luck.
+const SHORT_LIVES: usize = 2;
 
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
     let (idx, damaged) = index::load_lenient()?;
@@ -92,6 +102,8 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             expired,
             last_check,
             check,
+            session_lives: e.lives.spans.clone(),
+            offline_access_hint: e.kind == AccountKind::User && e.lives.short() >= SHORT_LIVES,
         });
     }
     if let Some(o) = &only
@@ -148,6 +160,20 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             }
             if let Some(c) = &r.check {
                 println!("  check:    {}", escape(c));
+            }
+            if !r.session_lives.is_empty() {
+                let spans: Vec<String> = r.session_lives.iter().map(|s| notice::span(*s)).collect();
+                println!(
+                    "  lived:    {} (from its store or renewal until Harbor refused it)",
+                    spans.join(", ")
+                );
+            }
+            if r.offline_access_hint {
+                println!(
+                    "  note:     {SHORT_LIVES} web sessions ended within a day: the Harbor administrator's OIDC scope \
+                     probably lacks offline_access, so Harbor cannot refresh the session (Harbor's documentation \
+                     names that scope for refresh tokens)"
+                );
             }
         }
     }
