@@ -62,12 +62,46 @@ enum Command {
     KubeletCredentialProvider(kube::ProviderArgs),
     /// Print a kubernetes.io/dockerconfigjson Secret for the stored account (for kubectl apply -f -).
     KubeSecret(kube::SecretArgs),
+    /// Print a shell completion script to stdout (e.g. `completions bash > /etc/bash_completion.d/docker-credential-harbor`).
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the manual page (roff) to stdout.
+    Man,
     /// Started by `get`, detached: check one stored secret with its registry.
     #[command(name = crate::check::COMMAND, hide = true)]
     BackgroundCheck {
         /// The registry key.
         key: String,
     },
+}
+
+/// The shells `completions` writes for.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+impl CompletionShell {
+    fn generator(self) -> clap_complete::Shell {
+        match self {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+            CompletionShell::Powershell => clap_complete::Shell::PowerShell,
+        }
+    }
+}
+
+/// The command line as clap knows it: the completions and the man page are
+/// generated from it, so they cannot drift from the commands.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
 }
 
 #[derive(Args)]
@@ -110,11 +144,8 @@ impl NetArgs {
 
 /// Whether `arg` starts a human command (the protocol actions are handled before).
 pub fn is_command(arg: &str) -> bool {
-    use clap::CommandFactory;
     matches!(arg, "help" | "--help" | "-h" | "-V" | "--version")
-        || Cli::command()
-            .get_subcommands()
-            .any(|c| c.get_name() == arg)
+        || command().get_subcommands().any(|c| c.get_name() == arg)
 }
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
@@ -138,6 +169,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Command::KubeletCredentialProvider(a) => kube::provider(a),
         Command::KubeSecret(a) => kube::secret(a),
         Command::Renew(a) => renew::run(a),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell.generator(), &mut command(), crate::NAME, &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| crate::error::Error::Config(format!("cannot write the man page: {e}"))),
         Command::BackgroundCheck { key } => {
             crate::check::run_background(&key);
             Ok(ExitCode::SUCCESS)
