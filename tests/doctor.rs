@@ -303,3 +303,101 @@ fn a_plaintext_secret_beside_the_helpers_entry_is_named_and_configure_moves_it()
     env.assert_no_secret_in_files();
     bin::run(env, &["erase"], key.as_bytes());
 }
+
+/// `doctor --json`: one object (format version 1) with each registry, each
+/// client's files in its order, each problem with its file and fix, and
+/// the exit status, which stays as without `--json`.
+#[test]
+fn doctor_json_is_the_report_as_data() {
+    let rig = rig("doctor_json");
+    let env = &rig.env;
+    let key = rig.host("hub");
+    assert_eq!(
+        helper(&rig, true, &["configure", "--registry", &key]).code(),
+        0
+    );
+    let parse = |out: &Output| -> serde_json::Value {
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"))
+    };
+    let out = helper(&rig, true, &["doctor", "--registry", &key, "--json"]);
+    assert_eq!(out.code(), 0, "{out}");
+    let v = parse(&out);
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(
+        (v["exit_code"].clone(), v["problem_count"].clone()),
+        (0.into(), 0.into()),
+        "{v}"
+    );
+    assert!(
+        v["helper"]
+            .as_str()
+            .is_some_and(|h| h.ends_with("docker-credential-harbor")),
+        "{v}"
+    );
+    let reg = &v["registries"][0];
+    assert_eq!(reg["registry"], key.as_str(), "{v}");
+    assert_eq!(reg["problems"], serde_json::json!([]), "{v}");
+    let docker_file = env.home.join(".docker/config.json");
+    let client = |name: &str| {
+        reg["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client"] == name)
+            .unwrap_or_else(|| panic!("client {name}: {v}"))
+            .clone()
+    };
+    assert_eq!(reg["clients"][0]["client"], "docker", "docker first: {v}");
+    assert_eq!(
+        client("docker")["files"][0]["path"],
+        docker_file.to_str().unwrap()
+    );
+    assert_eq!(
+        client("docker")["files"][0]["says"],
+        "credHelpers: this helper"
+    );
+    let podman: Vec<String> = client("podman/skopeo/buildah")["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = [
+        env.runtime_dir.join("containers/auth.json"),
+        env.home.join(".config/containers/auth.json"),
+        docker_file.clone(),
+        env.home.join(".dockercfg"),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect();
+    assert_eq!(podman, want, "podman's order: {v}");
+
+    // A plaintext secret in docker's file: a problem with its file and fix.
+    let auth = base64::engine::general_purpose::STANDARD.encode("jdoe:json-secret-7");
+    let mut conf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&docker_file).unwrap()).unwrap();
+    conf["auths"] = serde_json::json!({ &key: { "auth": auth } });
+    write(&docker_file, &conf.to_string());
+    let out = helper(&rig, true, &["doctor", "--registry", &key, "--json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let v = parse(&out);
+    assert_eq!(v["exit_code"], 1, "{v}");
+    let problems = v["registries"][0]["problems"].as_array().unwrap();
+    assert_eq!(v["problem_count"], problems.len(), "{v}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["file"] == docker_file.to_str().unwrap()
+                && p["problem"].as_str().unwrap().contains("plaintext secret")
+                && p["fix"]
+                    .as_str()
+                    .unwrap()
+                    .contains("docker-credential-harbor configure")),
+        "{v}"
+    );
+    assert!(
+        !out.stdout.contains("json-secret-7") && !out.stdout.contains(&auth),
+        "{out}"
+    );
+}

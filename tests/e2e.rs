@@ -387,7 +387,7 @@ fn docker_journey(
     );
     let status = user.helper(&["status", "--json"], b"");
     assert_ok(&status, "status --json");
-    let rows: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let rows = Value::from(bin::status_rows(&status));
     assert_eq!(rows[0]["registry"], addr.as_str(), "{rows}");
     assert_eq!(rows[0]["keychain"], keychain_name, "{rows}");
     assert_eq!(rows[0]["kind"], "user", "{rows}");
@@ -701,7 +701,7 @@ fn robot_accounts_push_and_expire() {
     );
     let status = user.helper(&["status", "--json"], b"");
     assert_ok(&status, "status with a valid robot");
-    let rows: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let rows = Value::from(bin::status_rows(&status));
     assert_eq!(rows[0]["kind"], "robot", "{rows}");
     assert_eq!(rows[0]["expires_at"], in_30_days, "{rows}");
     assert_eq!(rows[0]["expired"], false, "{rows}");
@@ -770,7 +770,7 @@ fn robot_accounts_push_and_expire() {
     );
     let status = user.helper(&["status", "--json"], b"");
     assert_eq!(status.code(), 1, "{status}");
-    let rows: Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let rows = Value::from(bin::status_rows(&status));
     assert_eq!(rows[0]["expired"], true, "{rows}");
     env.assert_no_secret_in_files();
 

@@ -687,7 +687,7 @@ fn short_lived_cli_secrets_point_at_the_offline_access_scope() {
     let out = rig.helper(&["status"]);
     assert!(out.stdout.contains(&format!("  note:     2 web sessions ended within a day: the Harbor administrator's OIDC scope {hint}")), "{out}");
     let out = rig.helper(&["status", "--json"]);
-    let rows: Value = serde_json::from_str(&out.stdout).expect("status --json is JSON");
+    let rows = Value::from(bin::status_rows(&out));
     assert_eq!(
         rows[0]["session_lives"].as_array().map(Vec::len),
         Some(2),

@@ -124,10 +124,7 @@ impl Home {
     fn status_rows(&self) -> Vec<Value> {
         let out = self.run(&["status", "--json"]);
         assert_eq!(out.code(), 0, "status --json should succeed\n{out}");
-        match serde_json::from_str(&out.stdout) {
-            Ok(Value::Array(rows)) => rows,
-            other => panic!("status --json printed no JSON array ({other:?})\n{out}"),
-        }
+        bin::status_rows(&out)
     }
 
     /// `status` (text), which must succeed.
@@ -927,7 +924,7 @@ fn status_check_notices_a_changed_user_secret() {
     assert!(out.stdout.contains("check:    refused"), "{out}");
     let out = fx.home.run(&["status", "--check", "--json"]);
     assert_eq!(out.code(), 1, "{out}");
-    let rows: Vec<Value> = serde_json::from_str(&out.stdout).expect("status --json is JSON");
+    let rows: Vec<Value> = bin::status_rows(&out);
     let check = row_for(&rows, &fx.key())["check"]
         .as_str()
         .unwrap_or_default();

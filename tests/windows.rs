@@ -534,8 +534,7 @@ fn readme_windows_steps_configure_login_status_undo() {
     assert!(out.stdout.contains("windows-credential-manager"), "{out}");
     let out = win.helper(&["status", "--check"], b"");
     assert_eq!(out.code(), 0, "status --check\n{out}");
-    let rows: Value = serde_json::from_str(&win.helper(&["status", "--json"], b"").stdout)
-        .expect("status --json");
+    let rows = Value::from(bin::status_rows(&win.helper(&["status", "--json"], b"")));
     assert_eq!(rows[0]["registry"], key.as_str(), "{rows}");
     assert_eq!(
         win.index()["registries"][&key]["store"],

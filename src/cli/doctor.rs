@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
@@ -18,7 +19,13 @@ pub struct DoctorArgs {
     /// Registry to check (repeatable; default: the registries configure set up, else the default one).
     #[arg(long = "registry", value_name = "REGISTRY")]
     registries: Vec<String>,
+    /// Print one JSON object instead (format version 1, see docs/json.md).
+    #[arg(long)]
+    json: bool,
 }
+
+/// The `doctor --json` format; `version` changes when a field changes meaning.
+const JSON_VERSION: u32 = 1;
 
 const CONFIGURE: &str = "run `docker-credential-harbor configure`";
 
@@ -31,15 +38,128 @@ enum Says {
     Nothing,
 }
 
+/// What doctor found: printed as it goes, or (`--json`) collected into one object.
+#[derive(Serialize)]
 struct Report {
-    problems: usize,
+    version: u32,
+    /// The helper found on PATH.
+    helper: Option<PathBuf>,
+    registries: Vec<RegistryReport>,
+    /// Problems outside any registry (the helper missing from PATH).
+    problems: Vec<Problem>,
+    /// Every problem, in all: the exit status is 1 when there is one.
+    problem_count: usize,
+    exit_code: u8,
+    #[serde(skip)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct RegistryReport {
+    registry: String,
+    /// Each client and the files it reads, in its order.
+    clients: Vec<ClientReport>,
+    problems: Vec<Problem>,
+    /// Other findings, as the text output words them.
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ClientReport {
+    client: String,
+    files: Vec<FileReport>,
+}
+
+#[derive(Serialize)]
+struct FileReport {
+    path: PathBuf,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    note: String,
+    says: String,
+}
+
+#[derive(Serialize)]
+struct Problem {
+    file: Option<PathBuf>,
+    problem: String,
+    fix: String,
 }
 
 impl Report {
+    fn current(&mut self) -> Option<&mut RegistryReport> {
+        self.registries.last_mut()
+    }
+
+    /// A line of the text output; a note in JSON.
+    fn say(&mut self, line: String) {
+        if self.json {
+            if let Some(reg) = self.current() {
+                reg.notes.push(line.trim().to_string());
+            }
+        } else {
+            println!("{line}");
+        }
+    }
+
+    fn registry(&mut self, key: &str) {
+        if !self.json {
+            println!("{key}");
+        }
+        self.registries.push(RegistryReport {
+            registry: key.to_string(),
+            clients: Vec::new(),
+            problems: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
+
+    /// A client, with the heading the text output gives it.
+    fn client(&mut self, who: &str, heading: String) {
+        if !self.json {
+            println!("{heading}");
+        }
+        if let Some(reg) = self.current() {
+            reg.clients.push(ClientReport {
+                client: who.to_string(),
+                files: Vec::new(),
+            });
+        }
+    }
+
+    /// One file the current client reads (JSON only: the text output words
+    /// it where it is found).
+    fn file(&mut self, path: &Path, note: &str, says: &Says) {
+        if let Some(client) = self.current().and_then(|r| r.clients.last_mut()) {
+            client.files.push(FileReport {
+                path: path.to_path_buf(),
+                note: note.trim().to_string(),
+                says: says.line(),
+            });
+        }
+    }
+
     fn problem(&mut self, file: &Path, what: &str, fix: &str) {
-        self.problems += 1;
-        println!("    problem: {}: {what}", file.display());
-        println!("      fix: {fix}");
+        self.add_problem(Some(file), what, fix);
+    }
+
+    fn add_problem(&mut self, file: Option<&Path>, what: &str, fix: &str) {
+        self.problem_count += 1;
+        if !self.json {
+            match file {
+                Some(f) => println!("    problem: {}: {what}", f.display()),
+                None => println!("    problem: {what}"),
+            }
+            println!("      fix: {fix}");
+        }
+        let p = Problem {
+            file: file.map(Path::to_path_buf),
+            problem: what.to_string(),
+            fix: fix.to_string(),
+        };
+        match self.registries.last_mut() {
+            Some(reg) => reg.problems.push(p),
+            None => self.problems.push(p),
+        }
     }
 }
 
@@ -103,11 +223,14 @@ fn plaintext_problems(r: &mut Report, path: &Path, key: &str) {
 
 /// Walk `files` in the client's order; the first that says anything decides.
 fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &str) {
-    println!("  {who} reads, in this order:");
+    r.client(who, format!("  {who} reads, in this order:"));
     let mut decided = false;
     for (i, (path, note)) in files.iter().enumerate() {
         let s = says(path, key, name);
-        println!("    {}. {}{note}: {}", i + 1, path.display(), s.line());
+        r.file(path, note, &s);
+        if !r.json {
+            println!("    {}. {}{note}: {}", i + 1, path.display(), s.line());
+        }
         if decided {
             if let Says::Helper(h) = &s
                 && h != HELPER
@@ -244,14 +367,18 @@ fn docker_note() -> &'static str {
 
 /// What each client reads for `key`, printed; problems go to `r`.
 fn report_registry(r: &mut Report, key: &str) -> Result<()> {
-    println!("{key}");
+    r.registry(key);
     let docker = clients::docker_config_path()?;
 
     // docker: credHelpers, then credsStore, then auths, in one file.
-    println!("  docker reads {}{}", docker.display(), docker_note());
+    r.client(
+        "docker",
+        format!("  docker reads {}{}", docker.display(), docker_note()),
+    );
+    r.file(&docker, docker_note(), &says(&docker, key, key));
     match open(&docker) {
         Ok(Some(f)) => match f.cred_helper(key) {
-            Some(HELPER) => println!("    credHelpers: this helper"),
+            Some(HELPER) => r.say("    credHelpers: this helper".into()),
             Some(h) => r.problem(
                 &docker,
                 &format!("credHelpers sends {key} to docker-credential-{h}"),
@@ -289,8 +416,9 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     } else {
         match clients::runtime_auth_path() {
             Some(p) => files.push((p, " (login writes here; emptied at reboot)")),
-            None => println!(
+            None => r.say(
                 "    note: XDG_RUNTIME_DIR is not set: podman login writes /run/containers/$UID/auth.json, not checked"
+                    .into(),
             ),
         }
         let user = clients::containers_auth_path()?;
@@ -337,10 +465,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
         Some((file, list)) if list.first().map(String::as_str) == Some(HELPER)
             && list.get(1).map(String::as_str) == Some("containers-auth.json") =>
         {
-            println!(
+            r.say(format!(
                 "    {}: credential-helpers asks this helper first, then the auth files",
                 file.display()
-            )
+            ))
         }
         Some((file, list)) if list.first().map(String::as_str) != Some("containers-auth.json") => r.problem(
             &file,
@@ -350,7 +478,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             ),
             &format!("put \"containers-auth.json\" first in {}", file.display()),
         ),
-        Some((file, _)) => println!("    {}: credential-helpers starts with containers-auth.json", file.display()),
+        Some((file, _)) => r.say(format!(
+            "    {}: credential-helpers starts with containers-auth.json",
+            file.display()
+        )),
         None => {}
     }
 
@@ -382,7 +513,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
                     &format!("nerdctl looks up {k443} first, and credHelpers sends it to docker-credential-{h}"),
                     CONFIGURE,
                 ),
-                _ => println!("  nerdctl reads {} ({k443}, then {key})", docker.display()),
+                _ => r.say(format!(
+                    "  nerdctl reads {} ({k443}, then {key})",
+                    docker.display()
+                )),
             }
         }
     }
@@ -393,7 +527,7 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
         let root = PathBuf::from("/root/.docker/config.json");
         match open(&root) {
             Ok(Some(f)) => {
-                println!("  sudo docker reads {}", root.display());
+                r.say(format!("  sudo docker reads {}", root.display()));
                 match f.cred_helper(key) {
                     Some(HELPER) => {
                         let secure = [
@@ -425,10 +559,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
                 plaintext_problems(r, &root, key);
             }
             Ok(None) => {}
-            Err(_) => println!(
+            Err(_) => r.say(format!(
                 "  sudo docker: {} cannot be read as you; run `sudo docker-credential-harbor doctor`",
                 root.display()
-            ),
+            )),
         }
     }
     Ok(())
@@ -443,30 +577,41 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     } else {
         super::registry_keys(&a.registries)?
     };
-    let mut r = Report { problems: 0 };
-    match clients::find_on_path(crate::NAME) {
-        Some(p) => println!("helper: {}", p.display()),
-        None => {
-            r.problems += 1;
-            println!(
-                "    problem: {} is not on PATH: docker, podman and the others cannot run it",
+    let mut r = Report {
+        version: JSON_VERSION,
+        helper: clients::find_on_path(crate::NAME),
+        registries: Vec::new(),
+        problems: Vec::new(),
+        problem_count: 0,
+        exit_code: 0,
+        json: a.json,
+    };
+    match r.helper.clone() {
+        Some(p) if !r.json => println!("helper: {}", p.display()),
+        Some(_) => {}
+        None => r.add_problem(
+            None,
+            &format!(
+                "{} is not on PATH: docker, podman and the others cannot run it",
                 crate::NAME
-            );
-            println!(
-                "      fix: add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)"
-            );
-        }
+            ),
+            "add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)",
+        ),
     }
     for key in &keys {
         report_registry(&mut r, key)?;
     }
-    if r.problems == 0 {
+    r.exit_code = u8::from(r.problem_count > 0);
+    if r.json {
+        let text = serde_json::to_string_pretty(&r)
+            .map_err(|e| crate::error::Error::Config(format!("cannot encode JSON: {e}")))?;
+        println!("{text}");
+    } else if r.problem_count == 0 {
         println!("Nothing bypasses the helper.");
-        Ok(ExitCode::SUCCESS)
     } else {
-        println!("{} problem(s) found.", r.problems);
-        Ok(ExitCode::FAILURE)
+        println!("{} problem(s) found.", r.problem_count);
     }
+    Ok(ExitCode::from(r.exit_code))
 }
 
 #[cfg(test)]

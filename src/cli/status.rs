@@ -16,7 +16,7 @@ use crate::text::escape;
 pub struct StatusArgs {
     /// Show one registry only.
     registry: Option<String>,
-    /// Machine-readable output.
+    /// Print one JSON object instead (format version 1, see docs/json.md).
     #[arg(long)]
     json: bool,
     /// Also check each secret with its registry.
@@ -50,6 +50,15 @@ struct Row {
     /// Two lives under a day: Harbor probably cannot refresh the session.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     offline_access_hint: bool,
+}
+
+/// The `status --json` format; `version` changes when a field changes meaning.
+const JSON_VERSION: u32 = 1;
+
+/// `{"version": 1, "registries": [...]}`.
+fn json(rows: &[Row]) -> String {
+    let doc = serde_json::json!({ "version": JSON_VERSION, "registries": rows });
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
 }
 
 /// Two short lives are a pattern, not bad luck.
@@ -110,7 +119,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         && rows.is_empty()
     {
         if a.json {
-            println!("[]");
+            println!("{}", json(&[]));
         }
         return Err(Error::Config(format!(
             "no credentials stored for {o}; run {}",
@@ -118,10 +127,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         )));
     }
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-        );
+        println!("{}", json(&rows));
     } else if rows.is_empty() {
         println!(
             "No registries stored. Run {} to add one.",

@@ -725,3 +725,15 @@ pub fn on_terminal(
     let _ = reader.join();
     (status.success(), text())
 }
+
+/// The rows of `status --json` (format version 1: `{"version": 1,
+/// "registries": [...]}`), failing the test on any other shape.
+pub fn status_rows(out: &Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json printed no JSON ({e})\n{out}"));
+    assert_eq!(v["version"], 1, "status --json format version\n{out}");
+    match &v["registries"] {
+        serde_json::Value::Array(rows) => rows.clone(),
+        _ => panic!("status --json has no registries array\n{out}"),
+    }
+}
