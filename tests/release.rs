@@ -650,6 +650,38 @@ fn release_install_then_configure_login_and_docker_pull() {
     env.assert_no_secret_in_files();
 }
 
+/// The shell installer carries a sha256 for every archive it can install,
+/// the one the release lists: without them it would print "no checksums to
+/// verify" and install whatever it downloaded.
+#[test]
+fn the_installer_embeds_the_sha256_of_every_archive() {
+    let installer =
+        std::fs::read_to_string(dist_dir().join(format!("{NAME}-installer.sh"))).unwrap();
+    for target in [GNU, MUSL] {
+        let archive = format!("{NAME}-{target}.tar.xz");
+        let listed = std::fs::read_to_string(dist_dir().join(format!("{archive}.sha256"))).unwrap();
+        let sum = listed.split_whitespace().next().unwrap();
+        assert_eq!(sum.len(), 64, "{listed}");
+        // The archive's own case of the installer's table, with its sum.
+        let case = installer
+            .split(&format!("\"{archive}\")"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("the installer has a case for {archive}"));
+        let case = &case[..case.find(";;").unwrap()];
+        assert!(
+            case.contains("_checksum_style=\"sha256\""),
+            "{archive}: {case}"
+        );
+        assert!(
+            case.contains(&format!("_checksum_value=\"{sum}\"")),
+            "{archive}: the installer's sum is the listed one\n{case}"
+        );
+    }
+}
+
+/// A valid archive with other contents (not one that merely fails to
+/// decompress): the installer's checksum comparison itself refuses it, and
+/// nothing is installed.
 #[test]
 fn tampered_archive_is_refused_and_nothing_is_installed() {
     let copy = tempfile::tempdir().unwrap();
@@ -659,12 +691,41 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
             std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
         }
     }
-    // One byte changed in the archive this machine gets; size unchanged.
-    let victim = copy.path().join(format!("{NAME}-{GNU}.tar.xz"));
-    let mut bytes = std::fs::read(&victim).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x01;
-    std::fs::write(&victim, &bytes).unwrap();
+    // Unpack the archive this machine gets, change the binary, pack it again.
+    let archive = format!("{NAME}-{GNU}.tar.xz");
+    let work = tempfile::tempdir().unwrap();
+    let tar = |args: &[&str], dir: &Path| {
+        let out = Command::new("tar")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tar {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    tar(
+        &["-xJf", copy.path().join(&archive).to_str().unwrap()],
+        work.path(),
+    );
+    let inner = format!("{NAME}-{GNU}");
+    let bin = work.path().join(&inner).join(NAME);
+    let mut bytes = std::fs::read(&bin).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&bin, &bytes).unwrap();
+    tar(
+        &["-cJf", copy.path().join(&archive).to_str().unwrap(), &inner],
+        work.path(),
+    );
+    // Still a valid archive.
+    tar(
+        &["-tJf", copy.path().join(&archive).to_str().unwrap()],
+        work.path(),
+    );
+    let listed = std::fs::read_to_string(copy.path().join(format!("{archive}.sha256"))).unwrap();
+    let want = listed.split_whitespace().next().unwrap().to_string();
 
     // The README's check by hand catches it too.
     for sum in [&["sha256sum"][..], &["shasum", "-a", "256"]] {
@@ -678,14 +739,15 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
     let serve = Serve::start(copy.path());
     let home = tempfile::tempdir().unwrap();
     let out = run_installer(&serve, home.path(), SYSTEM_PATH);
-    assert_ne!(out.code(), 0, "a tampered archive is refused\n{out}");
+    assert_eq!(out.code(), 1, "a tampered archive is refused\n{out}");
+    let text = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.to_lowercase().contains("checksum")
-            || out.stdout.to_lowercase().contains("checksum"),
-        "says why\n{out}"
+        text.contains("checksum mismatch") && text.contains(&format!("want: {want}")),
+        "the checksum comparison refused it\n{out}"
     );
+    assert!(!text.contains("no checksums to verify"), "{out}");
     assert!(
-        serve.fetched().contains(&format!("/{NAME}-{GNU}.tar.xz")),
+        serve.fetched().contains(&format!("/{archive}")),
         "it did download the archive: {:?}",
         serve.fetched()
     );
