@@ -107,19 +107,30 @@ fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// The object under `name`, created when missing; one that is something
+/// else is refused, so the file is left as it is.
+fn object_at<'a>(
+    value: &'a mut Map<String, Value>,
+    name: &str,
+    path: &Path,
+) -> Result<&'a mut Map<String, Value>> {
+    match value
+        .entry(name)
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(map) => Ok(map),
+        _ => Err(Error::Config(format!(
+            "{}: \"{name}\" is not an object; left unchanged",
+            path.display()
+        ))),
+    }
+}
+
 /// Apply `edit` to a file's object; for `SetHelper`, the previous helper.
 fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Option<String>> {
     match edit {
         Edit::SetHelper(key, helper) => {
-            let helpers = value
-                .entry("credHelpers")
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(map) = helpers else {
-                return Err(Error::Config(format!(
-                    "{}: \"credHelpers\" is not an object; left unchanged",
-                    path.display()
-                )));
-            };
+            let map = object_at(value, "credHelpers", path)?;
             let previous = map.insert(key.clone(), Value::String(helper.clone()));
             return Ok(previous.and_then(|v| v.as_str().map(str::to_string)));
         }
@@ -145,15 +156,7 @@ fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Opt
             value.shift_remove("credsStore");
         }
         Edit::EmptyAuth(key, true) => {
-            let auths = value
-                .entry("auths")
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(map) = auths else {
-                return Err(Error::Config(format!(
-                    "{}: \"auths\" is not an object; left unchanged",
-                    path.display()
-                )));
-            };
+            let map = object_at(value, "auths", path)?;
             if !map.contains_key(key) {
                 map.insert(key.clone(), Value::Object(Map::new()));
                 return Ok(Some(key.clone()));
