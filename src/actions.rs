@@ -137,13 +137,7 @@ pub fn run(
         "store" => {
             let input = protocol::read_input(stdin)?;
             let creds = protocol::parse_store(input.expose())?;
-            let key = registry::normalize(&creds.server_url)?;
-            // A damaged index cannot say: then only the configuration decides.
-            let (idx, _) = cx.load_index()?;
-            if !cx.served(&key, &idx) {
-                return Err(Error::NotServed(key));
-            }
-            store(cx, creds, stderr)?;
+            store_as(cx, creds, LoginFacts::default(), Only::Served, stderr)?;
             Ok(Secret::default())
         }
         "get" => {
@@ -200,6 +194,25 @@ pub fn store_with(
     facts: LoginFacts,
     stderr: &mut dyn Write,
 ) -> Result<Option<StoreKind>> {
+    store_as(cx, creds, facts, Only::Any, stderr)
+}
+
+/// Which registries a store keeps: a client's protocol `store` only those
+/// this helper serves (see [`Context::served`]); this tool's own `login`
+/// and `configure` any they are given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    Served,
+    Any,
+}
+
+fn store_as(
+    cx: &Context,
+    creds: protocol::Credentials,
+    facts: LoginFacts,
+    only: Only,
+    stderr: &mut dyn Write,
+) -> Result<Option<StoreKind>> {
     let key = registry::normalize(&creds.server_url)?;
     if cx.ci_for(&key).is_some() {
         // CI mode: the pipeline's variables are the credentials; keep nothing.
@@ -212,7 +225,17 @@ pub fn store_with(
         secret,
     } = creds;
     let stored = Stored { username, secret };
-    let kind = match store_in(cx, kind, None, &key, &server_url, &stored, &facts, stderr) {
+    let kind = match store_in(
+        cx,
+        kind,
+        None,
+        only,
+        &key,
+        &server_url,
+        &stored,
+        &facts,
+        stderr,
+    ) {
         Ok(()) => kind,
         // In WSL with the Windows side out of reach: the Linux keychain, said once.
         Err(e) => match cx.keychains.instead_of(kind, &e)? {
@@ -235,6 +258,7 @@ pub fn store_with(
                     cx,
                     other,
                     Some(kind),
+                    only,
                     &key,
                     &server_url,
                     &stored,
@@ -263,6 +287,7 @@ fn store_in(
     cx: &Context,
     kind: StoreKind,
     unreachable: Option<StoreKind>,
+    only: Only,
     key: &str,
     server_url: &str,
     stored: &Stored,
@@ -280,6 +305,11 @@ fn store_in(
     let generation = cache::new_generation();
     let (_, (), note) = cx.transact(
         |idx| {
+            // Decided under the lock, on the index being replaced (a damaged
+            // one leaves only the configuration to decide).
+            if only == Only::Served && !cx.served(key, idx) {
+                return Err(Error::NotServed(key.to_string()));
+            }
             let previous = idx.registries.get(key).cloned();
             let same_account = previous.as_ref().filter(|p| &p.username == username);
             let entry = index::Entry {

@@ -158,10 +158,30 @@ impl Staged {
     }
 
     pub fn commit(mut self) -> Result<()> {
-        fs::rename(&self.tmp, &self.target)
+        replace(&self.tmp, &self.target)
             .map_err(|e| Error::file("cannot replace", &self.target, e))?;
         self.done = true;
         Ok(())
+    }
+}
+
+/// Rename `from` over `to`. Windows refuses to replace a file another
+/// process is reading at that instant (readers of the index take no lock):
+/// "access denied" there is retried for up to about a second.
+fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::rename(from, to) {
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && tries < 100 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 
