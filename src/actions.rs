@@ -225,17 +225,14 @@ fn store_as(
         secret,
     } = creds;
     let stored = Stored { username, secret };
-    let kind = match store_in(
-        cx,
-        kind,
-        None,
+    let keep = Keep {
         only,
-        &key,
-        &server_url,
-        &stored,
-        &facts,
-        stderr,
-    ) {
+        key: &key,
+        server_url: &server_url,
+        stored: &stored,
+        facts: &facts,
+    };
+    let kind = match store_in(cx, kind, None, &keep, stderr) {
         Ok(()) => kind,
         // In WSL with the Windows side out of reach: the Linux keychain, said once.
         Err(e) => match cx.keychains.instead_of(kind, &e)? {
@@ -254,17 +251,7 @@ fn store_as(
                         store::SHARED_LOGIN
                     ),
                 );
-                store_in(
-                    cx,
-                    other,
-                    Some(kind),
-                    only,
-                    &key,
-                    &server_url,
-                    &stored,
-                    &facts,
-                    stderr,
-                )?;
+                store_in(cx, other, Some(kind), &keep, stderr)?;
                 return Ok(Some(other));
             }
             None => return Err(e),
@@ -280,20 +267,32 @@ fn store_as(
     Ok(Some(kind))
 }
 
+/// One store's request: the same whichever keychain takes it.
+#[derive(Clone, Copy)]
+struct Keep<'a> {
+    only: Only,
+    key: &'a str,
+    server_url: &'a str,
+    stored: &'a Stored,
+    facts: &'a LoginFacts,
+}
+
 /// Keychain first, then the index, both under the index lock. A copy left
 /// in `unreachable` (which just failed) is not chased.
-#[allow(clippy::too_many_arguments)]
 fn store_in(
     cx: &Context,
     kind: StoreKind,
     unreachable: Option<StoreKind>,
-    only: Only,
-    key: &str,
-    server_url: &str,
-    stored: &Stored,
-    facts: &LoginFacts,
+    keep: &Keep,
     stderr: &mut dyn Write,
 ) -> Result<()> {
+    let Keep {
+        only,
+        key,
+        server_url,
+        stored,
+        facts,
+    } = *keep;
     store::check_size(kind, stored)?;
     let username = &stored.username;
     // What the first pull after this login is served from, without a
