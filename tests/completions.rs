@@ -3,6 +3,7 @@
 //! command, and the protocol actions are untouched by either.
 
 use common::bin::{self, Env, NAME};
+use common::completion;
 
 /// What bash offers for `docker-credential-harbor WORD<TAB>`, through the
 /// script `completions bash` prints, loaded as bash-completion loads it.
@@ -11,14 +12,7 @@ fn bash_offers(env: &Env, word: &str) -> Vec<String> {
     assert_eq!(script.code(), 0, "{script}");
     let file = env.root().join("completion.bash");
     std::fs::write(&file, &script.stdout).unwrap();
-    let driver = format!(
-        r#"source '{}'
-f=$(complete -p {NAME} | sed -n 's/.*-F \([^ ]*\).*/\1/p')
-COMP_WORDS=({NAME} {word}); COMP_CWORD=1; COMP_LINE="{NAME} {word}"; COMP_POINT=${{#COMP_LINE}}
-"$f" {NAME} {word} {NAME}
-printf '%s\n' "${{COMPREPLY[@]}}""#,
-        file.display()
-    );
+    let driver = completion::bash_driver(&format!("source '{}'", file.display()), word);
     let out = std::process::Command::new("bash")
         .args(["--norc", "--noprofile", "-c", &driver])
         .output()
@@ -28,12 +22,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut offers: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    offers.sort();
-    offers
+    completion::offers(&String::from_utf8_lossy(&out.stdout))
 }
 
 #[test]

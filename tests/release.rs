@@ -16,18 +16,17 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use common::bin::{self, Env, Output};
+use common::bin::{self, Env, NAME, Output};
+use common::dist::{archive, dist_dir, elf_interpreter, sha256_file, unpack_binary};
 use common::docker::{self, Dockerd, assert_ok, skopeo};
 use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup};
 use common::oci::make_oci_layout_with_digest;
 use common::registry::{Harbor, openssl};
-use sha2::{Digest, Sha256};
 
-const NAME: &str = "docker-credential-harbor";
 const GNU: &str = "x86_64-unknown-linux-gnu";
 const MUSL: &str = "x86_64-unknown-linux-musl";
 /// Every target the release builds (issue 18), and where each is built.
@@ -46,62 +45,6 @@ const SECRET: &str = "cli-secret-release-7e2b9c41d0";
 const SYSTEM_PATH: &str = "/usr/bin:/bin";
 const INSTALL_LIMIT: Duration = Duration::from_secs(180);
 
-/// Where the release artifacts are: `$DCH_DIST_DIR`, else built now.
-fn dist_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Ok(d) = std::env::var("DCH_DIST_DIR")
-            && !d.is_empty()
-        {
-            let dir = PathBuf::from(d);
-            wait_for_background_build(&dir);
-            return dir;
-        }
-        let script = bin::repo().join(".ci/release");
-        let vars: BTreeMap<String, String> = std::env::vars().collect();
-        let out = bin::run_bounded(
-            "bash",
-            [script.to_str().unwrap()],
-            &vars,
-            b"",
-            Duration::from_secs(3600),
-        );
-        assert_eq!(out.code(), 0, ".ci/release failed\n{out}");
-        bin::repo().join("target/distrib")
-    })
-}
-
-/// `.ci/run` builds the artifacts in the background: wait (bounded) until
-/// `.ci/release` has written `.status`, and fail with its log unless "ok".
-fn wait_for_background_build(dir: &Path) {
-    let status = dir.join(".status");
-    let deadline = std::time::Instant::now() + Duration::from_secs(3600);
-    let text = loop {
-        if let Ok(t) = std::fs::read_to_string(&status) {
-            break t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} did not appear within an hour",
-            status.display()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    };
-    let log = bin::repo().join("target/release-build.log");
-    assert_eq!(
-        text.trim(),
-        "ok",
-        ".ci/release failed:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
-fn archive(target: &str) -> PathBuf {
-    let p = dist_dir().join(format!("{NAME}-{target}.tar.xz"));
-    assert!(p.is_file(), "no {} (run .ci/release)", p.display());
-    p
-}
-
 /// The one place the project's home is named: Cargo.toml's `repository`.
 fn repository() -> String {
     let toml = std::fs::read_to_string(bin::repo().join("Cargo.toml")).unwrap();
@@ -110,50 +53,6 @@ fn repository() -> String {
         .find_map(|l| l.strip_prefix("repository = "))
         .expect("Cargo.toml names a repository");
     line.trim_matches('"').to_string()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn sha256_file(p: &Path) -> String {
-    sha256_hex(&std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
-}
-
-/// The binary inside a target's archive, unpacked into `dir`.
-fn unpack_binary(target: &str, dir: &Path) -> PathBuf {
-    let out = Command::new("tar")
-        .arg("-xJf")
-        .arg(archive(target))
-        .arg("-C")
-        .arg(dir)
-        .output()
-        .expect("run tar");
-    assert!(out.status.success(), "tar: {out:?}");
-    let bin = dir.join(format!("{NAME}-{target}")).join(NAME);
-    assert!(bin.is_file(), "{} is in the archive", bin.display());
-    bin
-}
-
-/// The ELF program interpreter (the dynamic loader) a binary asks for, if any.
-fn elf_interpreter(bytes: &[u8]) -> Option<String> {
-    assert_eq!(&bytes[..5], b"\x7fELF\x02", "a 64-bit ELF file");
-    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
-    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
-    (0..phnum).find_map(|i| {
-        let ph = phoff + i * phentsize;
-        let p_type = u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap());
-        (p_type == 3).then(|| {
-            let (off, len) = (u64_at(ph + 8), u64_at(ph + 32));
-            String::from_utf8_lossy(&bytes[off..off + len])
-                .trim_end_matches('\0')
-                .to_string()
-        })
-    })
 }
 
 /// The README's release-install line for Linux and macOS.

@@ -20,6 +20,8 @@ pub fn repo() -> &'static Path {
 }
 /// The program name the helper prints in its usage and version lines.
 pub const NAME: &str = "docker-credential-harbor";
+/// The package version (Cargo.toml), as `version` prints it.
+pub const VERSION: &str = env!("RIG_PKG_VERSION");
 /// Longest a single helper run may take before the test fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(30);
 

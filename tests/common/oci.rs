@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::dist::sha256_hex;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 /// Media types used by the layout.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -100,17 +100,7 @@ pub fn make_oci_layout_with_digest(dir: &Path, tag: &str) -> String {
 
 /// Stores `data` under its digest and returns its OCI descriptor.
 fn write_blob(blobs: &Path, media_type: &str, data: &[u8]) -> serde_json::Value {
-    let hex: String = Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = sha256_hex(data);
     std::fs::write(blobs.join(&hex), data).expect("write OCI blob");
     json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": data.len()})
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -3,7 +3,7 @@
 //! the Windows build under Wine: rows of protocol calls, in order, with the
 //! answers where ours deliberately differs from the peer's and why.
 
-use super::bin::{self, NAME, NOT_FOUND};
+use super::bin::{self, NAME, NOT_FOUND, VERSION};
 
 pub const PEER: &str = "/usr/bin/docker-credential-secretservice";
 
@@ -316,7 +316,7 @@ pub fn table() -> Vec<Row> {
             "",
             Differs {
                 peer: ok("0.6.4\n"),
-                ours: ok(&format!("{NAME} ({NAME}) {}\n", env!("RIG_PKG_VERSION"))),
+                ours: ok(&format!("{NAME} ({NAME}) {}\n", VERSION)),
                 why: "0.6.4 prints a bare version; current upstream prints `<name> (<module>) <version>`, as we do",
             },
         ),
