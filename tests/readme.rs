@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::bin::{self, Env, NAME, Output};
+use common::dist;
 use common::docker::{self, Dockerd, Podman};
 use common::docs;
 use common::harbor::{Account, HarborStandin, StandinOptions, now};
@@ -133,6 +134,15 @@ const CHECKS: &[(&str, How)] = &[
     (
         "cp docker-credential-harbor.rb ",
         CannotRun(NO_HOMEBREW, readme_says_homebrew_did_not_run),
+    ),
+    ("sudo apt install ./", Run(apt_install_deb)),
+    (
+        "sudo dnf install ./",
+        CannotRun(
+            "dnf is not in Debian; tests/packages.rs checks the .rpm with rpm -qlp and installs it \
+             with rpm into an empty root, where its static binary runs",
+            dnf_line_names_the_rpm,
+        ),
     ),
     ("sha256sum -c ", Run(checksum_line)),
     ("shasum -a 256 -c ", Run(checksum_line)),
@@ -952,6 +962,36 @@ fn release_line_is_the_tested_one(_: &mut Tour, cmd: &str) {
         .trim_matches('"');
     let want = format!("{repo}/releases/latest/download/{NAME}-installer.sh | sh");
     assert!(cmd.ends_with(&want), "{cmd:?} should end with {want:?}");
+}
+
+/// The .deb line, run as written (as root: no sudo) in a clean Debian 12
+/// root holding the release's .deb: the helper is installed and runs.
+fn apt_install_deb(_: &mut Tour, cmd: &str) {
+    let line = cmd.strip_prefix("sudo ").unwrap();
+    let root = dist::DebianRoot::copy();
+    let deb = dist::deb();
+    std::fs::copy(&deb, root.path().join("tmp").join(deb.file_name().unwrap())).unwrap();
+    root.sh_ok(&format!("cd /tmp && {line}"));
+    assert_eq!(
+        root.sh_ok(&format!("{NAME} version")),
+        format!("{NAME} ({NAME}) {}\n", bin::VERSION)
+    );
+}
+
+/// The .rpm line's glob names the release's .rpm.
+fn dnf_line_names_the_rpm(_: &mut Tour, cmd: &str) {
+    let glob = cmd
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_start_matches("./");
+    let (head, tail) = glob.split_once('*').expect("a glob");
+    let rpm = dist::rpm();
+    let name = rpm.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with(head) && name.ends_with(tail),
+        "{glob} matches {name}"
+    );
 }
 
 /// The checksum lines, run as written in a directory holding an archive and
