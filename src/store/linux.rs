@@ -171,6 +171,16 @@ pub fn vanished(e: &keyring_core::Error) -> bool {
         || (text.contains("No such interface") && text.contains("org.freedesktop.Secret.Item"))
 }
 
+/// An error a concurrent `erase` can cause mid-call, so worth one more try
+/// before it is believed. The kernel keyring store searches for the key, then
+/// links and reads it; a key invalidated in between is no longer possessed
+/// by this process, and the kernel answers EACCES ("access denied") instead
+/// of "no such key" (seen once in 300 racing helpers, tests/reliability.rs).
+/// A real denial repeats; a vanished key is then not found.
+pub fn look_again(kind: StoreKind, e: &keyring_core::Error) -> bool {
+    kind == StoreKind::Keyutils && matches!(e, keyring_core::Error::NoStorageAccess(_))
+}
+
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     use keyring_core::Error as K;
     let reason = super::keyring_error(&e);

@@ -50,6 +50,10 @@ pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
 
+pub fn look_again(_: StoreKind, _: &keyring_core::Error) -> bool {
+    false
+}
+
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     match &e {
         keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {

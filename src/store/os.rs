@@ -46,14 +46,21 @@ impl Keychain for Os {
         let bytes = blob.expose().as_bytes();
         // An item erased between the lookup and the write: write afresh, once.
         match entry.set_secret(bytes) {
-            Err(e) if platform::vanished(&e) => entry.set_secret(bytes),
+            Err(e) if platform::vanished(&e) || platform::look_again(self.0, &e) => {
+                entry.set_secret(bytes)
+            }
             other => other,
         }
         .map_err(|e| platform::map_error(self.0, e))
     }
 
     fn get(&self, key: &str) -> Result<Option<Stored>> {
-        match self.entry(key)?.get_secret() {
+        let entry = self.entry(key)?;
+        let got = match entry.get_secret() {
+            Err(e) if platform::look_again(self.0, &e) => entry.get_secret(),
+            other => other,
+        };
+        match got {
             Ok(bytes) => Stored::decode(self.0, key, bytes).map(Some),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) if platform::vanished(&e) => Ok(None),
@@ -62,7 +69,12 @@ impl Keychain for Os {
     }
 
     fn delete(&self, key: &str) -> Result<bool> {
-        match self.entry(key)?.delete_credential() {
+        let entry = self.entry(key)?;
+        let deleted = match entry.delete_credential() {
+            Err(e) if platform::look_again(self.0, &e) => entry.delete_credential(),
+            other => other,
+        };
+        match deleted {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),
             Err(e) if platform::vanished(&e) => Ok(false),

@@ -49,6 +49,10 @@ pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
 
+pub fn look_again(_: StoreKind, _: &keyring_core::Error) -> bool {
+    false
+}
+
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     match &e {
         // ERROR_NO_SUCH_LOGON_SESSION: no user profile with a credential
