@@ -44,13 +44,38 @@ pub struct Context {
     ci: Option<CiCredentials>,
     /// Whether `get` may start a background check (see [`crate::check`]).
     checks: bool,
-    /// Whether a registry the index does not hold is one this helper is
-    /// configured for (see [`Context::served`]).
-    configured: Box<dyn Fn(&str) -> bool>,
+    /// Which requests are meant for this helper (see [`Context::served`]).
+    scope: Scope,
+}
+
+/// Which registries a client's request is meant for this helper.
+pub enum Scope {
+    /// Asked only through a `credHelpers` entry, or by this tool's own
+    /// commands: every request is.
+    Everything,
+    /// Asked about every registry (containers/image with the drop-in): the
+    /// function says, from files alone, whom a request for a key is for.
+    Asked(Box<dyn Fn(&str) -> Asked>),
+}
+
+/// Whom a request about one registry is for (see [`Scope::Asked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// A registry this helper is configured for (the default registry, a
+    /// client's `credHelpers`, or the caller's own auth file routes it here).
+    Configured,
+    /// The caller was given an auth file of its own (`--authfile`,
+    /// `REGISTRY_AUTH_FILE`) that does not route it here: as if this helper
+    /// were not installed.
+    Elsewhere,
+    /// Neither: served when the index holds it (a login of this tool's).
+    Unknown,
 }
 
 impl Context {
-    /// This machine's keychains, the user's index and the kernel-keyring cache.
+    /// This machine's keychains, the user's index and the kernel-keyring
+    /// cache, for this tool's own commands (login, configure, kube): every
+    /// registry they name is theirs.
     pub fn system() -> Context {
         Context {
             keychains: Box::new(store::System),
@@ -59,33 +84,34 @@ impl Context {
             notices: paths::cache_dir().ok(),
             ci: ci_env::credentials(),
             checks: true,
-            configured: if std::env::var_os(crate::env_vars::BRIDGED).is_some()
-                || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists())
-            {
-                // Only the drop-in makes a client ask about every registry;
-                // without it this is a helper like any other, which keeps
-                // what it is given (and the WSL bridge's Linux side chose).
-                Box::new(|_| true)
-            } else {
-                Box::new(|key| {
-                    crate::settings::default_registry()
-                        .ok()
-                        .and_then(|d| registry::normalize(&d).ok())
-                        .is_some_and(|d| d == key)
-                        || crate::clients::routes_to_helper(key)
-                })
-            },
+            scope: Scope::Everything,
         }
     }
 
-    /// Whether this helper serves `key`: it holds it (the index, CI mode), or
-    /// it is configured for it (the default registry, a client's
-    /// `credHelpers` entry). containers/image asks this helper first for
-    /// every registry (the registries.conf.d drop-in `configure` writes):
-    /// for any other, `store` fails so the auth file keeps the secret, and
-    /// `get` says not found without asking a keychain.
+    /// [`Context::system`] for a client's protocol request: what it is
+    /// meant for is decided from files alone, before any keychain call.
+    pub fn for_clients() -> Context {
+        Context {
+            scope: clients_scope(),
+            ..Context::system()
+        }
+    }
+
+    /// Whether this helper serves `key` (see [`Scope`]). For any other,
+    /// `store` fails so the client's auth file keeps the secret, `get` says
+    /// not found and `erase` succeeds, all without asking a keychain.
     fn served(&self, key: &str, idx: &index::Index) -> bool {
-        self.ci_for(key).is_some() || idx.registries.contains_key(key) || (self.configured)(key)
+        if self.ci_for(key).is_some() {
+            return true;
+        }
+        match &self.scope {
+            Scope::Everything => true,
+            Scope::Asked(asked) => match asked(key) {
+                Asked::Configured => true,
+                Asked::Elsewhere => false,
+                Asked::Unknown => idx.registries.contains_key(key),
+            },
+        }
     }
 
     fn index_dir(&self) -> Result<PathBuf> {
@@ -112,17 +138,43 @@ impl Context {
         index::load_lenient_in(&self.index_dir()?)
     }
 
-    fn index_exists(&self) -> bool {
-        self.index_dir()
-            .is_ok_and(|d| d.join(index::FILE_NAME).exists())
-    }
-
     fn notice_due(&self, name: &str, period_secs: u64) -> bool {
         match &self.notices {
             Some(dir) => crate::notice::due_in(dir, name, period_secs),
             None => true,
         }
     }
+}
+
+/// Only the drop-in makes containers/image ask about every registry;
+/// without it this is a helper like any other, which keeps what it is
+/// given (and the WSL bridge's Linux side chose for its Windows build).
+fn clients_scope() -> Scope {
+    if std::env::var_os(crate::env_vars::BRIDGED).is_some()
+        || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists())
+    {
+        return Scope::Everything;
+    }
+    let caller = crate::caller::Caller::parent();
+    Scope::Asked(Box::new(move |key| {
+        if let Some(files) = caller.as_ref().and_then(|c| c.auth_files_for(key)) {
+            return match files
+                .iter()
+                .any(|f| crate::clients::file_routes_to_helper(f, key))
+            {
+                true => Asked::Configured,
+                false => Asked::Elsewhere,
+            };
+        }
+        let default = crate::settings::default_registry()
+            .ok()
+            .and_then(|d| registry::normalize(&d).ok());
+        if default.is_some_and(|d| d == key) || crate::clients::routes_to_helper(key) {
+            Asked::Configured
+        } else {
+            Asked::Unknown
+        }
+    }))
 }
 
 /// Run one protocol action. What it returns goes to stdout; an error's
@@ -199,11 +251,24 @@ pub fn store_with(
 
 /// Which registries a store keeps: a client's protocol `store` only those
 /// this helper serves (see [`Context::served`]); this tool's own `login`
-/// and `configure` any they are given.
+/// any it is given; `configure`'s move of a plaintext secret only where no
+/// keychain holds a login yet (never over another account or secret).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Only {
+pub enum Only {
     Served,
     Any,
+    New,
+}
+
+/// [`store_with`] where no keychain holds a login for the registry yet,
+/// decided under the index lock: `Err(Error::Taken)` when one does.
+pub fn store_new(
+    cx: &Context,
+    creds: protocol::Credentials,
+    facts: LoginFacts,
+    stderr: &mut dyn Write,
+) -> Result<Option<StoreKind>> {
+    store_as(cx, creds, facts, Only::New, stderr)
 }
 
 fn store_as(
@@ -217,6 +282,11 @@ fn store_as(
     if cx.ci_for(&key).is_some() {
         // CI mode: the pipeline's variables are the credentials; keep nothing.
         return Ok(None);
+    }
+    // Refused from files alone, before a keychain is chosen (and decided
+    // again under the lock below).
+    if only == Only::Served && !cx.served(&key, &cx.load_index()?.0) {
+        return Err(Error::NotServed(key));
     }
     let kind = cx.keychains.choose()?;
     let protocol::Credentials {
@@ -337,6 +407,12 @@ fn store_in(
             Ok(previous)
         },
         |previous| {
+            if only == Only::New
+                && let Some(p) = previous
+                && cx.keychains.open(p.store).get(key)?.is_some()
+            {
+                return Err(Error::Taken(key.to_string()));
+            }
             cx.keychains.open(kind).set(
                 key,
                 Stored {
@@ -412,9 +488,15 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
             known: None,
         });
     }
+    let (idx, damaged) = cx.load_index()?;
+    // Asked about every registry (containers/image with the drop-in): one
+    // this helper does not serve is not found at once, whatever state the
+    // keychains are in (a prompt nobody sees, a mistyped store name).
+    if !cx.served(&key, &idx) {
+        return Err(Error::NotFound);
+    }
     // A mistyped DOCKER_CREDENTIAL_HARBOR_STORE is loud on every path.
     cx.keychains.forced()?;
-    let (idx, damaged) = cx.load_index()?;
     if let Some(why) = &damaged {
         warn(
             stderr,
@@ -422,12 +504,6 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
         );
     }
     let known = idx.registries.get(&key);
-    // Asked about every registry (containers/image with the drop-in): one
-    // nobody configured, absent from a sound index, is in no keychain either.
-    // A missing or damaged index proves nothing: then every keychain is asked.
-    if known.is_none() && damaged.is_none() && cx.index_exists() && !cx.served(&key, &idx) {
-        return Err(Error::NotFound);
-    }
     let with_entry = |username: String, secret: Secret<String>| Found {
         username,
         secret,
@@ -569,6 +645,11 @@ pub fn erase(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<(
     if cx.ci_for(&key).is_some() {
         return Ok(());
     }
+    // Another's login (another auth file, a registry not served): as if
+    // this helper were not installed, nothing here is erased.
+    if !cx.served(&key, &cx.load_index()?.0) {
+        return Ok(());
+    }
     let order = cx.keychains.search_order()?;
     let (home, found, note) = cx.transact(
         |idx| Ok(idx.registries.remove(&key).map(|e| e.store)),
@@ -607,10 +688,13 @@ pub fn list(cx: &Context, stderr: &mut dyn Write) -> Result<BTreeMap<String, Str
             &format!("warning: {why}; listing nothing until the next store repairs it"),
         );
     }
+    // A client with auth files of its own (`logout --all --authfile F`)
+    // sees only what those files route here.
     let mut out: BTreeMap<String, String> = idx
         .registries
-        .into_iter()
-        .map(|(k, e)| (k, e.username))
+        .iter()
+        .filter(|(k, _)| cx.served(k, &idx))
+        .map(|(k, e)| (k.clone(), e.username.clone()))
         .collect();
     if let Some(ci) = &cx.ci {
         out.insert(ci.registry.clone(), ci.username.clone());

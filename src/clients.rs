@@ -230,12 +230,18 @@ pub fn routes_to_helper(key: &str) -> bool {
     let Ok(files) = login_files(false, false) else {
         return false;
     };
-    files.iter().any(|(_, path)| {
-        crate::auth_file::AuthFile::open(path).is_ok_and(|f| {
-            f.keys_with_helper(HELPER)
-                .iter()
-                .any(|k| crate::registry::normalize(k).is_ok_and(|n| n == key))
-        })
+    files
+        .iter()
+        .any(|(_, path)| file_routes_to_helper(path, key))
+}
+
+/// Whether the auth file at `path` has a `credHelpers` entry naming this
+/// helper for `key` (any spelling). A file that cannot be read routes nothing.
+pub fn file_routes_to_helper(path: &Path, key: &str) -> bool {
+    crate::auth_file::AuthFile::open(path).is_ok_and(|f| {
+        f.keys_with_helper(HELPER)
+            .iter()
+            .any(|k| crate::registry::normalize(k).is_ok_and(|n| n == key))
     })
 }
 

@@ -66,6 +66,10 @@ pub enum Error {
         name = crate::NAME
     )]
     NotServed(String),
+    /// A keychain got a login for the registry while configure checked a
+    /// plaintext one: the stored login stays, the file's too.
+    #[error("a login for {0} was stored meanwhile")]
+    Taken(String),
 }
 
 fn hint_suffix(hint: &str) -> String {

@@ -15,6 +15,7 @@ pub fn cmd(args: &str) -> String {
 pub mod actions;
 pub mod auth_file;
 pub mod cache;
+pub mod caller;
 pub mod check;
 pub mod ci_env;
 pub mod cli;

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 fn protocol_action(action: &str) -> ExitCode {
     let mut stderr = std::io::stderr();
     let result = actions::run(
-        &actions::Context::system(),
+        &actions::Context::for_clients(),
         action,
         std::io::stdin().lock(),
         &mut stderr,

@@ -37,13 +37,17 @@ struct Desk {
 
 impl Desk {
     fn new() -> Desk {
+        Desk::with(vec![Account::user(USER, SECRET)])
+    }
+
+    fn with(accounts: Vec<Account>) -> Desk {
         let mut env = Env::new();
         // The default environment: only HOME and XDG_RUNTIME_DIR.
         env.unset("XDG_CONFIG_HOME");
         let ss = SecretService::start(&env);
         env.set_bus(ss.address());
         env.watch_secret(SECRET);
-        let Harbor { registry, standin } = Harbor::start(vec![Account::user(USER, SECRET)]);
+        let Harbor { registry, standin } = Harbor::start(accounts);
         Desk {
             ss,
             env,
@@ -599,4 +603,172 @@ fn a_failing_store_makes_podman_login_fail() {
     let rt = read_json(&d.runtime_file());
     assert!(rt.get("auths").and_then(|a| a.get(&addr)).is_none(), "{rt}");
     assert_secret_in_no_file(&d.env, USER, SECRET);
+}
+
+/// With the drop-in and a stored user login, a client given an auth file
+/// of its own (a CI job's robot, a pull secret) gets exactly what it would
+/// get without the helper: containers/image asks the helper first whatever
+/// `--authfile` says, so the helper must decline. The robot's login goes
+/// into that file, the user's stays in the keychain, and a logout with
+/// another file erases nothing. A file that routes the registry to the
+/// helper itself is still served (declining there would loop).
+#[test]
+fn a_client_given_its_own_auth_file_is_left_to_it() {
+    const ROBOT: &str = "robot$p+ci";
+    const ROBOT_SECRET: &str = "robot-secret-authfile-5a1f";
+    let d = Desk::with(vec![
+        Account::user(USER, SECRET),
+        Account::robot(ROBOT, ROBOT_SECRET),
+    ]);
+    d.env.watch_secret(ROBOT_SECRET);
+    let addr = d.addr();
+    d.configure();
+    assert_ok(&d.login("skopeo", &addr, USER, SECRET), "skopeo login");
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+
+    let robot_file = d.env.root().join("robot-auth.json");
+    let rf = robot_file.to_str().unwrap();
+    let stdin = format!("{ROBOT_SECRET}\n");
+    let args = [
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        rf,
+        "-u",
+        ROBOT,
+        "--password-stdin",
+        &addr,
+    ];
+    let out = d.skopeo(&args, stdin.as_bytes());
+    assert_ok(&out, "skopeo login --authfile robot-auth.json");
+    assert_eq!(out.stdout.trim(), "Login Succeeded!", "{out}");
+    let robot_auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{ROBOT}:{ROBOT_SECRET}"));
+    assert_eq!(
+        read_json(&robot_file)["auths"][&addr]["auth"],
+        robot_auth.as_str()
+    );
+    assert_eq!(
+        bin::get_ok(&d.env, &addr),
+        (USER.into(), SECRET.into()),
+        "the user's login is untouched"
+    );
+    // Pulls with that file use the robot, not the keychain's user.
+    let image = d.push_layout("proj/ci:v1");
+    d.standin.clear_token_log();
+    assert_ok(
+        &d.skopeo(
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--authfile",
+                rf,
+                &format!("docker://{image}"),
+            ],
+            b"",
+        ),
+        "skopeo inspect --authfile robot-auth.json",
+    );
+    assert!(harbor::token_requests(&d.standin.token_log(), ROBOT, "proj/ci", "pull") > 0);
+    assert_eq!(
+        d.tokens("proj/ci", "pull"),
+        0,
+        "the user's secret was not sent"
+    );
+
+    // A logout with another file (or this one) erases nothing of the helper's.
+    let ci_file = d.env.root().join("ci-auth.json");
+    std::fs::write(
+        &ci_file,
+        format!(r#"{{"auths":{{"{addr}":{{"auth":"{robot_auth}"}}}}}}"#),
+    )
+    .unwrap();
+    for f in [&ci_file, &robot_file] {
+        let out = d.skopeo(&["logout", "--authfile", f.to_str().unwrap(), &addr], b"");
+        assert_ok(&out, "skopeo logout --authfile");
+        assert!(
+            read_json(f)["auths"].get(&addr).is_none(),
+            "removed from {}",
+            f.display()
+        );
+    }
+    assert_eq!(d.ss.count(&addr), 1);
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+
+    // An auth file that routes the registry here is this helper's: its
+    // login stores through it (and no copy lands in the file).
+    let routed = d.env.root().join("routed-auth.json");
+    std::fs::write(
+        &routed,
+        format!(r#"{{"credHelpers":{{"{addr}":"harbor"}}}}"#),
+    )
+    .unwrap();
+    bin::run(&d.env, &["erase"], addr.as_bytes());
+    let args = [
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        routed.to_str().unwrap(),
+        "-u",
+        USER,
+        "--password-stdin",
+        &addr,
+    ];
+    assert_ok(
+        &d.skopeo(&args, format!("{SECRET}\n").as_bytes()),
+        "skopeo login --authfile routed",
+    );
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+    assert!(
+        read_json(&routed)
+            .get("auths")
+            .and_then(|a| a.get(&addr))
+            .is_none()
+    );
+    assert_secret_in_no_file(&d.env, USER, SECRET);
+}
+
+/// With the drop-in, a registry the helper does not serve is "not found"
+/// at once, from files alone: containers/image moves on only after exactly
+/// that text, so a keychain that cannot answer (a frozen Secret Service, a
+/// mistyped store name) must not break every anonymous registry.
+#[test]
+fn a_registry_not_served_is_not_found_whatever_the_keychain() {
+    let d = Desk::new();
+    d.configure();
+    let open = Registry::start_open();
+    let layout = d.env.root().join("open-layout");
+    make_oci_layout_with_digest(&layout, "anon:v1");
+    let image = format!("docker://{}/anon/app:v1", open.addr());
+    let copy = [
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:anon:v1", layout.display()),
+        &image,
+    ];
+    assert_ok(&d.skopeo(&copy, b""), "skopeo copy to an open registry");
+
+    // No login yet, and a store name with a typo: skopeo is not affected.
+    let mut typo = d.vars();
+    typo.insert("DOCKER_CREDENTIAL_HARBOR_STORE".into(), "keyutil".into());
+    let tags = [
+        "--insecure-policy",
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/anon/app", open.addr()),
+    ];
+    let out = bin::run_bounded("skopeo", tags, &typo, b"", CLIENT_LIMIT);
+    assert_ok(&out, "skopeo list-tags with a mistyped store name");
+    assert!(out.stdout.contains("\"v1\""), "{out}");
+    // The configured registry still says what is wrong with the name.
+    let typo_env = [("DOCKER_CREDENTIAL_HARBOR_STORE", Some("keyutil"))];
+    let out = bin::run_with(&d.env, &typo_env, &["get"], d.addr().as_bytes());
+    assert!(out.error_line().contains("keyutil"), "{out}");
+
+    // A Secret Service that does not answer (a prompt nobody sees).
+    d.ss.freeze();
+    let out = d.skopeo(&tags[1..], b"");
+    d.ss.thaw();
+    assert_ok(&out, "skopeo list-tags with a frozen Secret Service");
+    assert!(out.stdout.contains("\"v1\""), "{out}");
 }

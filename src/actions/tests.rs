@@ -57,7 +57,7 @@ impl Session {
             notices: Some(self.dir.path().join("cache")),
             ci: None,
             checks: false,
-            configured: Box::new(|_| true),
+            scope: Scope::Everything,
         }
     }
 
@@ -569,7 +569,10 @@ fn asked_about_every_registry_only_configured_ones_are_served() {
     const OTHER: &str = "other.example.org";
     let s = Session::new(&[SecretService, Keyutils]);
     let mut cx = s.cx();
-    cx.configured = Box::new(|key| key == KEY);
+    cx.scope = Scope::Asked(Box::new(|key| match key == KEY {
+        true => Asked::Configured,
+        false => Asked::Unknown,
+    }));
     s.run_in(&cx, "store", &store_input(KEY, "alice", "s3cr3t"))
         .ok();
 
@@ -601,7 +604,7 @@ fn asked_about_every_registry_only_configured_ones_are_served() {
     // Held in the index (a login of this tool's own), it is served.
     let other = Session::new(&[SecretService]);
     let mut cx = other.cx();
-    cx.configured = Box::new(|_| false);
+    cx.scope = Scope::Asked(Box::new(|_| Asked::Unknown));
     let creds = protocol::Credentials {
         server_url: OTHER.into(),
         username: "bob".into(),
@@ -616,11 +619,85 @@ fn asked_about_every_registry_only_configured_ones_are_served() {
         answer(OTHER, "bob", "new")
     );
 
-    // Without an index nothing is known: every keychain is asked.
+    // Without an index, "served" is still decided from files alone: a
+    // registry nobody configured is not found, whatever the keychains hold;
+    // a configured one is looked up in every keychain.
     std::fs::remove_file(other.index_path()).unwrap();
     other.cache.invalidate(OTHER);
+    assert_eq!(
+        other.run_in(&cx, "get", OTHER).quiet().err(),
+        Error::NotFound.to_string()
+    );
+    cx.scope = Scope::Asked(Box::new(|_| Asked::Configured));
     assert_eq!(
         other.run_in(&cx, "get", OTHER).ok(),
         answer(OTHER, "bob", "new")
     );
+}
+
+/// A client given an auth file of its own (`skopeo login --authfile`)
+/// gets exactly what it would get without the helper: its store is
+/// declined (the file keeps it), its get is not found and its erase
+/// changes nothing, all without a keychain call; `list` shows it nothing.
+#[test]
+fn a_client_with_its_own_auth_file_is_not_served() {
+    let s = Session::new(&[SecretService]);
+    s.store(KEY, "alice", "s3cr3t").ok();
+    let mut cx = s.cx();
+    cx.scope = Scope::Asked(Box::new(|_| Asked::Elsewhere));
+    s.keychains.get(SecretService).set_down(true);
+    let out = s.run_in(&cx, "store", &store_input(KEY, "robot$p+ci", "r0b0t"));
+    assert_eq!(
+        out.err(),
+        format!(
+            "{KEY} is not a registry this helper is configured for; \
+             to keep its secret here: docker-credential-harbor configure --registry {KEY}"
+        )
+    );
+    assert_eq!(
+        s.run_in(&cx, "get", KEY).quiet().err(),
+        Error::NotFound.to_string()
+    );
+    s.run_in(&cx, "erase", KEY).quiet().ok();
+    assert_eq!(s.run_in(&cx, "list", "unused").quiet().ok(), "{}\n");
+    s.keychains.get(SecretService).set_down(false);
+    // The user's login is as it was.
+    assert_eq!(s.run("get", KEY).ok(), answer(KEY, "alice", "s3cr3t"));
+}
+
+/// configure's move of a plaintext secret never replaces a stored login:
+/// decided under the index lock, against what the keychain holds.
+#[test]
+fn a_store_for_a_new_login_never_replaces_one() {
+    let s = Session::new(&[SecretService]);
+    s.store(KEY, "robot$p+ci", "r0b0t").ok();
+    let creds = |user: &str, secret: &str| protocol::Credentials {
+        server_url: KEY.into(),
+        username: user.into(),
+        secret: Secret::new(secret.into()),
+    };
+    let e = store_new(
+        &s.cx(),
+        creds("jdoe", "user-secret"),
+        LoginFacts::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("a login for {KEY} was stored meanwhile")
+    );
+    assert_eq!(s.run("get", KEY).ok(), answer(KEY, "robot$p+ci", "r0b0t"));
+    // An index entry whose keychain lost it (the kernel keyring after a
+    // reboot) holds nothing: the new login goes in.
+    s.keychains.get(SecretService).delete(KEY).unwrap();
+    s.cache.invalidate(KEY);
+    store_new(
+        &s.cx(),
+        creds("jdoe", "user-secret"),
+        LoginFacts::default(),
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(s.run("get", KEY).ok(), answer(KEY, "jdoe", "user-secret"));
 }

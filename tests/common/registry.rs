@@ -74,6 +74,12 @@ impl Registry {
         let auth = htpasswd_auth(dir.path(), user, pass);
         Self::start_in(dir, auth, None)
     }
+
+    /// A registry anyone may pull from and push to (no `auth:` section):
+    /// one no credential helper is needed for.
+    pub fn start_open() -> Registry {
+        Self::start_in(new_dir(), String::new(), None)
+    }
 }
 
 /// An htpasswd file for `user`/`pass` in `dir` and the `auth:` config using it.
