@@ -20,12 +20,54 @@ use crate::secret::Secret;
 /// Fields of an `auths` entry that hold a secret.
 const SECRET_FIELDS: [&str; 4] = ["auth", "password", "identitytoken", "registrytoken"];
 
-/// A plaintext credential found in `auths`.
+/// A secret found in `auths` for one registry.
 pub struct Plaintext {
     /// The `auths` key as written in the file.
     pub auths_key: String,
+    /// The login, decoded as docker and containers/image decode it; or why
+    /// it cannot be checked (then it is never deleted).
+    pub login: std::result::Result<Login, &'static str>,
+    /// The entry's secret fields as read: it is stripped only while it
+    /// still holds exactly these.
+    snapshot: Snapshot,
+}
+
+/// A username and the password a client would send for it.
+pub struct Login {
     pub username: String,
     pub secret: Secret<String>,
+}
+
+/// The fields of an `auths` entry that say who logs in and with what, as
+/// they were read: what a strip compares under the file's lock. Wiped when
+/// dropped.
+#[derive(PartialEq)]
+struct Snapshot(Map<String, Value>);
+
+impl Snapshot {
+    fn of(entry: &Value) -> Snapshot {
+        let mut out = Map::new();
+        if let Value::Object(e) = entry {
+            for f in SECRET_FIELDS.iter().chain(&["username"]) {
+                if let Some(v) = e.get(*f) {
+                    out.insert((*f).to_string(), v.clone());
+                }
+            }
+        }
+        Snapshot(out)
+    }
+}
+
+impl Clone for Snapshot {
+    fn clone(&self) -> Snapshot {
+        Snapshot(self.0.clone())
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.0.values_mut().for_each(wipe);
+    }
 }
 
 /// One JSON config file, loaded for editing. It may hold other registries'
@@ -42,6 +84,8 @@ pub struct AuthFile {
     /// `~/.dockercfg`, the format before `config.json`: the whole object is
     /// what `auths` is in the newer files.
     legacy: bool,
+    /// The `auths` keys whose strip found another login there: kept.
+    unstripped: Vec<String>,
 }
 
 /// The name of the legacy file docker and containers/image still read.
@@ -68,8 +112,9 @@ enum Edit {
     SetHelper(String, String),
     RestoreHelper(String, Option<String>, bool),
     CredsStore(Option<String>),
-    /// An `auths` key; whether the file is the legacy one.
-    Strip(String, bool),
+    /// An `auths` key, whether the file is the legacy one, and what the
+    /// entry held when it was checked: stripped only if it still does.
+    Strip(String, bool, Snapshot),
     /// Add an empty `auths[key]` when there is none (`true`), or remove it
     /// while it is still empty (`false`).
     EmptyAuth(String, bool),
@@ -175,16 +220,23 @@ fn apply(value: &mut Map<String, Value>, edit: &Edit, path: &Path) -> Result<Opt
                 }
             }
         }
-        Edit::Strip(auths_key, legacy) => {
-            if let Some(Value::Object(entry)) =
-                auths_mut(value, *legacy).and_then(|a| a.get_mut(auths_key))
-            {
+        Edit::Strip(auths_key, legacy, checked) => {
+            let Some(entry) = auths_mut(value, *legacy).and_then(|a| a.get_mut(auths_key)) else {
+                return Ok(None);
+            };
+            // A login written since the check (another `docker login`)
+            // is not the one that was checked: it stays.
+            if Snapshot::of(entry) != *checked {
+                return Ok(None);
+            }
+            if let Value::Object(entry) = entry {
                 for f in SECRET_FIELDS.iter().chain(&["username"]) {
                     if let Some(mut v) = entry.shift_remove(*f) {
                         wipe(&mut v);
                     }
                 }
             }
+            return Ok(Some(auths_key.clone()));
         }
     }
     Ok(None)
@@ -205,6 +257,7 @@ impl AuthFile {
             stripped: false,
             edits: Vec::new(),
             legacy,
+            unstripped: Vec::new(),
         })
     }
 
@@ -285,36 +338,48 @@ impl AuthFile {
         self.creds_store().is_some() || non_empty("credHelpers") || non_empty("auths")
     }
 
-    /// Plaintext credentials in `auths` for the registry `key` (any spelling).
+    /// The `auths` entries for the registry `key` (any spelling) that hold
+    /// a secret, in file order.
     pub fn plaintext(&self, key: &str) -> Vec<Plaintext> {
         let Some(auths) = auths(&self.value, self.legacy) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for (k, v) in auths {
-            if crate::registry::normalize(k).ok().as_deref() != Some(key) {
+            if crate::registry::normalize(k).ok().as_deref() != Some(key) || !holds_secret(v) {
                 continue;
             }
-            if let Some((username, secret)) = decode_entry(v) {
-                out.push(Plaintext {
-                    auths_key: k.clone(),
-                    username,
-                    secret,
-                });
-            }
+            out.push(Plaintext {
+                auths_key: k.clone(),
+                login: decode_entry(v),
+                snapshot: Snapshot::of(v),
+            });
         }
         out
     }
 
-    /// Remove the secret fields of `auths[auths_key]`, leaving `{}` as docker does.
-    pub fn strip_secret(&mut self, auths_key: &str) {
-        let there = auths(&self.value, self.legacy)
-            .and_then(|a| a.get(auths_key))
-            .is_some_and(Value::is_object);
-        if there {
-            let _ = self.edit(Edit::Strip(auths_key.to_string(), self.legacy));
+    /// Remove the secret fields of the entry `found` was read from, leaving
+    /// `{}` as docker does, if it still holds what was read then (here and
+    /// again under the lock at save time). Whether it did here.
+    pub fn strip_secret(&mut self, found: &Plaintext) -> bool {
+        let edit = Edit::Strip(found.auths_key.clone(), self.legacy, found.snapshot.clone());
+        let stripped = self.edit(edit).is_ok_and(|s| s.is_some());
+        if stripped {
             self.stripped = true;
+            self.unstripped.retain(|k| *k != found.auths_key);
+        } else {
+            self.unstripped.push(found.auths_key.clone());
         }
+        stripped
+    }
+
+    /// Whether the entry under `auths_key` was stripped in what was saved
+    /// (false when another program changed it before the save).
+    pub fn was_stripped(&self, auths_key: &str) -> bool {
+        self.edits
+            .iter()
+            .any(|e| matches!(e, Edit::Strip(k, ..) if k == auths_key))
+            && !self.unstripped.iter().any(|k| k == auths_key)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -370,8 +435,12 @@ impl AuthFile {
                     self.path.display()
                 ))
             })?;
+            self.unstripped.clear();
             for edit in &self.edits {
-                apply(&mut value, edit, &self.path)?;
+                let applied = apply(&mut value, edit, &self.path)?;
+                if let (Edit::Strip(k, ..), None) = (edit, applied) {
+                    self.unstripped.push(k.clone());
+                }
             }
             wipe_secrets(&mut self.value);
             self.value = value;
@@ -459,36 +528,57 @@ fn wipe_secrets(value: &mut Map<String, Value>) {
     }
 }
 
-/// `auth` is base64 `user:secret`; docker also accepts separate fields.
-fn decode_entry(v: &Value) -> Option<(String, Secret<String>)> {
-    if let Some(auth) = v
-        .get("auth")
-        .and_then(Value::as_str)
-        .filter(|a| !a.is_empty())
-    {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(auth.trim())
-            .ok()?;
-        // Moved, never copied; bytes that are not UTF-8 are wiped too.
-        let text = match String::from_utf8(raw) {
-            Ok(t) => Secret::new(t),
-            Err(e) => {
-                e.into_bytes().zeroize();
-                return None;
-            }
-        };
-        let (u, s) = text.expose().split_once(':')?;
-        if u.is_empty() {
-            return None;
-        }
-        return Some((u.to_string(), Secret::new(s.to_string())));
+/// Whether an `auths` entry holds a secret in any field.
+fn holds_secret(v: &Value) -> bool {
+    SECRET_FIELDS
+        .iter()
+        .any(|f| v.get(*f).is_some_and(|x| x.as_str() != Some("")))
+}
+
+/// An entry decoded as docker (cli/config/configfile) and containers/image
+/// (pkg/docker/config) decode it: `auth` is standard base64 of
+/// `user:password` (line breaks ignored, as Go's decoder does), the
+/// password with NUL bytes trimmed from both ends; without `auth`, docker
+/// reads `username` and `password`. An identity token is an OAuth refresh
+/// token, not a password: such an entry cannot be checked with Basic auth.
+fn decode_entry(v: &Value) -> std::result::Result<Login, &'static str> {
+    let field = |f: &str| v.get(f).and_then(Value::as_str).filter(|s| !s.is_empty());
+    if field("identitytoken").is_some() || field("registrytoken").is_some() {
+        return Err("it holds an identity token, which this tool cannot check");
     }
-    let u = v
-        .get("username")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())?;
-    let p = v.get("password").and_then(Value::as_str)?;
-    Some((u.to_string(), Secret::new(p.to_string())))
+    let Some(auth) = field("auth") else {
+        return match (field("username"), v.get("password").and_then(Value::as_str)) {
+            (Some(u), Some(p)) => Ok(Login {
+                username: u.to_string(),
+                secret: Secret::new(p.to_string()),
+            }),
+            _ => Err("its fields are not a username and a password"),
+        };
+    };
+    let mut encoded: Vec<u8> = auth
+        .bytes()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&encoded);
+    encoded.zeroize();
+    let Ok(raw) = decoded else {
+        return Err("its auth field is not base64");
+    };
+    // Moved, never copied; bytes that are not UTF-8 are wiped too.
+    let text = match String::from_utf8(raw) {
+        Ok(t) => Secret::new(t),
+        Err(e) => {
+            e.into_bytes().zeroize();
+            return Err("its auth field is not text");
+        }
+    };
+    match text.expose().split_once(':') {
+        Some((u, s)) if !u.is_empty() => Ok(Login {
+            username: u.to_string(),
+            secret: Secret::new(s.trim_matches('\0').to_string()),
+        }),
+        _ => Err("its auth field is not user:password"),
+    }
 }
 
 /// The backup of a file whose secrets were moved: same content, no secrets.
@@ -570,8 +660,8 @@ mod tests {
         let mut f = AuthFile::open(&p).unwrap();
         let found = f.plaintext("hub.k8s.ucar.edu");
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].secret.expose(), "s3cret");
-        f.strip_secret(&found[0].auths_key);
+        assert_eq!(found[0].login.as_ref().unwrap().secret.expose(), "s3cret");
+        assert!(f.strip_secret(&found[0]));
         f.save().unwrap();
         let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(
@@ -606,9 +696,10 @@ mod tests {
         let mut f = AuthFile::open(&p).unwrap();
         let found = f.plaintext("hub.k8s.ucar.edu");
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].username, "jdoe@ucar.edu");
-        assert_eq!(found[0].secret.expose(), "s3cret");
-        f.strip_secret(&found[0].auths_key);
+        let login = found[0].login.as_ref().unwrap();
+        assert_eq!(login.username, "jdoe@ucar.edu");
+        assert_eq!(login.secret.expose(), "s3cret");
+        assert!(f.strip_secret(&found[0]));
         f.save().unwrap();
         let now = std::fs::read_to_string(&p).unwrap();
         assert!(!now.contains(&format!("\"{auth}\",\"email\"")));
@@ -622,6 +713,105 @@ mod tests {
             !backup.contains(&auth),
             "backup keeps no plaintext: {backup}"
         );
+    }
+
+    /// As docker and containers/image read them: NULs trimmed from the
+    /// password, line breaks in the base64 ignored, separate fields read;
+    /// an identity token or an undecodable `auth` cannot be checked.
+    #[test]
+    fn entries_decode_as_docker_and_containers_image_decode_them() {
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        let wrapped = {
+            let mut w = b64(b"jdoe:line-broken-secret");
+            w.insert_str(8, "\r\n");
+            w
+        };
+        type Decoded<'a> = std::result::Result<(&'a str, &'a str), &'a str>;
+        let cases: Vec<(Value, Decoded)> = vec![
+            (
+                serde_json::json!({"auth": b64(b"jdoe:s3cret\0\0")}),
+                Ok(("jdoe", "s3cret")),
+            ),
+            (
+                serde_json::json!({"auth": b64(b"jdoe:\0pw\0")}),
+                Ok(("jdoe", "pw")),
+            ),
+            (
+                serde_json::json!({"auth": b64(b"jdoe:a:b")}),
+                Ok(("jdoe", "a:b")),
+            ),
+            (
+                serde_json::json!({"auth": wrapped}),
+                Ok(("jdoe", "line-broken-secret")),
+            ),
+            (
+                serde_json::json!({"username": "u", "password": "p"}),
+                Ok(("u", "p")),
+            ),
+            (
+                serde_json::json!({"auth": b64(b"jdoe:"), "identitytoken": "refresh"}),
+                Err("it holds an identity token, which this tool cannot check"),
+            ),
+            (
+                serde_json::json!({"auth": "%%%"}),
+                Err("its auth field is not base64"),
+            ),
+            (
+                serde_json::json!({"auth": b64(b":pw")}),
+                Err("its auth field is not user:password"),
+            ),
+            (
+                serde_json::json!({"auth": b64(b"nocolon")}),
+                Err("its auth field is not user:password"),
+            ),
+        ];
+        for (entry, want) in cases {
+            let got = decode_entry(&entry);
+            let got = got
+                .as_ref()
+                .map(|l| (l.username.as_str(), l.secret.expose().as_str()))
+                .map_err(|e| *e);
+            assert_eq!(got, want, "{entry}");
+        }
+    }
+
+    /// A strip removes only the login that was checked: one written since
+    /// (under the same key) stays, in the open file and in a replay at save.
+    #[test]
+    fn a_strip_removes_only_the_entry_that_was_checked() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let (_d, p) = file_with(&format!(
+            r#"{{"auths":{{"h.example":{{"auth":"{}"}}}}}}"#,
+            b64("u:old")
+        ));
+        let checked = AuthFile::open(&p).unwrap().plaintext("h.example").remove(0);
+        // Another login lands before the edit: nothing is stripped.
+        let newer = format!(
+            r#"{{"auths":{{"h.example":{{"auth":"{}"}}}}}}"#,
+            b64("u:new")
+        );
+        std::fs::write(&p, &newer).unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
+        assert!(!f.strip_secret(&checked));
+        assert!(!f.was_stripped("h.example"));
+        // ... or between the edit and the save: the replay keeps it too.
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"auths":{{"h.example":{{"auth":"{}"}}}}}}"#,
+                b64("u:old")
+            ),
+        )
+        .unwrap();
+        let mut f = AuthFile::open(&p).unwrap();
+        assert!(f.strip_secret(&checked));
+        f.set_cred_helper("h.example", "harbor").unwrap();
+        std::fs::write(&p, &newer).unwrap();
+        assert!(f.save().unwrap());
+        assert!(!f.was_stripped("h.example"));
+        let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["auths"]["h.example"]["auth"], b64("u:new"), "{v}");
+        assert_eq!(v["credHelpers"]["h.example"], "harbor", "{v}");
     }
 
     #[cfg(unix)]

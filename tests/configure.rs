@@ -727,3 +727,345 @@ fn a_failure_half_way_can_still_be_undone() {
         "the replaced helper is back\n{out}"
     );
 }
+
+/// Live and dead logins at one Harbor stand-in, for the migration tests.
+const JDOE: (&str, &str) = ("jdoe@ucar.edu", "jdoe-live-secret-1a");
+const BOB: (&str, &str) = ("bob@ucar.edu", "bob-live-secret-2b");
+const ROBOT: (&str, &str) = ("robot-proj+ci", "robot-live-secret-3c");
+const DEAD: (&str, &str) = ("jdoe@ucar.edu", "jdoe-dead-secret-4d");
+
+fn harbor_of_three() -> Harbor {
+    Harbor::start(vec![
+        Account::user(JDOE.0, JDOE.1),
+        Account::user(BOB.0, BOB.1),
+        Account::robot(ROBOT.0, ROBOT.1),
+    ])
+}
+
+/// An `auths` object: each (key, login) as docker writes it.
+fn auths(entries: &[(&str, (&str, &str))]) -> String {
+    let map: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(k, (u, s))| (k.to_string(), json!({ "auth": auth_b64(u, s) })))
+        .collect();
+    json!({ "auths": map }).to_string()
+}
+
+/// The `(user, secret)` of every plaintext entry in `p`.
+fn plaintext_logins(p: &Path) -> Vec<(String, String)> {
+    let Ok(bytes) = std::fs::read(p) else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let mut out = Vec::new();
+    for entry in v["auths"].as_object().into_iter().flat_map(|m| m.values()) {
+        if let Some(a) = entry["auth"].as_str() {
+            let raw = base64::engine::general_purpose::STANDARD.decode(a).unwrap();
+            let text = String::from_utf8(raw).unwrap();
+            let (u, s) = text.split_once(':').unwrap();
+            out.push((u.to_string(), s.to_string()));
+        }
+    }
+    out
+}
+
+/// A robot login kept with `login --robot-file` (its JSON since deleted,
+/// as the README advises) is never replaced by an older plaintext user
+/// secret, nor by a second one; each stays in its file with one line
+/// saying why and what to do, and doctor names it.
+#[test]
+fn a_stored_login_is_never_replaced_by_a_plaintext_one() {
+    let Harbor {
+        registry,
+        standin: _standin,
+    } = harbor_of_three();
+    let key = registry.addr();
+    let env = env();
+    for (_, s) in [JDOE, BOB, ROBOT] {
+        env.watch_secret(s);
+    }
+    let file = common::harbor::robot_file(env.root(), ROBOT.0, ROBOT.1, -1);
+    let out = bin::run(
+        &env,
+        &[
+            "login",
+            "--robot-file",
+            file.to_str().unwrap(),
+            &registry.url(),
+        ],
+        b"",
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    std::fs::remove_file(&file).unwrap();
+    let http = format!("http://{key}");
+    let text = auths(&[(&key, JDOE), (&http, BOB)]);
+    write(&docker_path(&env), &text);
+    for run in 1..=2 {
+        let out = configure(&env, &["--docker", "--registry", &key]);
+        assert_eq!(out.code(), 0, "run {run}\n{out}");
+        let path = docker_path(&env);
+        let kept = |who: &str| {
+            format!(
+                "warning: docker: {}: the plaintext secret for {key} was left in the file: it differs from the \
+                 login the keychain holds ({}) and is not refused; to use it instead, log in with it \
+                 (`docker-credential-harbor login {key}`), then run configure again",
+                path.display(),
+                who
+            )
+        };
+        let lines: Vec<&str> = out
+            .stderr_lines()
+            .into_iter()
+            .filter(|l| l.contains("plaintext"))
+            .collect();
+        assert_eq!(lines, [kept(ROBOT.0), kept(ROBOT.0)], "run {run}\n{out}");
+        assert!(
+            !out.stdout.contains("moved") && !out.stdout.contains("removed"),
+            "{out}"
+        );
+        assert_eq!(
+            bin::get_ok(&env, &key),
+            (ROBOT.0.into(), ROBOT.1.into()),
+            "run {run}"
+        );
+        let mut left = plaintext_logins(&path);
+        left.sort();
+        assert_eq!(
+            left,
+            [(BOB.0.into(), BOB.1.into()), (JDOE.0.into(), JDOE.1.into())]
+        );
+    }
+    let out = bin::run(&env, &["doctor", "--registry", &key], b"");
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("a plaintext secret for {key}")),
+        "{out}"
+    );
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// Several plaintext logins for one registry, nothing stored: the first
+/// the registry accepts is moved; a copy of it goes; a refused one goes; a
+/// different accepted one stays (at most one is moved).
+#[test]
+fn of_several_plaintext_logins_at_most_one_is_moved() {
+    let Harbor {
+        registry,
+        standin: _standin,
+    } = harbor_of_three();
+    let key = registry.addr();
+    let env = env();
+    for (_, s) in [JDOE, BOB, DEAD] {
+        env.watch_secret(s);
+    }
+    let http = format!("http://{key}");
+    write(&docker_path(&env), &auths(&[(&key, JDOE), (&http, BOB)]));
+    write(&podman_path(&env), &auths(&[(&key, DEAD), (&http, JDOE)]));
+    let out = configure(&env, &["--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    let (docker, podman) = (docker_path(&env), podman_path(&env));
+    let expected = [
+        format!(
+            "docker: {}: moved the plaintext secret of {} for {key} into the keychain and removed it from the file",
+            docker.display(),
+            JDOE.0
+        ),
+        format!(
+            "podman/skopeo/buildah: {}: removed the plaintext secret of {} for {key}: the registry refused it; \
+             log in with `docker-credential-harbor login {key}`",
+            podman.display(),
+            DEAD.0
+        ),
+        format!(
+            "podman/skopeo/buildah: {}: removed the plaintext secret of {} for {key}: the keychain holds the same login",
+            podman.display(),
+            JDOE.0
+        ),
+    ];
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("plaintext"))
+        .collect();
+    assert_eq!(lines, expected, "{out}");
+    let warned: Vec<&str> = out
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("plaintext"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(
+        warned[0].contains(&format!(
+            "differs from the login the keychain holds ({})",
+            JDOE.0
+        )),
+        "{out}"
+    );
+    assert_eq!(bin::get_ok(&env, &key), (JDOE.0.into(), JDOE.1.into()));
+    assert_eq!(plaintext_logins(&docker), [(BOB.0.into(), BOB.1.into())]);
+    assert_eq!(plaintext_logins(&podman), []);
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// `skopeo login --authfile ~/.docker/config.json` writes a new, working
+/// login while configure's check of the old one waits on the registry:
+/// configure's strip finds another login there under the file's lock, and
+/// keeps it.
+#[test]
+fn a_login_written_while_configure_checks_is_kept() {
+    let Harbor { registry, standin } = harbor_of_three();
+    let key = registry.addr();
+    let env = env();
+    env.watch_secret(DEAD.1);
+    env.watch_secret(JDOE.1);
+    let docker = docker_path(&env);
+    write(&docker, &auths(&[(&key, DEAD)]));
+    standin.set_token_delay(std::time::Duration::from_secs(3));
+    let (out, login) = std::thread::scope(|s| {
+        let run = s.spawn(|| configure(&env, &["--docker", "--registry", &key]));
+        bin::wait_until(
+            "configure waits on the token service",
+            std::time::Duration::from_secs(20),
+            || standin.token_arrivals() >= 1,
+        );
+        standin.set_token_delay(std::time::Duration::ZERO);
+        let args = [
+            "login",
+            "--tls-verify=false",
+            "--authfile",
+            docker.to_str().unwrap(),
+            "-u",
+            JDOE.0,
+            "--password-stdin",
+            &key,
+        ];
+        let login = bin::run_bounded(
+            "skopeo",
+            args,
+            &env.with(&[]),
+            format!("{}\n", JDOE.1).as_bytes(),
+            std::time::Duration::from_secs(60),
+        );
+        (run.join().unwrap(), login)
+    });
+    assert_eq!(login.code(), 0, "{login}");
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stderr
+            .contains("was left in the file: another login was written there since it was checked"),
+        "{out}"
+    );
+    assert_eq!(
+        plaintext_logins(&docker),
+        [(JDOE.0.into(), JDOE.1.into())],
+        "the new login survives"
+    );
+    assert_eq!(read_json(&docker)["credHelpers"][&key], "harbor");
+    // The next run moves it.
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert!(out.stdout.contains("moved the plaintext secret"), "{out}");
+    assert_eq!(bin::get_ok(&env, &key), (JDOE.0.into(), JDOE.1.into()));
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// Entries are read as docker and containers/image read them: a password
+/// with trailing NULs is checked (and kept) trimmed; an identity token
+/// cannot be checked with a password, so it stays, with one line.
+#[test]
+fn entries_the_check_cannot_judge_are_kept() {
+    let Harbor {
+        registry,
+        standin: _standin,
+    } = harbor_of_three();
+    let key = registry.addr();
+    let env = env();
+    env.watch_secret(JDOE.1);
+    let nul =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}\0\0", JDOE.0, JDOE.1));
+    let token = json!({"auth": auth_b64(BOB.0, ""), "identitytoken": "refresh-token-5e"});
+    let text = json!({"auths": {key.clone(): {"auth": nul}, format!("https://{key}"): token}});
+    write(&docker_path(&env), &text.to_string());
+    let out = configure(&env, &["--docker", "--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("moved the plaintext secret of jdoe@ucar.edu"),
+        "{out}"
+    );
+    assert_eq!(
+        bin::get_ok(&env, &key),
+        (JDOE.0.into(), JDOE.1.into()),
+        "trimmed"
+    );
+    let line = format!(
+        "warning: docker: {}: the plaintext secret for {key} was left in the file: \
+         it holds an identity token, which this tool cannot check",
+        docker_path(&env).display()
+    );
+    assert!(out.stderr_lines().contains(&line.as_str()), "{out}");
+    let after = read_json(&docker_path(&env));
+    assert_eq!(after["auths"][format!("https://{key}")], token, "{after}");
+    bin::run(&env, &["erase"], key.as_bytes());
+}
+
+/// configure run twice over every mix of a stored login and plaintext
+/// entries in docker's and containers' files never leaves a working login
+/// in fewer places than before: each live login is still in the keychain
+/// or its file, and a stored live login is never replaced.
+#[test]
+fn no_mix_of_logins_loses_a_working_one() {
+    let Harbor {
+        registry,
+        standin: _standin,
+    } = harbor_of_three();
+    let key = registry.addr();
+    let choices = [None, Some(JDOE), Some(BOB), Some(ROBOT), Some(DEAD)];
+    for stored in [None, Some(JDOE), Some(ROBOT)] {
+        for docker in choices {
+            for podman in choices {
+                let env = env();
+                if let Some((u, s)) = stored {
+                    bin::store(&env, &key, u, s);
+                }
+                let file = |e: Option<(&str, &str)>| match e {
+                    Some(login) => auths(&[(&key, login)]),
+                    None => "{}".to_string(),
+                };
+                write(&docker_path(&env), &file(docker));
+                write(&podman_path(&env), &file(podman));
+                let before: Vec<(&str, &str)> = [stored, docker, podman]
+                    .into_iter()
+                    .flatten()
+                    .filter(|l| *l != DEAD)
+                    .collect();
+                for run in 1..=2 {
+                    let out = configure(&env, &["--registry", &key]);
+                    let case = format!(
+                        "stored {stored:?}, docker {docker:?}, podman {podman:?}, run {run}\n{out}"
+                    );
+                    let mut after = plaintext_logins(&docker_path(&env));
+                    after.extend(plaintext_logins(&podman_path(&env)));
+                    let held = bin::get(&env, &key);
+                    if held.code() == 0 {
+                        after.push(bin::parse_get(&held, &key));
+                    }
+                    for (u, s) in &before {
+                        assert!(
+                            after.contains(&(u.to_string(), s.to_string())),
+                            "{u} lost: {case}"
+                        );
+                    }
+                    if let Some((u, s)) = stored {
+                        assert_eq!(
+                            bin::parse_get(&held, &key),
+                            (u.into(), s.into()),
+                            "replaced: {case}"
+                        );
+                    }
+                }
+                bin::run(&env, &["erase"], key.as_bytes());
+            }
+        }
+    }
+}

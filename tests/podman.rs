@@ -772,3 +772,86 @@ fn a_registry_not_served_is_not_found_whatever_the_keychain() {
     assert_ok(&out, "skopeo list-tags with a frozen Secret Service");
     assert!(out.stdout.contains("\"v1\""), "{out}");
 }
+
+/// In a desktop user's default environment (Secret Service, nothing
+/// forced): a robot kept with `login --robot-file` survives `configure`
+/// over an older plaintext user login in docker's and the runtime file; a
+/// copy of the robot's login in the runtime file goes, the user's stays
+/// with one line each.
+#[test]
+fn configure_never_replaces_the_stored_robot() {
+    const ROBOT: &str = "robot-proj+ci";
+    const ROBOT_SECRET: &str = "robot-secret-desk-8e2d";
+    let d = Desk::with(vec![
+        Account::user(USER, SECRET),
+        Account::robot(ROBOT, ROBOT_SECRET),
+    ]);
+    d.env.watch_secret(ROBOT_SECRET);
+    let addr = d.addr();
+    let file = harbor::robot_file(d.env.root(), ROBOT, ROBOT_SECRET, -1);
+    assert_ok(
+        &d.helper(&[
+            "login",
+            "--robot-file",
+            file.to_str().unwrap(),
+            &d.registry.url(),
+        ]),
+        "login --robot-file",
+    );
+    std::fs::remove_file(&file).unwrap();
+    let b64 =
+        |u: &str, s: &str| base64::engine::general_purpose::STANDARD.encode(format!("{u}:{s}"));
+    let docker = d.env.home.join(".docker/config.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    std::fs::write(
+        &docker,
+        format!(
+            r#"{{"auths":{{"{addr}":{{"auth":"{}"}}}}}}"#,
+            b64(USER, SECRET)
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.runtime_file().parent().unwrap()).unwrap();
+    std::fs::write(
+        d.runtime_file(),
+        format!(
+            r#"{{"auths":{{"{addr}":{{"auth":"{}"}}}}}}"#,
+            b64(ROBOT, ROBOT_SECRET)
+        ),
+    )
+    .unwrap();
+    let out = d.helper(&["configure", "--registry", &addr]);
+    assert_ok(&out, "configure");
+    assert_eq!(
+        bin::get_ok(&d.env, &addr),
+        (ROBOT.into(), ROBOT_SECRET.into())
+    );
+    assert_eq!(d.ss.count(&addr), 1);
+    assert_eq!(
+        read_json(&docker)["auths"][&addr]["auth"],
+        b64(USER, SECRET).as_str()
+    );
+    assert!(
+        read_json(&d.runtime_file())["auths"][&addr]
+            .get("auth")
+            .is_none()
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "it differs from the login the keychain holds ({ROBOT})"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("the keychain holds the same login"),
+        "{out}"
+    );
+    // Pulls still use the robot.
+    let image = d.push_layout("proj/robot:v1");
+    d.standin.clear_token_log();
+    assert_ok(
+        &d.podman(&["pull", "--tls-verify=false", &image], b""),
+        "podman pull",
+    );
+    assert!(harbor::token_requests(&d.standin.token_log(), ROBOT, "proj/robot", "pull") > 0);
+}

@@ -10,14 +10,14 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
-use crate::actions::{self, LoginFacts};
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
 use crate::error::{Error, Result};
-use crate::index;
 use crate::paths;
 use crate::private_file;
-use crate::protocol::Credentials;
+use crate::text::escape;
+
+mod migrate;
 
 #[derive(Args)]
 pub struct ConfigureArgs {
@@ -95,106 +95,96 @@ fn nerdctl_key(key: &str) -> Option<String> {
     (!key.contains("://") && !has_port).then(|| format!("{key}:443"))
 }
 
-pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
-    let keys = super::registry_keys(&a.registries)?;
-    // Open every file first: one invalid file stops the run before anything
-    // changes. One handle per file: where two clients share one (docker's
-    // named by HELM_REGISTRY_CONFIG or REGISTRY_AUTH_FILE), the first one's
-    // edits serve both, and nothing of the other's (Helm's credsStore) goes in.
-    let mut files: Vec<(Client, AuthFile)> = Vec::new();
+/// The files configure edits, one per canonical path: where two clients
+/// share one (docker's named by HELM_REGISTRY_CONFIG or REGISTRY_AUTH_FILE),
+/// the first one's edits serve both, and nothing of the other's (Helm's
+/// credsStore) goes in.
+fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
+    let mut out: Vec<(Client, PathBuf)> = Vec::new();
     for (client, path) in clients::login_files(a.docker, a.podman)? {
-        let file = AuthFile::open(&path)?;
-        if let Some((first, _)) = files.iter().find(|(_, f)| f.path == file.path) {
+        let path = paths::canonical(&path);
+        if let Some((first, _)) = out.iter().find(|(_, p)| *p == path) {
             println!(
                 "{}: {}: the same file as {}'s; edited once, as {}'s",
                 client.who(),
-                file.path.display(),
+                path.display(),
                 first.who(),
                 first.who()
             );
             continue;
         }
-        files.push((client, file));
+        out.push((client, path));
     }
+    Ok(out)
+}
+
+/// Every plaintext entry for `keys` in the clients' files and
+/// `~/.dockercfg` (the format before config.json, which docker reads when
+/// config.json is missing and containers/image reads last). Each file is
+/// read once here and closed: one that is not valid stops the run before
+/// anything changes.
+fn plaintext_in(files: &[(Client, PathBuf)], keys: &[String]) -> Result<Vec<migrate::Found>> {
+    let mut found = Vec::new();
+    for (client, path) in files {
+        let file = AuthFile::open(path)?;
+        collect(&mut found, client.who(), &file, keys);
+    }
+    if let Some(path) = legacy_path() {
+        match AuthFile::open(&path) {
+            Ok(file) => collect(&mut found, LEGACY_WHO, &file, keys),
+            Err(e) => eprintln!("warning: {}", e.one_line()),
+        }
+    }
+    Ok(found)
+}
+
+const LEGACY_WHO: &str = "docker (legacy file)";
+
+fn legacy_path() -> Option<PathBuf> {
+    let path = clients::home().ok()?.join(crate::auth_file::LEGACY_NAME);
+    path.is_file().then_some(path)
+}
+
+fn collect(out: &mut Vec<migrate::Found>, who: &'static str, file: &AuthFile, keys: &[String]) {
+    for key in keys {
+        out.extend(file.plaintext(key).into_iter().map(|entry| migrate::Found {
+            who,
+            path: file.path.clone(),
+            key: key.clone(),
+            entry,
+        }));
+    }
+}
+
+pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
+    let keys = super::registry_keys(&a.registries)?;
+    let files = targets(&a)?;
+    // Checked (and moved into the keychain) before any file is opened for
+    // its edit: a network check holds no file.
+    let plan = if a.undo {
+        migrate::Plan::nothing()
+    } else {
+        let checking = migrate::Checking {
+            verify: !a.no_verify,
+            net: a.net.options(None),
+        };
+        migrate::decide(plaintext_in(&files, &keys)?, &checking)
+    };
     let runtime = clients::runtime_auth_path().map(|p| paths::canonical(&p));
     let mut runtime_keys = None;
     // Whether the containers files were edited, and whether any still routes a
     // registry to the helper (then the registries.conf.d drop-in is wanted).
     let mut containers: Option<bool> = None;
     let mut state = load_state()?;
-    let mut failed = false;
-    for (client, mut file) in files {
-        let who = client.who();
-        let key_of_state = file.path.clone();
+    for (client, path) in files {
+        let mut file = AuthFile::open(&path)?;
         if a.undo {
-            let record = state.files.remove(&key_of_state);
-            undo(who, &mut file, &keys, record)?;
+            let record = state.files.remove(&file.path);
+            undo(client.who(), &mut file, &keys, record)?;
             // Forgotten only once this file is undone.
             save_state(&state)?;
         } else {
-            let record = state.files.entry(key_of_state).or_default();
-            if !file.existed() {
-                record.created_file = true;
-            }
-            let had_helpers = file.has_cred_helpers();
-            if client == Client::Helm
-                && !file.has_auth_configured()
-                && let Some(native) = clients::helm_native_store()
-            {
-                // With no auth in its file Helm picked this store for every
-                // registry; a credHelpers entry turns that off, so name it.
-                file.set_creds_store(Some(native));
-                record.added_creds_store = Some(native.to_string());
-                println!(
-                    "{who}: {}: credsStore = {native:?}, the store Helm chose by itself for other registries",
-                    file.path.display()
-                );
-            }
-            for key in &keys {
-                let mut names = vec![key.clone()];
-                if client == Client::Docker {
-                    names.extend(nerdctl_key(key));
-                }
-                for name in &names {
-                    let previous = file.set_cred_helper(name, HELPER)?;
-                    if previous.as_deref() == Some(HELPER) {
-                        println!(
-                            "{who}: {}: {name} already uses this helper",
-                            file.path.display()
-                        );
-                        continue;
-                    }
-                    record.keys.entry(name.clone()).or_insert(previous.clone());
-                    match previous {
-                        Some(p) => println!(
-                            "{who}: {}: credHelpers[{name}] was {p:?}, now {HELPER:?}",
-                            file.path.display()
-                        ),
-                        None => println!(
-                            "{who}: {}: added credHelpers[{name}] = {HELPER:?}",
-                            file.path.display()
-                        ),
-                    }
-                }
-                if clients::logout_needs_auths_entry(client) && file.add_empty_auth(key)? {
-                    record.added_auths.push(key.clone());
-                    println!(
-                        "{who}: {}: added an empty auths[{key}], so that `{who} registry logout` finds the login",
-                        file.path.display()
-                    );
-                }
-                failed |= !migrate(who, &mut file, key, &a)?;
-            }
-            if !had_helpers {
-                record.created_helpers = true;
-            }
-            // The undo record first: a failure from here on can be undone.
-            let forget = record.keys.is_empty() && !record.created_file;
-            save_state(&state)?;
-            file.save()?;
-            if forget {
-                state.files.remove(&file.path);
-            }
+            edit(client, &mut file, &keys, &plan, &mut state)?;
         }
         if runtime.as_ref() == Some(&file.path) {
             runtime_keys = Some(file.keys_with_helper(HELPER));
@@ -205,9 +195,118 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
         }
     }
     save_state(&state)?;
-    if !a.undo {
-        failed |= !migrate_legacy(&keys, &a)?;
+    if !a.undo
+        && let Some(path) = legacy_path()
+    {
+        let mut file = AuthFile::open(&path)?;
+        plan.apply(&mut file);
+        file.save()?;
+        plan.report(&file);
     }
+    managed_files(containers, runtime_keys)?;
+    if !a.undo && clients::find_on_path(crate::NAME).is_none() {
+        eprintln!(
+            "warning: {} is not on PATH, so docker and podman cannot run it; \
+             add its directory to PATH",
+            crate::NAME
+        );
+    }
+    Ok(if plan.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One client's file: the `credHelpers` entries (and what else the client
+/// needs), the plan's strips, the undo record, then the save.
+fn edit(
+    client: Client,
+    file: &mut AuthFile,
+    keys: &[String],
+    plan: &migrate::Plan,
+    state: &mut State,
+) -> Result<()> {
+    let who = client.who();
+    let record = state.files.entry(file.path.clone()).or_default();
+    if !file.existed() {
+        record.created_file = true;
+    }
+    let had_helpers = file.has_cred_helpers();
+    if client == Client::Helm
+        && !file.has_auth_configured()
+        && let Some(native) = clients::helm_native_store()
+    {
+        // With no auth in its file Helm picked this store for every
+        // registry; a credHelpers entry turns that off, so name it.
+        file.set_creds_store(Some(native));
+        record.added_creds_store = Some(native.to_string());
+        println!(
+            "{who}: {}: credsStore = {native:?}, the store Helm chose by itself for other registries",
+            file.path.display()
+        );
+    }
+    for key in keys {
+        route(client, file, key, record)?;
+    }
+    if !had_helpers {
+        record.created_helpers = true;
+    }
+    plan.apply(file);
+    // The undo record first: a failure from here on can be undone.
+    let forget = record.keys.is_empty() && !record.created_file;
+    save_state(state)?;
+    file.save()?;
+    plan.report(file);
+    if forget {
+        state.files.remove(&file.path);
+    }
+    Ok(())
+}
+
+/// `credHelpers[key]` (and nerdctl's `key:443` in docker's file), and the
+/// empty `auths` entry Apptainer's and SingularityCE's logout need.
+fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord) -> Result<()> {
+    let who = client.who();
+    let mut names = vec![key.to_string()];
+    if client == Client::Docker {
+        names.extend(nerdctl_key(key));
+    }
+    for name in &names {
+        let previous = file.set_cred_helper(name, HELPER)?;
+        if previous.as_deref() == Some(HELPER) {
+            println!(
+                "{who}: {}: {name} already uses this helper",
+                file.path.display()
+            );
+            continue;
+        }
+        record.keys.entry(name.clone()).or_insert(previous.clone());
+        match previous {
+            Some(p) => println!(
+                "{who}: {}: credHelpers[{name}] was {:?}, now {HELPER:?}",
+                file.path.display(),
+                escape(&p)
+            ),
+            None => println!(
+                "{who}: {}: added credHelpers[{name}] = {HELPER:?}",
+                file.path.display()
+            ),
+        }
+    }
+    if clients::logout_needs_auths_entry(client) && file.add_empty_auth(key)? {
+        record.added_auths.push(key.to_string());
+        println!(
+            "{who}: {}: added an empty auths[{key}], so that `{who} registry logout` finds the login",
+            file.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The files configure manages beside the clients' own: the containers
+/// drop-in and the user tmpfiles line.
+fn managed_files(containers: Option<bool>, runtime_keys: Option<Vec<String>>) -> Result<()> {
     if let Some(on) = containers
         && clients::write_containers_dropin(on)?
     {
@@ -234,18 +333,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             );
         }
     }
-    if !a.undo && clients::find_on_path(crate::NAME).is_none() {
-        eprintln!(
-            "warning: {} is not on PATH, so docker and podman cannot run it; \
-             add its directory to PATH",
-            crate::NAME
-        );
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileRecord>) -> Result<()> {
@@ -286,128 +374,6 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
         println!("{who}: {}: nothing to undo", file.path.display());
     }
     Ok(())
-}
-
-/// `~/.dockercfg`, the format before config.json, which docker reads when
-/// config.json is missing and containers/image reads last: it cannot name a
-/// helper, so its plaintext secrets are only moved out. False when one
-/// could not be moved.
-fn migrate_legacy(keys: &[String], a: &ConfigureArgs) -> Result<bool> {
-    let path = clients::home()?.join(crate::auth_file::LEGACY_NAME);
-    if !path.is_file() {
-        return Ok(true);
-    }
-    let mut file = match AuthFile::open(&path) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("warning: {}", e.one_line());
-            return Ok(false);
-        }
-    };
-    let mut ok = true;
-    for key in keys {
-        ok &= migrate("docker (legacy file)", &mut file, key, a)?;
-    }
-    file.save()?;
-    Ok(ok)
-}
-
-/// Move plaintext secrets for `key` into the keychain. False when one could not be moved.
-fn migrate(who: &str, file: &mut AuthFile, key: &str, a: &ConfigureArgs) -> Result<bool> {
-    let mut ok = true;
-    for found in file.plaintext(key) {
-        if crate::ci_env::for_key(key).is_some() {
-            // A store would keep nothing: the file's copy is the only one.
-            eprintln!(
-                "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
-                 {} and {} are set (CI mode), so the keychain is not used; \
-                 unset them and run configure again to move it",
-                file.path.display(),
-                crate::env_vars::HARBOR_USERNAME,
-                crate::env_vars::HARBOR_PASSWORD
-            );
-            ok = false;
-            continue;
-        }
-        if !a.no_verify {
-            match verify_plaintext(&found.auths_key, &found.username, &found.secret, &a.net) {
-                Ok(index::Verdict::Accepted) => {}
-                Ok(index::Verdict::Refused) => {
-                    // Dead here, and perhaps alive elsewhere (at UCAR often the
-                    // old LDAP password): kept nowhere, the backup included.
-                    file.strip_secret(&found.auths_key);
-                    println!(
-                        "{who}: {}: removed the plaintext secret of {} for {key}: the registry refused it; \
-                         log in with {}",
-                        file.path.display(),
-                        crate::text::escape(&found.username),
-                        crate::cmd(&format!("login {key}"))
-                    );
-                    continue;
-                }
-                other => {
-                    // Not known to be dead: the credHelpers entry wins over it
-                    // in this file, and it stays for a later run to check.
-                    let why = match other {
-                        Err(e) => e.one_line(),
-                        Ok(v) => format!("the check was {}", v.name()),
-                    };
-                    eprintln!(
-                        "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
-                         it could not be checked ({why}); run configure again when the registry can be reached",
-                        file.path.display(),
-                    );
-                    continue;
-                }
-            }
-        }
-        let expected = found.secret.clone();
-        let stored_in = actions::store_with(
-            &actions::Context::system(),
-            Credentials {
-                server_url: key.to_string(),
-                username: found.username.clone(),
-                secret: found.secret,
-            },
-            LoginFacts {
-                verified_at: (!a.no_verify).then(index::now),
-                // Checked later the way it was checked now.
-                net: Some(a.net.options(None)),
-                ..LoginFacts::default()
-            },
-            &mut std::io::stderr(),
-        )?;
-        // Only a copy read back from the keychain lets the file's go.
-        let read_back = stored_in.map(|kind| crate::store::get(kind, key));
-        if !matches!(&read_back, Some(Ok(Some(s))) if s.username == found.username && s.secret == expected)
-        {
-            eprintln!(
-                "warning: {who}: {}: the plaintext secret for {key} was left in the file: \
-                 the keychain did not give it back after the store",
-                file.path.display()
-            );
-            ok = false;
-            continue;
-        }
-        file.strip_secret(&found.auths_key);
-        println!(
-            "{who}: {}: moved the plaintext secret of {} for {key} into the keychain and removed it from the file",
-            file.path.display(),
-            found.username
-        );
-    }
-    Ok(ok)
-}
-
-/// Whether the registry takes a plaintext secret before it is moved.
-fn verify_plaintext(
-    key: &str,
-    username: &str,
-    secret: &crate::secret::Secret<String>,
-    net: &NetArgs,
-) -> Result<index::Verdict> {
-    let client = crate::harbor::Client::connect(key, &net.options(None))?;
-    client.verify(username, secret).map(|(v, _)| v)
 }
 
 /// The registry keys configure has set up (from its record), normalised:

@@ -1,0 +1,293 @@
+//! Moving plaintext secrets out of the clients' files, without ever losing
+//! or taking over a credential. A Harbor robot's secret is shown once: one
+//! overwritten or deleted on a guess is gone for good. So:
+//!
+//! - a login the keychain holds is never replaced: a plaintext entry equal
+//!   to it is a copy (removed); a different one is removed only when the
+//!   registry refuses it (a 401), else kept where it is, with one line;
+//! - with nothing stored, the first entry the registry accepts is stored
+//!   (only if no login was stored meanwhile); the others follow the rule
+//!   above, so of several different entries at most one is moved;
+//! - an entry this tool cannot check (an identity token) is kept;
+//! - a file entry is stripped only if it still holds what was checked,
+//!   compared under the file's lock just before the rename ([`AuthFile`]).
+//!
+//! Every check runs before any file is opened for writing ([`decide`]);
+//! [`Plan::apply`] then strips while each file is open for its edit.
+
+use std::path::PathBuf;
+
+use crate::actions::{self, LoginFacts};
+use crate::auth_file::{AuthFile, Login, Plaintext};
+use crate::error::{Error, Result};
+use crate::index::{self, NetOptions, Verdict};
+use crate::protocol::Credentials;
+use crate::text::escape;
+
+/// One plaintext entry for a registry configure routes to the helper.
+pub struct Found {
+    pub who: &'static str,
+    pub path: PathBuf,
+    pub key: String,
+    pub entry: Plaintext,
+}
+
+/// Why an entry goes.
+enum Why {
+    /// Stored in the keychain, read back equal.
+    Moved,
+    /// Equal to the login the keychain holds.
+    Copy,
+    /// The registry refused it (a 401).
+    Refused,
+}
+
+struct Strip {
+    found: Found,
+    username: String,
+    why: Why,
+}
+
+/// The entries to strip, each file's when it is open for its edit.
+pub struct Plan {
+    strips: Vec<Strip>,
+    /// False when a secret stays that configure should have moved (CI
+    /// mode, a keychain that failed): configure exits 1.
+    pub ok: bool,
+}
+
+/// How configure was asked to check.
+pub struct Checking {
+    pub verify: bool,
+    pub net: NetOptions,
+}
+
+/// Decide each entry's fate, registry by registry, in the order found
+/// (docker's file first). Keeps print their line now; strips print theirs
+/// once the file is saved ([`Plan::report`]).
+pub fn decide(found: Vec<Found>, how: &Checking) -> Plan {
+    let mut plan = Plan::nothing();
+    let mut stored: Vec<(String, Option<Login>)> = Vec::new();
+    for f in found {
+        if crate::ci_env::for_key(&f.key).is_some() {
+            warn_kept(
+                &f,
+                &format!(
+                    "{} and {} are set (CI mode), so the keychain is not used; unset them and run configure again to move it",
+                    crate::env_vars::HARBOR_USERNAME,
+                    crate::env_vars::HARBOR_PASSWORD
+                ),
+            );
+            plan.ok = false;
+            continue;
+        }
+        let held = match stored.iter().position(|(k, _)| *k == f.key) {
+            Some(i) => &mut stored[i].1,
+            None => match held_login(&f.key) {
+                Ok(h) => {
+                    stored.push((f.key.clone(), h));
+                    &mut stored.last_mut().expect("just pushed").1
+                }
+                Err(e) => {
+                    warn_kept(
+                        &f,
+                        &format!("the keychain could not be read ({})", e.one_line()),
+                    );
+                    plan.ok = false;
+                    continue;
+                }
+            },
+        };
+        match fate(&f, held, how) {
+            Ok(Some((username, why))) => plan.strips.push(Strip {
+                found: f,
+                username,
+                why,
+            }),
+            Ok(None) => {}
+            Err(()) => plan.ok = false,
+        }
+    }
+    plan
+}
+
+/// What the keychain holds for `key` now.
+fn held_login(key: &str) -> Result<Option<Login>> {
+    match actions::lookup(&actions::Context::system(), key, &mut std::io::stderr()) {
+        Ok((username, secret)) => Ok(Some(Login { username, secret })),
+        Err(Error::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One entry's fate against what the keychain holds (`held`, updated when
+/// this one is stored): `Some` to strip it, `None` to keep it (its line
+/// printed), `Err` when it stays though it should have moved.
+fn fate(
+    f: &Found,
+    held: &mut Option<Login>,
+    how: &Checking,
+) -> std::result::Result<Option<(String, Why)>, ()> {
+    let login = match &f.entry.login {
+        Ok(l) => l,
+        Err(why) => {
+            warn_kept(f, why);
+            return Ok(None);
+        }
+    };
+    let username = login.username.clone();
+    if let Some(h) = held.as_ref() {
+        if h.username == login.username && h.secret.expose() == login.secret.expose() {
+            return Ok(Some((username, Why::Copy)));
+        }
+        let other = escape(&h.username).into_owned();
+        return Ok(match check(f, login, how) {
+            Some(Verdict::Refused) => Some((username, Why::Refused)),
+            Some(_) => {
+                warn_kept(
+                    f,
+                    &format!(
+                        "it differs from the login the keychain holds ({other}) and is not refused; to use it instead, \
+                     log in with it ({}), then run configure again",
+                        crate::cmd(&format!("login {}", f.key))
+                    ),
+                );
+                None
+            }
+            None => None,
+        });
+    }
+    match check(f, login, how) {
+        Some(Verdict::Refused) => Ok(Some((username, Why::Refused))),
+        Some(Verdict::Accepted) => match store(f, login, how) {
+            Ok(()) => {
+                *held = Some(Login {
+                    username: login.username.clone(),
+                    secret: login.secret.clone(),
+                });
+                Ok(Some((username, Why::Moved)))
+            }
+            Err(why) => {
+                warn_kept(f, &why);
+                Err(())
+            }
+        },
+        _ => Ok(None),
+    }
+}
+
+/// The registry's verdict on one entry: `Accepted` unchecked with
+/// `--no-verify` when nothing is stored; `None` when it could not be asked
+/// (its line printed).
+fn check(f: &Found, login: &Login, how: &Checking) -> Option<Verdict> {
+    if !how.verify {
+        return Some(Verdict::Accepted);
+    }
+    let verdict = crate::harbor::Client::connect(&f.entry.auths_key, &how.net)
+        .and_then(|c| c.verify(&login.username, &login.secret));
+    match verdict {
+        Ok((v @ (Verdict::Accepted | Verdict::Refused), _)) => Some(v),
+        Ok((v, _)) => {
+            warn_unchecked(f, &format!("the check was {}", v.name()));
+            None
+        }
+        Err(e) => {
+            warn_unchecked(f, &e.one_line());
+            None
+        }
+    }
+}
+
+/// Store `login` where no keychain holds one yet, and read it back.
+fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), String> {
+    let cx = actions::Context::system();
+    let creds = Credentials {
+        server_url: f.key.clone(),
+        username: login.username.clone(),
+        secret: login.secret.clone(),
+    };
+    let facts = LoginFacts {
+        verified_at: how.verify.then(index::now),
+        // Checked later the way it was checked now.
+        net: Some(how.net.clone()),
+        ..LoginFacts::default()
+    };
+    match actions::store_new(&cx, creds, facts, &mut std::io::stderr()) {
+        Ok(Some(kind)) => match crate::store::get(kind, &f.key) {
+            // Only a copy read back from the keychain lets the file's go.
+            Ok(Some(s)) if s.username == login.username && s.secret == login.secret => Ok(()),
+            _ => Err("the keychain did not give it back after the store".into()),
+        },
+        Ok(None) => Err("nothing was stored".into()),
+        Err(e @ Error::Taken(_)) => Err(format!(
+            "{}; run configure again to compare them",
+            e.one_line()
+        )),
+        Err(e) => Err(format!("it could not be stored ({})", e.one_line())),
+    }
+}
+
+fn warn_kept(f: &Found, why: &str) {
+    eprintln!(
+        "warning: {}: {}: the plaintext secret for {} was left in the file: {why}",
+        f.who,
+        f.path.display(),
+        f.key
+    );
+}
+
+fn warn_unchecked(f: &Found, why: &str) {
+    warn_kept(
+        f,
+        &format!(
+            "it could not be checked ({why}); run configure again when the registry can be reached"
+        ),
+    );
+}
+
+impl Plan {
+    /// Nothing to strip (`--undo`).
+    pub fn nothing() -> Plan {
+        Plan {
+            strips: Vec::new(),
+            ok: true,
+        }
+    }
+
+    /// Strip, in `file`, the entries decided for it.
+    pub fn apply(&self, file: &mut AuthFile) {
+        let path = file.path.clone();
+        for s in self.strips.iter().filter(|s| s.found.path == path) {
+            file.strip_secret(&s.found.entry);
+        }
+    }
+
+    /// After `file` was saved: one line for each entry decided for it,
+    /// saying whether it went (another program may have changed it).
+    pub fn report(&self, file: &AuthFile) {
+        for s in self.strips.iter().filter(|s| s.found.path == file.path) {
+            let (who, path, key) = (s.found.who, file.path.display(), &s.found.key);
+            let user = escape(&s.username);
+            if !file.was_stripped(&s.found.entry.auths_key) {
+                eprintln!(
+                    "warning: {who}: {path}: auths[{}] was left in the file: another login was written there \
+                     since it was checked; run configure again to check it",
+                    escape(&s.found.entry.auths_key)
+                );
+                continue;
+            }
+            match s.why {
+                Why::Moved => println!(
+                    "{who}: {path}: moved the plaintext secret of {user} for {key} into the keychain and removed it from the file"
+                ),
+                Why::Copy => println!(
+                    "{who}: {path}: removed the plaintext secret of {user} for {key}: the keychain holds the same login"
+                ),
+                Why::Refused => println!(
+                    "{who}: {path}: removed the plaintext secret of {user} for {key}: the registry refused it; log in with {}",
+                    crate::cmd(&format!("login {key}"))
+                ),
+            }
+        }
+    }
+}
