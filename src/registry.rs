@@ -140,24 +140,38 @@ pub fn parse(input: &str) -> Result<Registry> {
     Ok(Registry { key, host, scheme })
 }
 
+/// Why `0.0.0.0` and `::` are no registry.
+const UNSPECIFIED: &str = "0.0.0.0 and :: are addresses a server listens on, not one to connect to; \
+                           name the registry's host or address (127.0.0.1 for this machine)";
+
 /// The host in its one spelling: IP literals canonical (so `127.1`,
-/// `0x7f000001` and `127.0.0.1` are one registry, as they are one address to
-/// a URL parser), names validated.
+/// `0x7f000001`, `[::ffff:127.0.0.1]` and `127.0.0.1` are one registry, as
+/// they reach one listener), names validated. The unspecified address is
+/// refused: a connection to it reaches this machine under a third key.
 fn canonical_host(host: &str) -> std::result::Result<String, &'static str> {
     if host.is_empty() {
         return Err("no host name");
     }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner
+    let ip = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let v6 = inner
             .parse::<std::net::Ipv6Addr>()
-            .map(|ip| format!("[{ip}]"))
-            .map_err(|_| "malformed IPv6 address");
+            .map_err(|_| "malformed IPv6 address")?;
+        // An IPv4-mapped address is the IPv4 address on the wire.
+        match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(v6),
+        }
+    } else if let Some(v4) = ipv4_literal(host)? {
+        std::net::IpAddr::V4(v4)
+    } else {
+        validate_host(host)?;
+        return Ok(host.to_string());
+    };
+    match ip {
+        _ if ip.is_unspecified() => Err(UNSPECIFIED),
+        std::net::IpAddr::V4(v4) => Ok(v4.to_string()),
+        std::net::IpAddr::V6(v6) => Ok(format!("[{v6}]")),
     }
-    if let Some(ip) = ipv4_literal(host)? {
-        return Ok(ip.to_string());
-    }
-    validate_host(host)?;
-    Ok(host.to_string())
 }
 
 /// An IPv4 address in any spelling the WHATWG URL standard (and so reqwest)
@@ -390,6 +404,59 @@ mod tests {
         // Names are names, even with digits in them.
         assert_eq!(normalize("h1.example").unwrap(), "h1.example");
         assert_eq!(normalize("123.example").unwrap(), "123.example");
+    }
+
+    /// An IPv4-mapped IPv6 address reaches the IPv4 listener: one key (issue 31, item 9).
+    #[test]
+    fn ipv4_mapped_ipv6_is_its_ipv4_address() {
+        for s in [
+            "[::ffff:127.0.0.1]:5000",
+            "[::FFFF:7f00:1]:5000",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]:5000/v2/",
+            "https://user@[::ffff:7f00:0001]:5000",
+        ] {
+            let r = parse(s).unwrap();
+            assert_eq!(r.key, "127.0.0.1:5000", "{s}");
+            assert_eq!(r.host, "127.0.0.1:5000", "{s}");
+        }
+        assert_eq!(normalize("[::ffff:10.1.2.3]").unwrap(), "10.1.2.3");
+        // IPv4-compatible (deprecated) and other IPv6 addresses stay IPv6.
+        assert_eq!(normalize("[::7f00:1]:5000").unwrap(), "[::7f00:1]:5000");
+        assert_eq!(normalize("[64:ff9b::7f00:1]").unwrap(), "[64:ff9b::7f00:1]");
+    }
+
+    /// `0.0.0.0` and `::` name no host to connect to: refused, with the reason.
+    #[test]
+    fn the_unspecified_address_is_no_registry() {
+        for s in [
+            "0.0.0.0",
+            "0.0.0.0:5000",
+            "http://0.0.0.0:5000/",
+            "https://u@0.0.0.0",
+            "0",
+            "0x0:5000",
+            "0.0:5000",
+            "00.0.0.0",
+            "[::]",
+            "[::]:5000",
+            "http://[0:0:0:0:0:0:0:0]:5000",
+            "[::ffff:0.0.0.0]:5000",
+            "[::ffff:0:0]",
+        ] {
+            match parse(s) {
+                Err(Error::InvalidRegistry(_, why)) => assert_eq!(why, UNSPECIFIED, "{s}"),
+                other => panic!("{s}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            normalize("0.0.0.0:5000").unwrap_err().to_string(),
+            "invalid registry address \"0.0.0.0:5000\": 0.0.0.0 and :: are addresses a server \
+             listens on, not one to connect to; name the registry's host or address (127.0.0.1 for \
+             this machine)"
+        );
+        // Other addresses with zeros in them are addresses.
+        assert_eq!(normalize("0.0.0.1:5000").unwrap(), "0.0.0.1:5000");
+        assert_eq!(normalize("10.0.0.0").unwrap(), "10.0.0.0");
     }
 
     /// Docker Hub keys keep a path: only the bytes a path of Docker's has.

@@ -21,9 +21,57 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `println!` with the whole line escaped: a line of the human commands is
+/// our words around keys, usernames, file names and registry text, and
+/// escaping all of it leaves nothing to forget (our words hold no control
+/// characters, and escaping is idempotent).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        ::std::println!("{}", $crate::text::escape(&::std::format!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
+/// [`say!`] on stderr.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::text::escape(&::std::format!($($arg)*)))
+    };
+}
+pub(crate) use say_err;
+
+/// `value` as pretty JSON with every control character escaped: what the
+/// human commands print for scripts (`status --json`, `doctor --json`).
+/// serde_json escapes only U+0000–U+001F; DEL and the C1 controls
+/// (U+007F–U+009F, CSI among them) would reach a terminal raw, so they are
+/// written as `\u007f`...`\u009f`. Outside strings JSON holds only ASCII, and
+/// inside one a raw character and its `\u` escape are the same text, so the
+/// rewrite changes no value.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    use std::fmt::Write;
+    let text = serde_json::to_string_pretty(value)?;
+    if !text.chars().any(left_raw_by_serde_json) {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if left_raw_by_serde_json(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The control characters serde_json writes as they are.
+fn left_raw_by_serde_json(c: char) -> bool {
+    ('\u{7f}'..='\u{9f}').contains(&c)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, json};
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {
@@ -32,5 +80,20 @@ mod tests {
         assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
         assert_eq!(escape("x\naccount:  root"), "x\\naccount:  root");
         assert_eq!(escape("\r\t\u{7f}\u{9b}"), "\\r\\t\\u{7f}\\u{9b}");
+    }
+
+    /// DEL and C1 controls are escaped in JSON as C0 ones are, and the
+    /// document still reads back to the same values (issue 31, item 8).
+    #[test]
+    fn json_escapes_every_control_character() {
+        let value = serde_json::json!({ "u\u{85}": "a\u{1b}[2J\u{9b}31m\u{7f}\nb ✓ \u{a0}" });
+        let text = json(&value).unwrap();
+        assert_eq!(
+            text,
+            "{\n  \"u\\u0085\": \"a\\u001b[2J\\u009b31m\\u007f\\nb ✓ \u{a0}\"\n}"
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
     }
 }

@@ -401,3 +401,60 @@ fn doctor_json_is_the_report_as_data() {
         "{out}"
     );
 }
+
+/// An `auths` key is text from a file: in the text output its ESC and
+/// newline are shown escaped (a raw newline would forge a `fix:` line), and
+/// in `--json` DEL and the C1 controls are escaped as C0 ones are (issue 31,
+/// item 8).
+#[test]
+fn an_auths_key_is_printed_escaped_in_text_and_json() {
+    let rig = rig("doctor_escape");
+    let env = &rig.env;
+    let key = rig.host("hub");
+    assert_eq!(
+        helper(&rig, true, &["configure", "--registry", &key]).code(),
+        0
+    );
+    let docker_file = env.home.join(".docker/config.json");
+    let auths_key = format!("https://{key}/\u{1b}[2J\n    fix: none\u{85}\u{9b}31m\u{7f}");
+    let auth = base64::engine::general_purpose::STANDARD.encode("jdoe:escape-secret-3");
+    env.watch_secret("escape-secret-3");
+    let mut conf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&docker_file).unwrap()).unwrap();
+    conf["auths"] = serde_json::json!({ &auths_key: { "auth": auth } });
+    write(&docker_file, &conf.to_string());
+    let no_controls = |out: &Output| !out.stdout.chars().any(|c| c.is_control() && c != '\n');
+
+    let out = helper(&rig, true, &["doctor", "--registry", &key]);
+    assert_eq!(out.code(), 1, "{out}");
+    let shown = format!("https://{key}/\\u{{1b}}[2J\\n    fix: none\\u{{85}}\\u{{9b}}31m\\u{{7f}}");
+    let want = format!(
+        "    problem: {}: a plaintext secret for {key} (auths[{shown}]) is on disk",
+        docker_file.display()
+    );
+    assert!(out.stdout.lines().any(|l| l == want), "{want}\n{out}");
+    assert!(
+        !out.stdout.lines().any(|l| l.starts_with("    fix: none")),
+        "{out}"
+    );
+    assert!(no_controls(&out), "{out}");
+
+    let out = helper(&rig, true, &["doctor", "--registry", &key, "--json"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let in_json = format!("https://{key}/\\u001b[2J\\n    fix: none\\u0085\\u009b31m\\u007f");
+    assert!(
+        out.stdout.contains(&format!(
+            "\"problem\": \"a plaintext secret for {key} (auths[{in_json}]) is on disk\""
+        )),
+        "{out}"
+    );
+    assert!(no_controls(&out), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let problems = v["registries"][0]["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["problem"].as_str().unwrap().contains(&auths_key)),
+        "the JSON holds the key itself: {v}"
+    );
+}

@@ -352,3 +352,30 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
     assert!(out.stderr.contains("credentials not found"), "{out}");
     env.assert_no_secret_in_files();
 }
+
+/// `kube-secret`'s warning names the stored username, which a client gave:
+/// its control characters are shown escaped (issue 31, item 8).
+#[test]
+fn kube_secret_names_the_username_escaped() {
+    let reg = "escaped-user.example";
+    let env = env_for(reg);
+    bin::store(
+        &env,
+        reg,
+        "jdoe\u{1b}[2J\nerror: forged",
+        "escaped-secret-8",
+    );
+    let out = bin::run(&env, &["kube-secret", "--name", "p"], b"");
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "warning: jdoe\\u{1b}[2J\\nerror: forged is a personal account; its CLI secret stops working \
+             when your web session expires, and a cluster should not pull as you. Prefer a robot account \
+             (login --robot-file)."
+        ],
+        "{out}"
+    );
+    bin::run(&env, &["erase"], reg.as_bytes());
+    env.assert_no_secret_in_files();
+}

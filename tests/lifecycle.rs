@@ -23,6 +23,9 @@ const USER: &str = "jdoe@ucar.edu";
 const USER_SECRET: &str = "cli-secret-jdoe-lifecycle-7f3a";
 const ROBOT: &str = "robot$proj+ci";
 const ROBOT_SECRET: &str = "robot-secret-lifecycle-91bd";
+/// A username a client could store: a terminal would act on every control in it.
+const ODD_USER: &str = "jdoe\u{1b}[2J\nforged \u{85}\u{9b}31m\u{7f}@ucar.edu";
+const ODD_SECRET: &str = "cli-secret-odd-lifecycle-44c1";
 
 struct Rig {
     // Drop order: the helper user (kernel-keyring leftovers, dirs), then the servers.
@@ -46,6 +49,7 @@ impl Rig {
             accounts: vec![
                 Account::user(USER, USER_SECRET),
                 Account::robot(ROBOT, ROBOT_SECRET),
+                Account::user(ODD_USER, ODD_SECRET),
             ],
             ..StandinOptions::default()
         });
@@ -55,6 +59,7 @@ impl Rig {
         }
         user.env.watch_secret(USER_SECRET);
         user.env.watch_secret(ROBOT_SECRET);
+        user.env.watch_secret(ODD_SECRET);
         user.claim(&registry.addr());
         Rig {
             user,
@@ -239,6 +244,63 @@ fn renew_that_nobody_completes_fails_after_wait() {
     assert!(
         again.success() && again.stdout.contains("nothing to renew"),
         "{again}"
+    );
+}
+
+/// The stored username is shown escaped wherever it is printed: `login`,
+/// `status` and `renew` in text, `status --json` with DEL and the C1
+/// controls escaped as the C0 ones are (issue 31, item 8).
+#[test]
+fn a_username_with_control_characters_is_shown_escaped() {
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    let shown = "jdoe\\u{1b}[2J\\nforged \\u{85}\\u{9b}31m\\u{7f}@ucar.edu";
+    let no_controls = |out: &Output| !out.stdout.chars().any(|c| c.is_control() && c != '\n');
+    let login = bin::run(
+        &rig.env,
+        &[
+            "login",
+            &rig.registry.url(),
+            "-u",
+            ODD_USER,
+            "--password-stdin",
+        ],
+        format!("{ODD_SECRET}\n").as_bytes(),
+    );
+    assert!(login.success(), "{login}");
+    assert!(
+        login.stdout.starts_with(&format!(
+            "Login Succeeded: {shown} (user) for {key}, kept in the "
+        )),
+        "{login}"
+    );
+    assert!(no_controls(&login), "{login}");
+
+    let status = rig.helper(&["status"]);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l == format!("  account:  {shown} (user)")),
+        "{status}"
+    );
+    assert!(no_controls(&status), "{status}");
+    let json = rig.helper(&["status", "--json"]);
+    assert!(
+        json.stdout.contains(
+            "\"username\": \"jdoe\\u001b[2J\\nforged \\u0085\\u009b31m\\u007f@ucar.edu\""
+        ),
+        "{json}"
+    );
+    assert!(no_controls(&json), "{json}");
+    assert_eq!(bin::status_rows(&json)[0]["username"], ODD_USER);
+
+    let renew = rig.helper(&["renew", &key]);
+    assert!(renew.success(), "{renew}");
+    assert_eq!(
+        renew.stdout,
+        format!("{key} accepts the CLI secret of {shown}; there is nothing to renew.\n"),
+        "{renew}"
     );
 }
 

@@ -230,6 +230,39 @@ fn non_default_port_stays_separate(kind: Backend) {
     rig.assert_items(&b, 0);
 }
 
+/// An IPv4-mapped IPv6 address reaches the IPv4 listener, so it is one key
+/// with it: what is stored as `[::ffff:127.0.0.1]:P` is found and erased as
+/// `127.0.0.1:P` (issue 31, item 9). Loopback keys are common to every user of
+/// the kernel keyring, so this runs against the private Secret Service only.
+#[test]
+fn an_ipv4_mapped_address_is_its_ipv4_key_secret_service() {
+    let rig = Rig::new(Backend::SecretService, "mapped");
+    let env = &rig.env;
+    let (mapped, v4) = ("[::ffff:127.0.0.1]:5077", "127.0.0.1:5077");
+    store(
+        env,
+        &format!("http://{mapped}/"),
+        "jdoe",
+        "mapped-secret-5077",
+    );
+    rig.assert_items(v4, 1);
+    assert_eq!(
+        list(env),
+        BTreeMap::from([(v4.to_string(), "jdoe".to_string())])
+    );
+    for spelling in [v4, mapped, "[::ffff:7f00:1]:5077"] {
+        assert_eq!(
+            get_ok(env, spelling),
+            ("jdoe".into(), "mapped-secret-5077".into()),
+            "{spelling}"
+        );
+    }
+    erase(env, v4).assert_silent_success();
+    rig.assert_items(v4, 0);
+    assert_not_found(env, mapped);
+    assert_eq!(list(env), BTreeMap::new());
+}
+
 /// Docker Hub's key is the same for every user of the kernel keyring (it is
 /// linked to the user's persistent keyring), so this runs against the private
 /// Secret Service only: a test must not overwrite a developer's real Docker Hub login.
@@ -518,6 +551,17 @@ fn bad_input_changes_nothing(kind: Backend) {
             format!(r#"{{"ServerURL":"{bad}:99999","Username":"u","Secret":"{leak}"}}"#)
                 .into_bytes(),
             Contains("invalid registry address"),
+        ),
+        (
+            "the unspecified address",
+            &["store"],
+            format!(r#"{{"ServerURL":"0.0.0.0:5000","Username":"u","Secret":"{leak}"}}"#)
+                .into_bytes(),
+            Exact(
+                "invalid registry address \"0.0.0.0:5000\": 0.0.0.0 and :: are addresses a server \
+                 listens on, not one to connect to; name the registry's host or address (127.0.0.1 \
+                 for this machine)",
+            ),
         ),
         (
             "over 1 MiB",

@@ -3,6 +3,8 @@
 //! read first, another helper or `credsStore`, a variable sending the client
 //! elsewhere, the helper missing from PATH, a registries.conf that turns the
 //! auth files off. Each problem names its file and its fix. Reads only.
+//! Every line goes out through `say!` (escaped) or `text::json`: the keys,
+//! helper names and paths in it came from files.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ use serde::Serialize;
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
 use crate::error::Result;
+use crate::text::say;
 
 #[derive(Args)]
 pub struct DoctorArgs {
@@ -97,13 +100,13 @@ impl Report {
                 reg.notes.push(line.trim().to_string());
             }
         } else {
-            println!("{line}");
+            say!("{line}");
         }
     }
 
     fn registry(&mut self, key: &str) {
         if !self.json {
-            println!("{key}");
+            say!("{key}");
         }
         self.registries.push(RegistryReport {
             registry: key.to_string(),
@@ -116,7 +119,7 @@ impl Report {
     /// A client, with the heading the text output gives it.
     fn client(&mut self, who: &str, heading: String) {
         if !self.json {
-            println!("{heading}");
+            say!("{heading}");
         }
         if let Some(reg) = self.current() {
             reg.clients.push(ClientReport {
@@ -146,10 +149,10 @@ impl Report {
         self.problem_count += 1;
         if !self.json {
             match file {
-                Some(f) => println!("    problem: {}: {what}", f.display()),
-                None => println!("    problem: {what}"),
+                Some(f) => say!("    problem: {}: {what}", f.display()),
+                None => say!("    problem: {what}"),
             }
-            println!("      fix: {fix}");
+            say!("      fix: {fix}");
         }
         let p = Problem {
             file: file.map(Path::to_path_buf),
@@ -229,7 +232,7 @@ fn walk(r: &mut Report, who: &str, files: &[(PathBuf, &str)], key: &str, name: &
         let s = says(path, key, name);
         r.file(path, note, &s);
         if !r.json {
-            println!("    {}. {}{note}: {}", i + 1, path.display(), s.line());
+            say!("    {}. {}{note}: {}", i + 1, path.display(), s.line());
         }
         if decided {
             if let Says::Helper(h) = &s
@@ -587,7 +590,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         json: a.json,
     };
     match r.helper.clone() {
-        Some(p) if !r.json => println!("helper: {}", p.display()),
+        Some(p) if !r.json => say!("helper: {}", p.display()),
         Some(_) => {}
         None => r.add_problem(
             None,
@@ -603,13 +606,13 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     }
     r.exit_code = u8::from(r.problem_count > 0);
     if r.json {
-        let text = serde_json::to_string_pretty(&r)
+        let text = crate::text::json(&r)
             .map_err(|e| crate::error::Error::Config(format!("cannot encode JSON: {e}")))?;
         println!("{text}");
     } else if r.problem_count == 0 {
-        println!("Nothing bypasses the helper.");
+        say!("Nothing bypasses the helper.");
     } else {
-        println!("{} problem(s) found.", r.problem_count);
+        say!("{} problem(s) found.", r.problem_count);
     }
     Ok(ExitCode::from(r.exit_code))
 }

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::index::{self, AccountKind};
 use crate::kube;
 use crate::secret::Secret;
+use crate::text::say_err;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -143,7 +144,7 @@ pub fn secret(a: SecretArgs) -> Result<ExitCode> {
         &mut std::io::stderr(),
     )?;
     if AccountKind::guess(&username) != AccountKind::Robot {
-        eprintln!(
+        say_err!(
             "warning: {username} is a personal account; its CLI secret stops working when your web session \
              expires, and a cluster should not pull as you. Prefer a robot account (login --robot-file)."
         );
@@ -157,7 +158,7 @@ pub fn secret(a: SecretArgs) -> Result<ExitCode> {
     )?;
     let mut stdout = std::io::stdout();
     if stdout.is_terminal() {
-        eprintln!(
+        say_err!(
             "warning: this manifest holds the secret; pipe it to `kubectl apply -f -` instead of showing it"
         );
     }

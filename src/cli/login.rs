@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::protocol::{self, Credentials};
 use crate::secret::Secret;
+use crate::text::{escape, say};
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -101,12 +102,12 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         &mut std::io::stderr(),
     )?;
     match stored_in {
-        Some(store) => println!(
+        Some(store) => say!(
             "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
             kind.name(),
             store.display()
         ),
-        None => println!(
+        None => say!(
             "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
         ),
     }
@@ -116,7 +117,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         (None, None) => {}
     }
     if let Some(file) = &a.robot_file {
-        println!(
+        say!(
             "The secret is now in the keychain; you can delete {} (it holds the secret in plain text).",
             file.display()
         );
@@ -197,7 +198,7 @@ fn ask_username(key: &str) -> Result<String> {
         .and_then(|(i, _)| i.registries.get(key).map(|e| e.username.clone()));
     let mut err = std::io::stderr();
     match &previous {
-        Some(p) => write!(err, "Username for {key} [{p}]: "),
+        Some(p) => write!(err, "Username for {key} [{}]: ", escape(p)),
         None => write!(
             err,
             "Username for {key} (at UCAR: your ucar.edu e-mail address; or a robot name): "

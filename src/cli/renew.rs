@@ -13,6 +13,7 @@ use crate::check;
 use crate::error::{Error, Result};
 use crate::index::{self, AccountKind, Verdict};
 use crate::secret::Secret;
+use crate::text::{say, say_err};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -86,7 +87,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     let (verdict, api) = client.verify(user, &stored.secret)?;
     if verdict == Verdict::Accepted {
         check::record(&key, entry.generation, Verdict::Accepted, None)?;
-        println!("{key} accepts the CLI secret of {user}; there is nothing to renew.");
+        say!("{key} accepts the CLI secret of {user}; there is nothing to renew.");
         return Ok(ExitCode::SUCCESS);
     }
     // Harbor's web UI lives where its token service does.
@@ -116,17 +117,17 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         }
     };
     let sign_in = format!("{origin}/c/oidc/login");
-    println!("{key} refuses the CLI secret of {user}: your Harbor web session has expired.");
-    println!("Sign in to Harbor through {provider} at:");
-    println!("  {sign_in}");
+    say!("{key} refuses the CLI secret of {user}: your Harbor web session has expired.");
+    say!("Sign in to Harbor through {provider} at:");
+    say!("  {sign_in}");
     if a.no_browser {
         // Said above: the address is there to open anywhere.
     } else if over_ssh() {
-        println!("(This is an SSH session: open the address in a browser on any machine.)");
+        say!("(This is an SSH session: open the address in a browser on any machine.)");
     } else if !open_browser(&sign_in) {
-        println!("(No browser could be opened: open the address yourself.)");
+        say!("(No browser could be opened: open the address yourself.)");
     }
-    println!(
+    say!(
         "Waiting up to {} s for Harbor to accept the CLI secret again...",
         a.wait
     );
@@ -141,9 +142,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         match client.verify(user, &stored.secret) {
             Ok((Verdict::Accepted, _)) => {
                 check::record(&key, entry.generation, Verdict::Accepted, None)?;
-                println!(
-                    "{key} accepts the CLI secret of {user} again: docker pull and push work."
-                );
+                say!("{key} accepts the CLI secret of {user} again: docker pull and push work.");
                 return Ok(ExitCode::SUCCESS);
             }
             Ok(_) => last_error = None,
@@ -163,7 +162,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         crate::cmd(&format!("login {key}"))
     );
     if std::io::stdin().is_terminal() {
-        eprintln!("{why}");
+        say_err!("{why}");
         return take_new_secret(&key, &address, user, &opts, &client);
     }
     Err(Error::Unauthorized(why))
@@ -206,7 +205,7 @@ fn take_new_secret(
         },
         &mut std::io::stderr(),
     )?;
-    println!("Login Succeeded: the new CLI secret of {user} for {key} is kept.");
+    say!("Login Succeeded: the new CLI secret of {user} for {key} is kept.");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -58,7 +58,7 @@ const JSON_VERSION: u32 = 1;
 /// `{"version": 1, "registries": [...]}`.
 fn json(rows: &[Row]) -> String {
     let doc = serde_json::json!({ "version": JSON_VERSION, "registries": rows });
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    crate::text::json(&doc).unwrap_or_else(|_| "{}".into())
 }
 
 /// Two short lives are a pattern, not bad luck.
