@@ -15,7 +15,7 @@ use crate::clients::{self, Client, HELPER};
 use crate::error::{Error, Result};
 use crate::paths;
 use crate::private_file;
-use crate::text::escape;
+use crate::text::{escape, say, say_err};
 
 mod migrate;
 
@@ -104,7 +104,7 @@ fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
     for (client, path) in clients::login_files(a.docker, a.podman)? {
         let path = paths::canonical(&path);
         if let Some((first, _)) = out.iter().find(|(_, p)| *p == path) {
-            println!(
+            say!(
                 "{}: {}: the same file as {}'s; edited once, as {}'s",
                 client.who(),
                 path.display(),
@@ -132,7 +132,7 @@ fn plaintext_in(files: &[(Client, PathBuf)], keys: &[String]) -> Result<Vec<migr
     if let Some(path) = legacy_path() {
         match AuthFile::open(&path) {
             Ok(file) => collect(&mut found, LEGACY_WHO, &file, keys),
-            Err(e) => eprintln!("warning: {}", e.one_line()),
+            Err(e) => say_err!("warning: {}", e.one_line()),
         }
     }
     Ok(found)
@@ -205,7 +205,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     }
     managed_files(containers, runtime_keys)?;
     if !a.undo && clients::find_on_path(crate::NAME).is_none() {
-        eprintln!(
+        say_err!(
             "warning: {} is not on PATH, so docker and podman cannot run it; \
              add its directory to PATH",
             crate::NAME
@@ -241,7 +241,7 @@ fn edit(
         // registry; a credHelpers entry turns that off, so name it.
         file.set_creds_store(Some(native));
         record.added_creds_store = Some(native.to_string());
-        println!(
+        say!(
             "{who}: {}: credsStore = {native:?}, the store Helm chose by itself for other registries",
             file.path.display()
         );
@@ -275,7 +275,7 @@ fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord
     for name in &names {
         let previous = file.set_cred_helper(name, HELPER)?;
         if previous.as_deref() == Some(HELPER) {
-            println!(
+            say!(
                 "{who}: {}: {name} already uses this helper",
                 file.path.display()
             );
@@ -283,12 +283,12 @@ fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord
         }
         record.keys.entry(name.clone()).or_insert(previous.clone());
         match previous {
-            Some(p) => println!(
+            Some(p) => say!(
                 "{who}: {}: credHelpers[{name}] was {:?}, now {HELPER:?}",
                 file.path.display(),
                 escape(&p)
             ),
-            None => println!(
+            None => say!(
                 "{who}: {}: added credHelpers[{name}] = {HELPER:?}",
                 file.path.display()
             ),
@@ -296,7 +296,7 @@ fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord
     }
     if clients::logout_needs_auths_entry(client) && file.add_empty_auth(key)? {
         record.added_auths.push(key.to_string());
-        println!(
+        say!(
             "{who}: {}: added an empty auths[{key}], so that `{who} registry logout` finds the login",
             file.path.display()
         );
@@ -312,12 +312,12 @@ fn managed_files(containers: Option<bool>, runtime_keys: Option<Vec<String>>) ->
     {
         let p = clients::containers_dropin_path()?;
         if on {
-            println!(
+            say!(
                 "podman/skopeo/buildah: {}: asks this helper first, so `podman logout --all` cannot turn it off",
                 p.display()
             );
         } else {
-            println!("podman/skopeo/buildah: removed {}", p.display());
+            say!("podman/skopeo/buildah: removed {}", p.display());
         }
     }
     if let Some(keys) = runtime_keys.filter(|_| clients::runtime_dir_is_xdg())
@@ -325,9 +325,9 @@ fn managed_files(containers: Option<bool>, runtime_keys: Option<Vec<String>>) ->
     {
         let p = clients::user_tmpfiles_path()?;
         if keys.is_empty() {
-            println!("podman/skopeo/buildah: removed {}", p.display());
+            say!("podman/skopeo/buildah: removed {}", p.display());
         } else {
-            println!(
+            say!(
                 "podman/skopeo/buildah: {}: recreates the runtime file's credHelpers at each session start",
                 p.display()
             );
@@ -349,7 +349,7 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
     for (key, previous) in &record.keys {
         if file.cred_helper(key) == Some(HELPER) {
             file.restore_cred_helper(key, previous.as_deref(), record.created_helpers);
-            println!("{who}: {}: removed credHelpers[{key}]", file.path.display());
+            say!("{who}: {}: removed credHelpers[{key}]", file.path.display());
         }
     }
     for key in &record.added_auths {
@@ -360,18 +360,18 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
         && file.keys_with_helper(HELPER).is_empty()
     {
         file.set_creds_store(None);
-        println!("{who}: {}: removed credsStore", file.path.display());
+        say!("{who}: {}: removed credsStore", file.path.display());
     }
     if record.created_file && file.is_empty() {
         if file.existed() {
             file.remove()?;
-            println!(
+            say!(
                 "{who}: removed {} (configure had created it)",
                 file.path.display()
             );
         }
     } else if !file.save()? && record.keys.is_empty() {
-        println!("{who}: {}: nothing to undo", file.path.display());
+        say!("{who}: {}: nothing to undo", file.path.display());
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::auth_file::{AuthFile, Login, Plaintext};
 use crate::error::{Error, Result};
 use crate::index::{self, NetOptions, Verdict};
 use crate::protocol::Credentials;
-use crate::text::escape;
+use crate::text::{escape, say, say_err};
 
 /// One plaintext entry for a registry configure routes to the helper.
 pub struct Found {
@@ -228,7 +228,7 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
 }
 
 fn warn_kept(f: &Found, why: &str) {
-    eprintln!(
+    say_err!(
         "warning: {}: {}: the plaintext secret for {} was left in the file: {why}",
         f.who,
         f.path.display(),
@@ -269,7 +269,7 @@ impl Plan {
             let (who, path, key) = (s.found.who, file.path.display(), &s.found.key);
             let user = escape(&s.username);
             if !file.was_stripped(&s.found.entry.auths_key) {
-                eprintln!(
+                say_err!(
                     "warning: {who}: {path}: auths[{}] was left in the file: another login was written there \
                      since it was checked; run configure again to check it",
                     escape(&s.found.entry.auths_key)
@@ -277,13 +277,13 @@ impl Plan {
                 continue;
             }
             match s.why {
-                Why::Moved => println!(
+                Why::Moved => say!(
                     "{who}: {path}: moved the plaintext secret of {user} for {key} into the keychain and removed it from the file"
                 ),
-                Why::Copy => println!(
+                Why::Copy => say!(
                     "{who}: {path}: removed the plaintext secret of {user} for {key}: the keychain holds the same login"
                 ),
-                Why::Refused => println!(
+                Why::Refused => say!(
                     "{who}: {path}: removed the plaintext secret of {user} for {key}: the registry refused it; log in with {}",
                     crate::cmd(&format!("login {key}"))
                 ),
