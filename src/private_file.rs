@@ -1,7 +1,9 @@
 //! The one writer of the tool's files, safe as root in a user's directories:
 //! private directories, atomic replacement through an unguessable temporary
 //! file, lock files, and damaged files moved aside. Every file the tool
-//! writes goes through here; everything it creates is 0600 in 0700 directories.
+//! writes goes through here; everything it creates is 0600 in 0700 directories,
+//! and what root creates in a directory of HOME's owner belongs to that owner
+//! (see [`heir_in`]).
 
 use std::fs;
 use std::io::Write;
@@ -33,14 +35,90 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         if let Some(existing) = dir.ancestors().skip(1).find(|a| a.is_dir()) {
             check_dir(existing)?;
         }
-        let mut b = fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(dir)
-            .map_err(|e| Error::file("cannot create directory", dir, e))?;
+        create_dirs(dir).map_err(|e| Error::file("cannot create directory", dir, e))?;
     }
     check_dir(dir)
+}
+
+/// `dir` and its missing parents, 0700, one level at a time: each new level
+/// is opened and handed to its heir (see [`heir_in`]) through its own
+/// descriptor, which a recursive `DirBuilder` gives no chance to do.
+#[cfg(unix)]
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        // Stops at a file too: mkdir under it then fails "not a directory".
+        .take_while(|a| !a.exists())
+        .collect();
+    for level in missing.into_iter().rev() {
+        let heir = heir_in(parent_of(level));
+        match fs::DirBuilder::new().mode(0o700).create(level) {
+            Ok(()) => {}
+            // Another process made it meanwhile: not ours to hand over.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && level.is_dir() => continue,
+            Err(e) => return Err(e),
+        }
+        if heir.is_none() {
+            continue;
+        }
+        let made = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(level)?;
+        // Root's own: what this mkdir made, not one the user put in its place.
+        if made.metadata()?.uid() == 0 {
+            hand_over(&made, heir)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// The directory a file is created in.
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Who gets what this process creates in `dir` (uid, gid): HOME's owner, with
+/// HOME's group, when root creates it in a directory of that (non-root) owner
+/// (`sudo -E`), or the user could no longer open their own lock, index or
+/// drop-in. `None`: the creator keeps it, as everywhere else.
+#[cfg(unix)]
+fn heir_in(dir: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    if !is_root() {
+        return None;
+    }
+    let (uid, gid) = home_account()?;
+    let owner = fs::metadata(dir).ok()?.uid();
+    (uid != 0 && owner == uid).then_some((uid, gid))
+}
+
+#[cfg(not(unix))]
+fn heir_in(_dir: &Path) -> Option<(u32, u32)> {
+    None
+}
+
+/// Give `file`, which this process has just created, to `heir`: through its
+/// descriptor (fchown), never by path, so nothing put at that name meanwhile
+/// changes owner. Only ever for an entry this process created: one that was
+/// there could be a hard link to any file of root's.
+fn hand_over(file: &fs::File, heir: Option<(u32, u32)>) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Some((uid, gid)) = heir {
+        return std::os::unix::fs::fchown(file, Some(uid), Some(gid));
+    }
+    let _ = (file, heir);
+    Ok(())
 }
 
 /// As root (`sudo -E`, `su` without `-`), the tool may be pointed into
@@ -67,9 +145,15 @@ fn is_root() -> bool {
 
 #[cfg(unix)]
 fn home_owner() -> Option<u32> {
+    home_account().map(|(uid, _)| uid)
+}
+
+/// HOME's owner and group.
+#[cfg(unix)]
+fn home_account() -> Option<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
     let home = std::env::var_os("HOME")?;
-    fs::metadata(home).ok().map(|m| m.uid())
+    fs::metadata(home).ok().map(|m| (m.uid(), m.gid()))
 }
 
 /// The rule of [`check_dir`] for a root process; `user` is the uid whose
@@ -137,10 +221,7 @@ pub struct Staged {
 
 impl Staged {
     pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<Staged> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = parent_of(path);
         check_dir(dir)?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let (tmp, mut f) = create_new(dir, name, mode)?;
@@ -194,12 +275,13 @@ impl Drop for Staged {
 }
 
 /// A new file `.{name}.{random}.tmp` in `dir`, created exclusively and
-/// without following a symlink, with `mode` (masked to the permission bits)
-/// set through the new descriptor.
+/// without following a symlink, with its owner ([`heir_in`]) and `mode`
+/// (masked to the permission bits) set through the new descriptor.
 fn create_new(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, fs::File)> {
     let mode = mode & 0o777;
     #[cfg(not(unix))]
     let _ = mode;
+    let heir = heir_in(dir);
     let mut last = None;
     for _ in 0..8 {
         let tmp = dir.join(format!(".{name}.{:016x}.tmp", unguessable()));
@@ -213,6 +295,7 @@ fn create_new(dir: &Path, name: &str, mode: u32) -> Result<(PathBuf, fs::File)> 
         }
         match opts.open(&tmp) {
             Ok(f) => {
+                hand_over(&f, heir).map_err(|e| Error::file("cannot set the owner of", &tmp, e))?;
                 // The umask may have taken bits off; fchmod sets exactly these.
                 #[cfg(unix)]
                 {
@@ -246,18 +329,40 @@ fn unguessable() -> u64 {
 }
 
 /// Open (creating it 0600 if needed) a lock file in a directory made with
-/// [`ensure_private_dir`]: never through a symlink, never truncated.
+/// [`ensure_private_dir`]: never through a symlink, never truncated. A lock
+/// this process creates goes to its heir ([`heir_in`]); one that was there
+/// keeps its owner, so the two cases are told apart by `O_EXCL`.
 pub fn open_lock(path: &Path) -> Result<fs::File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    use std::io::ErrorKind;
+    let heir = heir_in(parent_of(path));
+    let open = |create: bool| {
+        let mut opts = fs::OpenOptions::new();
+        opts.read(true).write(true).create_new(create);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        opts.open(path)
+    };
+    let fail = |e| Error::file("cannot open lock file", path, e);
+    // Another process may create or remove it between the two opens.
+    for _ in 0..8 {
+        match open(false) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            other => return other.map_err(fail),
+        }
+        match open(true) {
+            Ok(f) => {
+                hand_over(&f, heir).map_err(|e| Error::file("cannot set the owner of", path, e))?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(e)),
+        }
     }
-    opts.open(path)
-        .map_err(|e| Error::file("cannot open lock file", path, e))
+    open(false).map_err(fail)
 }
 
 /// An exclusive advisory lock on the file `path` (made with [`open_lock`]),

@@ -1069,3 +1069,128 @@ fn no_mix_of_logins_loses_a_working_one() {
         }
     }
 }
+
+/// Every entry under `dir` (itself included) whose owner is not `uid:gid`.
+fn not_owned_by(dir: &Path, uid: u32, gid: u32, out: &mut Vec<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    if (meta.uid(), meta.gid()) != (uid, gid) {
+        out.push(format!("{} ({}:{})", dir.display(), meta.uid(), meta.gid()));
+    }
+    if meta.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            not_owned_by(&e.unwrap().path(), uid, gid, out);
+        }
+    }
+}
+
+/// `sudo -E configure` (root with the user's HOME): what root creates in the
+/// user's directories (the drop-in's `registries.conf.d`, auth files, locks,
+/// the index, configure's record) is the user's, given through the open file,
+/// so the user's skopeo, `store` and `configure` still work afterwards. A root
+/// file the user hard-linked at a lock's name keeps its owner (issue 31, item 7).
+#[test]
+fn as_root_with_a_users_home_what_it_creates_is_the_users() {
+    use std::os::unix::fs::{MetadataExt, chown};
+    assert_eq!(
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() },
+        0,
+        "this test needs root (CI and the dev machine run as root)"
+    );
+    // Any non-root uid will do: the kernel needs no passwd entry.
+    const USER: u32 = 4343;
+    let env = users_env(USER);
+    let docker_dir = env.home.join(".docker");
+    std::fs::create_dir(&docker_dir).unwrap();
+    chown(&docker_dir, Some(USER), Some(USER)).unwrap();
+    let roots_file = env.root().join("roots-file");
+    std::fs::write(&roots_file, "root's").unwrap();
+    let planted = docker_dir.join("config.json.lock");
+    std::fs::hard_link(&roots_file, &planted).unwrap();
+
+    let key = format!("as-root.p{}.example.test", std::process::id());
+    let out = configure(&env, &["--registry", &key]);
+    assert_eq!(out.code(), 0, "{out}");
+    bin::store(&env, &key, "root-user", "s3cret-as-root-1");
+    bin::run(&env, &["erase"], key.as_bytes()).assert_silent_success();
+    assert_eq!(
+        std::fs::metadata(&roots_file).unwrap().uid(),
+        0,
+        "a root file hard-linked at a lock's name keeps its owner\n{out}"
+    );
+    std::fs::remove_file(&planted).unwrap();
+    let mut foreign = Vec::new();
+    not_owned_by(&env.home, USER, USER, &mut foreign);
+    not_owned_by(&env.runtime_dir, USER, USER, &mut foreign);
+    assert!(foreign.is_empty(), "not the user's: {foreign:#?}\n{out}");
+
+    // Then the user, with the same HOME and runtime dir: configure again,
+    // and store, get and skopeo in one session keyring. skopeo reads the
+    // drop-in's directory and asks the helper, which answers.
+    let out = run_as_user(
+        &env,
+        USER,
+        &[bin::BIN, "configure", "--registry", &key],
+        b"",
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    let script = format!(
+        "\"$0\" store && printf %s '{key}' | \"$0\" get && skopeo --debug login --get-login '{key}'"
+    );
+    let out = run_as_user(
+        &env,
+        USER,
+        &["sh", "-c", &script, bin::BIN],
+        bin::store_json(&key, "the-user", "s3cret-as-user-1").as_bytes(),
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains("\"Secret\":\"s3cret-as-user-1\""),
+        "{out}"
+    );
+    assert!(
+        out.stdout.ends_with("\nthe-user\n"),
+        "skopeo's login\n{out}"
+    );
+    let dropin = env
+        .home
+        .join(".config/containers/registries.conf.d/50-docker-credential-harbor.conf");
+    assert!(
+        out.stderr.contains(&format!(
+            "Loading registries configuration \\\"{}\\\"",
+            dropin.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("permission denied"), "{out}");
+}
+
+/// An Env whose HOME and runtime dir belong to `uid`, with a desktop
+/// session's defaults: everything under HOME, but the runtime dir.
+fn users_env(uid: u32) -> Env {
+    let mut env = env();
+    for var in ["XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] {
+        env.unset(var);
+    }
+    bin::set_mode(env.root(), 0o755);
+    for dir in [&env.home, &env.runtime_dir] {
+        std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    }
+    env
+}
+
+/// Run `cmd` as `uid` (and its group, no others) in a session keyring of its
+/// own, with the Env's variables and the helper first on PATH, as a client.
+fn run_as_user(env: &Env, uid: u32, cmd: &[&str], stdin: &[u8]) -> bin::Output {
+    let helper_dir = Path::new(bin::BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={uid}"));
+    let vars = env.with(&[("PATH", Some(&path))]);
+    let pre = [&reuid, &regid, "--clear-groups", "keyctl", "session", "-"];
+    bin::run_program(env, &vars, "setpriv", &pre, cmd, stdin)
+}
