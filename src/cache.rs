@@ -41,14 +41,35 @@ mod imp {
         KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
     }
 
+    /// A key's payload in a buffer of its own size: read into the stack
+    /// first (a blob is a few hundred bytes), which is wiped, rather than
+    /// into `read_to_vec`'s 64 KiB, which a wipe would have to touch whole.
+    fn read(k: &linux_keyutils::Key) -> Option<Vec<u8>> {
+        let mut small = [0u8; 1024];
+        let len = k.read(&mut small).ok()?;
+        if len <= small.len() {
+            let out = small[..len].to_vec();
+            zeroize::Zeroize::zeroize(&mut small[..len]);
+            return Some(out);
+        }
+        let mut out = vec![0u8; len];
+        // Replaced meanwhile by a longer one: no copy, as if not cached.
+        match k.read(&mut out).ok()? {
+            n if n == len => Some(out),
+            _ => {
+                zeroize::Zeroize::zeroize(&mut out);
+                None
+            }
+        }
+    }
+
     /// The cached entry for `key` if it was made for `generation`.
     pub fn get(key: &str, generation: u64) -> Option<Stored> {
         if ttl() == 0 {
             return None;
         }
         let k = session()?.search(&description(key)).ok()?;
-        let mut bytes = k.read_to_vec().ok()?;
-        let blob = Secret::new(String::from_utf8(std::mem::take(&mut bytes)).ok()?);
+        let blob = Secret::new(String::from_utf8(read(&k)?).ok()?);
         let (gen_text, rest) = blob.expose().split_once('\n')?;
         if gen_text.parse::<u64>().ok()? != generation {
             return None;

@@ -29,25 +29,42 @@ pub struct Credentials {
     pub secret: Secret<String>,
 }
 
-/// Read all of stdin, at most [`MAX_INPUT`] bytes, as UTF-8. The buffer is
-/// sized for the limit up front and never grows: a growing `Vec` would give
-/// back earlier copies of the secret unwiped. (Untouched pages of it cost
-/// nothing: the allocator maps them lazily.)
+/// Where [`read_input`] starts: a `get` key or a `store` payload fits.
+const FIRST_READ: usize = 4096;
+
+/// Read all of stdin, at most [`MAX_INPUT`] bytes, as UTF-8. The buffer
+/// starts small and grows by hand, each outgrown copy wiped before it is
+/// freed (a `Vec`'s own growth would hand earlier copies of the secret back
+/// unwiped); so only bytes that were written are ever wiped, and a `get`
+/// touches one page, not the 256 a buffer sized for the limit would.
 pub fn read_input(mut input: impl Read) -> Result<Secret<String>> {
-    let mut buf = vec![0u8; MAX_INPUT + 1];
-    let mut len = 0;
-    while len < buf.len() {
+    let mut buf: Vec<u8> = Vec::with_capacity(FIRST_READ);
+    loop {
+        if buf.len() == buf.capacity() {
+            if buf.len() > MAX_INPUT {
+                break;
+            }
+            let mut bigger = Vec::with_capacity((buf.capacity() * 2).min(MAX_INPUT + 1));
+            bigger.extend_from_slice(&buf);
+            zeroize::Zeroize::zeroize(&mut buf);
+            buf = bigger;
+        }
+        let len = buf.len();
+        // Zeroed before the read: what the reader does not fill was never secret.
+        buf.resize(buf.capacity(), 0);
         match input.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(0) => {
+                buf.truncate(len);
+                break;
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(len),
             Err(e) => {
                 zeroize::Zeroize::zeroize(&mut buf);
                 return Err(Error::BadInput(format!("cannot read stdin: {e}")));
             }
         }
     }
-    buf.truncate(len);
     if buf.len() > MAX_INPUT {
         zeroize::Zeroize::zeroize(&mut buf);
         return Err(Error::BadInput(

@@ -94,6 +94,24 @@ fn secrets_leave_no_copy_in_freed_memory() {
         failures.push(format!("read_input: {n} freed blocks held the secret"));
     }
 
+    // Larger than the first read: the buffer grows (by hand) several times.
+    let long_filler = "y".repeat(40_000);
+    let long = secret_text(&[
+        r#"{"ServerURL":"h","Username":"u","Secret":""#,
+        canary,
+        &long_filler,
+        r#""}"#,
+    ]);
+    let n = leaks(|| {
+        let text = protocol::read_input(Trickle(long.expose().as_bytes())).unwrap();
+        assert_eq!(text.expose().len(), long.expose().len());
+    });
+    if n > 0 {
+        failures.push(format!(
+            "read_input, grown: {n} freed blocks held the secret"
+        ));
+    }
+
     let n = leaks(|| {
         let creds = protocol::parse_store(payload.expose()).unwrap();
         assert!(creds.secret.expose().ends_with("\"\\<&"));
@@ -139,6 +157,31 @@ fn secrets_leave_no_copy_in_freed_memory() {
     });
     if n > 0 {
         failures.push(format!("robot file: {n} freed blocks held the secret"));
+    }
+
+    // The kernel-keyring cache's read (this suite runs in its own session
+    // keyring: `keyctl session -`), small and larger than its stack buffer.
+    use docker_credential_harbor::cache::{Cache, KernelKeyring};
+    for (i, secret) in [secret_text(&[canary]), secret_text(&[canary, &filler])]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("freed-memory-{}-{i}.example", std::process::id());
+        let stored = store::Stored {
+            username: "u".into(),
+            secret,
+        };
+        KernelKeyring.put(&key, 7, &stored);
+        let n = leaks(|| {
+            let back = KernelKeyring
+                .get(&key, 7)
+                .expect("cached: run the suite in `keyctl session -`");
+            assert_eq!(back.secret, stored.secret);
+        });
+        KernelKeyring.invalidate(&key);
+        if n > 0 {
+            failures.push(format!("cache read {i}: {n} freed blocks held the secret"));
+        }
     }
 
     // The scan itself works: a plain String is freed unwiped.

@@ -232,7 +232,14 @@ impl Stored {
                     parsed
                 })
         });
-        zeroize::Zeroize::zeroize(&mut bytes);
+        if kind == StoreKind::Keyutils {
+            // keyutils reads into a fresh 64 KiB buffer (`read_to_vec`) and
+            // writes only its payload: wiping what was written is wiping
+            // every byte that held the secret, without touching 16 pages.
+            zeroize::Zeroize::zeroize(bytes.as_mut_slice());
+        } else {
+            zeroize::Zeroize::zeroize(&mut bytes);
+        }
         parsed.ok_or_else(|| Error::Keychain {
             store: kind,
             reason: format!(
@@ -367,8 +374,13 @@ impl<K: Keychain + ?Sized> Keychain for &K {
 /// thread abandoned at [`timeout`]; the WSL bridge kills its own process.
 pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
     #[cfg(target_os = "linux")]
-    if kind == StoreKind::WindowsViaWsl {
-        return Box::new(wsl::Bridge::default());
+    match kind {
+        StoreKind::WindowsViaWsl => return Box::new(wsl::Bridge::default()),
+        // A kernel keyring call is a syscall that waits on no other
+        // process: it cannot hang as a D-Bus call can, so it needs no
+        // worker thread (a thread, its stack and an arena on every get).
+        StoreKind::Keyutils => return Box::new(os::Os(kind)),
+        _ => {}
     }
     Box::new(bounded::Bounded::new(os::Os(kind), timeout()))
 }
