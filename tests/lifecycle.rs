@@ -896,6 +896,8 @@ fn renew_that_outlasts_into_an_outage_says_so() {
             .contains(&format!("{}/c/oidc/login", rig.standin.url)),
         "the provider was up at the start\n{renew}"
     );
+    // Its look at the sign-in page stopped at Harbor's redirect.
+    assert_eq!(rig.standin.idp_visits(), 0, "{renew}");
     assert!(
         renew
             .stderr

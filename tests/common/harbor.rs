@@ -155,6 +155,8 @@ struct State {
     waf_block: Mutex<Option<String>>,
     /// Harbor cannot reach its identity provider.
     idp_down: AtomicBool,
+    /// Requests that reached the fake identity provider.
+    idp_visits: std::sync::atomic::AtomicUsize,
 }
 
 pub struct HarborStandin {
@@ -230,6 +232,7 @@ impl HarborStandin {
             token_arrivals: std::sync::atomic::AtomicUsize::new(0),
             waf_block: Mutex::new(None),
             idp_down: AtomicBool::new(false),
+            idp_visits: std::sync::atomic::AtomicUsize::new(0),
         });
 
         let server_state = Arc::clone(&state);
@@ -321,6 +324,12 @@ impl HarborStandin {
     /// answers 500 instead of redirecting.
     pub fn set_idp_down(&self, down: bool) {
         self.state.idp_down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many requests reached the fake identity provider (a browser
+    /// following Harbor's sign-in redirect).
+    pub fn idp_visits(&self) -> usize {
+        self.state.idp_visits.load(Ordering::SeqCst)
     }
 
     /// How many token requests have arrived, answered or still delayed: the
@@ -630,6 +639,7 @@ fn oidc_login(state: &State) -> Response {
 /// The fake identity provider (Entra ID and Duo at UCAR): signs in the
 /// chosen person at once, or refuses when the test chose nobody.
 fn idp_authorize(req: &Request, state: &State) -> Response {
+    state.idp_visits.fetch_add(1, Ordering::SeqCst);
     let (Some(s), Some(back)) = (query(req, "state"), query(req, "redirect_uri")) else {
         return Response::text(400, "missing state or redirect_uri");
     };
