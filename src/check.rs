@@ -99,6 +99,7 @@ pub fn last(entry: &Entry) -> Check {
             at: entry.stored_at.max(entry.verified_at.unwrap_or(0)),
             verdict: Verdict::Accepted,
             detail: None,
+            idp_down: false,
         },
     }
 }
@@ -252,6 +253,39 @@ pub fn run_background(key: &str) {
     }
 }
 
+/// What one check found: the verdict and what goes with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    /// For [`Verdict::Blocked`]: the one-line reason.
+    pub detail: Option<String>,
+    /// A refused CLI secret while Harbor could not reach its identity provider.
+    pub idp_down: bool,
+    /// `renew` saw the secret accepted: the web session was renewed.
+    pub renewed: bool,
+}
+
+impl Finding {
+    pub fn of(verdict: Verdict) -> Finding {
+        Finding {
+            verdict,
+            detail: None,
+            idp_down: false,
+            renewed: false,
+        }
+    }
+}
+
+/// The line for a CLI secret refused while Harbor cannot reach its identity
+/// provider: every CLI secret is refused then, and no renewal can help.
+pub fn idp_down_text(key: &str) -> String {
+    format!(
+        "Harbor at {} cannot reach its identity provider now, and refuses every CLI secret until it can: \
+         nothing to do on your side; try later",
+        crate::text::escape(key)
+    )
+}
+
 /// Check the secret stored for `key` and record the verdict; `None` when
 /// nothing (or nothing checkable) is stored.
 pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
@@ -269,19 +303,22 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
         // A store is half-way through; the next get will look again.
         return Ok(None);
     }
-    let (verdict, detail) = verify(
+    let found = verify(
         key,
         entry.server_url.as_deref(),
         &entry.net,
-        &stored.username,
+        (&stored.username, entry.kind),
         &stored.secret,
     );
-    let before = record(key, entry.generation, verdict, detail)?;
+    let verdict = found.verdict;
+    let now_dead = verdict == Verdict::Refused && !found.idp_down;
+    let before = record(key, entry.generation, found)?;
     if let Some(before) = before
-        && verdict == Verdict::Refused
-        && before != Some(Verdict::Refused)
+        && now_dead
+        && !before.is_some_and(|c| c.verdict == Verdict::Refused && !c.idp_down)
     {
         // The first refusal only: a reminder every minute would be nagging.
+        // An identity-provider outage is nobody's to fix here: no notice.
         crate::desktop::notify_refused(key, entry);
     }
     Ok(Some(verdict))
@@ -290,56 +327,67 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
 /// Ask the registry, as `login` does and with the options `login` used,
 /// whether it accepts the secret stored for `key` (at `address`, as it was
 /// given): the one verdict every command records.
+/// A refused CLI secret is looked at once more: Harbor refuses them all
+/// while it cannot reach its identity provider.
 pub fn verify(
     key: &str,
     address: Option<&str>,
     net: &NetOptions,
-    username: &str,
+    (username, kind): (&str, AccountKind),
     secret: &Secret<String>,
-) -> (Verdict, Option<String>) {
-    match crate::harbor::Client::connect_key(key, address, net)
-        .and_then(|c| c.verify(username, secret))
-    {
-        Ok((verdict, _)) => (verdict, None),
+) -> Finding {
+    let client = match crate::harbor::Client::connect_key(key, address, net) {
+        Ok(c) => c,
+        Err(e) => return verdict_of(&e),
+    };
+    match client.verify(username, secret) {
+        Ok((Verdict::Refused, api)) if kind == AccountKind::User => Finding {
+            idp_down: client.identity_provider_down(api.as_deref()).is_some(),
+            ..Finding::of(Verdict::Refused)
+        },
+        Ok((verdict, _)) => Finding::of(verdict),
         Err(e) => verdict_of(&e),
     }
 }
 
 /// The verdict an error amounts to: only a network failure is "unreachable";
 /// anything else kept the secret from being sent (plain HTTP, a certificate
-/// not trusted, a CA file gone) and is "blocked", with the line that names the fix.
-pub fn verdict_of(e: &Error) -> (Verdict, Option<String>) {
+/// not trusted, a CA file gone) or stopped the check in front of the registry
+/// (a 403), and is "blocked", with the line that says why.
+pub fn verdict_of(e: &Error) -> Finding {
     match e {
-        Error::Network(_) => (Verdict::Unreachable, None),
-        other => (Verdict::Blocked, Some(other.one_line())),
+        Error::Network(_) => Finding::of(Verdict::Unreachable),
+        // A 403 reached something in front of the registry: its line says so.
+        Error::Blocked(_) => Finding {
+            detail: Some(e.one_line()),
+            ..Finding::of(Verdict::Blocked)
+        },
+        other => Finding {
+            detail: Some(format!("nothing was sent: {}", other.one_line())),
+            ..Finding::of(Verdict::Blocked)
+        },
     }
 }
 
-/// Record `verdict` for the secret of index generation `generation`. A secret
-/// stored or erased meanwhile is left alone: the verdict was about the old one.
-/// `Some(previous verdict)` when it was recorded, `None` when it was not.
-pub fn record(
-    key: &str,
-    generation: Option<u64>,
-    verdict: Verdict,
-    detail: Option<String>,
-) -> Result<Option<Option<Verdict>>> {
+/// Record what a check `found` for the secret of index generation
+/// `generation`. A secret stored or erased meanwhile is left alone: the
+/// verdict was about the old one. `Some(previous check)` when it was
+/// recorded, `None` when it was not.
+pub fn record(key: &str, generation: Option<u64>, found: Finding) -> Result<Option<Option<Check>>> {
     let (previous, _) = index::update(|idx| {
         Ok(match idx.registries.get_mut(key) {
             Some(e) if e.generation == generation => {
-                let before = e
-                    .check
-                    .as_ref()
-                    .filter(|c| c.at >= e.stored_at)
-                    .map(|c| c.verdict);
+                let before = e.check.clone().filter(|c| c.at >= e.stored_at);
                 let at = index::now();
-                if e.kind == AccountKind::User {
-                    e.lives.note(verdict, at, e.stored_at);
+                // An outage of the identity provider ends no secret's life.
+                if e.kind == AccountKind::User && !found.idp_down {
+                    e.lives.note(found.verdict, at, e.stored_at, found.renewed);
                 }
                 e.check = Some(Check {
                     at,
-                    verdict,
-                    detail,
+                    verdict: found.verdict,
+                    detail: found.detail,
+                    idp_down: found.idp_down,
                 });
                 Some(before)
             }
@@ -369,6 +417,7 @@ mod tests {
                 at,
                 verdict,
                 detail: None,
+                idp_down: false,
             }),
             net: NetOptions::default(),
             lives: crate::index::Lives::default(),
@@ -412,11 +461,17 @@ mod tests {
     fn only_network_failures_are_unreachable() {
         assert_eq!(
             verdict_of(&Error::Network("x did not answer".into())),
-            (Verdict::Unreachable, None)
+            Finding::of(Verdict::Unreachable)
         );
-        let (v, why) = verdict_of(&Error::Policy("refusing http:// to x".into()));
-        assert_eq!(v, Verdict::Blocked);
-        assert_eq!(why.as_deref(), Some("refusing http:// to x"));
+        let found = verdict_of(&Error::Policy("refusing http:// to x".into()));
+        assert_eq!(found.verdict, Verdict::Blocked);
+        assert_eq!(
+            found.detail.as_deref(),
+            Some("nothing was sent: refusing http:// to x")
+        );
+        let found = verdict_of(&Error::Blocked("h answered HTTP 403".into()));
+        assert_eq!(found.verdict, Verdict::Blocked);
+        assert_eq!(found.detail.as_deref(), Some("h answered HTTP 403"));
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub enum Error {
     /// `--insecure`, or a certificate it does not trust. The text names the fix.
     #[error("{0}")]
     Policy(String),
+    /// Something in front of the registry (a WAF, a rate limiter, a proxy)
+    /// answered 403: no verdict on the secret. The text says what answered.
+    #[error("{0}")]
+    Blocked(String),
     /// The registry refused the credentials; the message explains the likely cause.
     #[error("{0}")]
     Unauthorized(String),

@@ -25,7 +25,7 @@ mod tls;
 
 use challenge::{Challenge, parse_challenge};
 pub use explain::explain_refusal;
-use failure::{chain, network_error, not_tls};
+use failure::{chain, forbidden, network_error, not_tls};
 use target::{RefusedRedirect, env_proxies, host_port, refuse_plain_http};
 pub use target::{Target, target, target_for_key};
 
@@ -33,6 +33,8 @@ pub use target::{Target, target, target_for_key};
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// Redirects followed at most, as docker's Go client allows ten.
 const MAX_REDIRECTS: usize = 5;
+/// Harbor's web sign-in page: it redirects the browser to the identity provider.
+pub const SIGN_IN_PATH: &str = "/c/oidc/login";
 
 /// A refused secret: the one-line reason, and whether `renew` can help (a
 /// user of a Harbor that signs people in through OIDC, whose web session
@@ -83,6 +85,15 @@ impl Client {
                 return attempt.error(RefusedRedirect(format!(
                     "{registry_host} redirected more than {MAX_REDIRECTS} times"
                 )));
+            }
+            // Only the sign-in page's own answer is wanted (see
+            // `identity_provider_down`), never the identity provider.
+            if attempt
+                .previous()
+                .last()
+                .is_some_and(|from| from.path() == SIGN_IN_PATH)
+            {
+                return attempt.stop();
             }
             let to = attempt.url().clone();
             match refuse_plain_http(&registry, &to, &registry_host, &redirect_opts) {
@@ -171,9 +182,10 @@ impl Client {
     /// Bearer challenge the token realm with `service` and no scope (a scope
     /// would let an anonymous caller through); for Basic, `/v2/` with Basic.
     /// Returns the token service's origin too: Harbor's API lives there.
-    /// The verdict is `Accepted` or `Refused`; a check that could not be made
-    /// is an error, which [`crate::check::verdict_of`] turns into
-    /// `Unreachable` or `Blocked`.
+    /// The verdict is `Accepted` or `Refused` (only a 401 refuses); a check
+    /// that could not be made, or that something in front of the registry
+    /// stopped with a 403, is an error, which [`crate::check::verdict_of`]
+    /// turns into `Unreachable` or `Blocked`.
     pub fn verify(
         &self,
         username: &str,
@@ -212,7 +224,8 @@ impl Client {
                 let api = Some(url.origin().ascii_serialization());
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, api)),
-                    401 | 403 => Ok((Verdict::Refused, api)),
+                    401 => Ok((Verdict::Refused, api)),
+                    403 => Err(forbidden(&realm_host, r)),
                     s => Err(Error::Network(format!(
                         "the token service at {realm_host} answered HTTP {s}"
                     ))),
@@ -222,7 +235,8 @@ impl Client {
                 let r = self.get("/v2/", Some(&auth))?;
                 match r.status().as_u16() {
                     200 => Ok((Verdict::Accepted, None)),
-                    401 | 403 => Ok((Verdict::Refused, None)),
+                    401 => Ok((Verdict::Refused, None)),
+                    403 => Err(forbidden(&self.target().host, r)),
                     s => Err(Error::Network(format!(
                         "{} answered HTTP {s} at /v2/ with credentials",
                         self.target().host
@@ -254,13 +268,9 @@ impl Client {
     /// origin, which is Harbor's own) or the registry itself. `None` when the
     /// registry is not a Harbor or does not answer.
     pub fn system_info(&self, api_base: Option<&str>) -> Option<SystemInfo> {
-        let base = match api_base {
-            Some(b) => Url::parse(b).ok()?,
-            None => self.target().base.clone(),
-        };
         let resp = self
             .http
-            .get(base.join("/api/v2.0/systeminfo").ok()?)
+            .get(self.api_url(api_base, "/api/v2.0/systeminfo")?)
             .timeout(Duration::from_secs(5))
             .send()
             .ok()?;
@@ -278,6 +288,33 @@ impl Client {
             auth_mode: text("auth_mode"),
             oidc_provider_name: text("oidc_provider_name"),
         })
+    }
+
+    /// Whether Harbor (its API at `api`, the token service's origin) cannot
+    /// reach its identity provider now. It then refuses every CLI secret with
+    /// the same empty 401 as a dead one (src/server/middleware/security/oidc_cli.go),
+    /// and its sign-in page, which otherwise redirects to the provider,
+    /// answers 5xx (src/core/controllers/oidc.go). The 5xx status, if so;
+    /// `None` otherwise, and outside OIDC mode (the page answers 412 then).
+    pub fn identity_provider_down(&self, api: Option<&str>) -> Option<u16> {
+        let status = self
+            .http
+            .get(self.api_url(api, SIGN_IN_PATH)?)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .ok()?
+            .status();
+        status.is_server_error().then_some(status.as_u16())
+    }
+
+    /// `path` on Harbor's API: at `api_base` (the token realm's origin,
+    /// which is Harbor's own) or the registry itself.
+    fn api_url(&self, api_base: Option<&str>, path: &str) -> Option<Url> {
+        let base = match api_base {
+            Some(b) => Url::parse(b).ok()?,
+            None => self.target().base.clone(),
+        };
+        base.join(path).ok()
     }
 
     /// Why the registry refused `username`, for this kind of account and the

@@ -142,8 +142,9 @@ impl Lives {
         *self == Lives::default()
     }
 
-    /// Take a verdict made at `at` for a secret stored at `stored_at`.
-    pub fn note(&mut self, verdict: Verdict, at: i64, stored_at: i64) {
+    /// Take a verdict made at `at` for a secret stored at `stored_at`;
+    /// `renewed`: an acceptance that `renew` saw.
+    pub fn note(&mut self, verdict: Verdict, at: i64, stored_at: i64, renewed: bool) {
         match verdict {
             Verdict::Refused if !self.ended => {
                 let began = self.since.unwrap_or(stored_at);
@@ -153,9 +154,15 @@ impl Lives {
                 }
                 self.ended = true;
             }
-            Verdict::Accepted if self.ended => {
+            Verdict::Accepted if self.ended && renewed => {
                 self.ended = false;
                 self.since = Some(at);
+            }
+            Verdict::Accepted if self.ended => {
+                // Accepted again with no renewal and no new secret: that
+                // refusal ended no life (Harbor was briefly unwell).
+                self.spans.pop();
+                self.ended = false;
             }
             _ => {}
         }
@@ -185,6 +192,11 @@ pub struct Check {
     /// For [`Verdict::Blocked`]: the one-line reason, which names the fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For [`Verdict::Refused`]: Harbor could not reach its identity provider
+    /// then (it refuses every CLI secret meanwhile). Absent: an ordinary
+    /// refusal, which is all an older version knows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idp_down: bool,
 }
 
 /// What a check found. Offline is not a refusal: a laptop on a train must not
@@ -196,8 +208,9 @@ pub enum Verdict {
     Refused,
     /// The network failed: no answer, no name, connection refused.
     Unreachable,
-    /// This tool would not send the secret: plain HTTP without `--insecure`,
-    /// or a certificate it does not trust. Nothing was sent; the detail says the fix.
+    /// This tool would not send the secret (plain HTTP without `--insecure`, a
+    /// certificate it does not trust), or something in front of the registry
+    /// answered 403: no verdict on the secret. The detail says why.
     Blocked,
 }
 
@@ -405,22 +418,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_life_ends_at_the_first_refusal_and_begins_again_when_accepted() {
+    fn a_life_ends_at_the_first_refusal_and_begins_again_when_renewed() {
         let mut l = Lives::default();
-        l.note(Verdict::Accepted, 100, 0);
-        l.note(Verdict::Unreachable, 200, 0);
+        l.note(Verdict::Accepted, 100, 0, false);
+        l.note(Verdict::Unreachable, 200, 0, false);
         assert!(l.is_empty(), "nothing ended yet");
-        l.note(Verdict::Refused, 3_600, 0);
-        l.note(Verdict::Refused, 4_000, 0);
-        l.note(Verdict::Blocked, 4_500, 0);
+        l.note(Verdict::Refused, 3_600, 0, false);
+        l.note(Verdict::Refused, 4_000, 0, false);
+        l.note(Verdict::Blocked, 4_500, 0, false);
         assert_eq!((l.spans.clone(), l.ended), (vec![3_600], true));
-        l.note(Verdict::Accepted, 5_000, 0);
-        l.note(Verdict::Refused, 8_000 + Lives::SHORT, 0);
+        l.note(Verdict::Accepted, 5_000, 0, true);
+        l.note(Verdict::Refused, 8_000 + Lives::SHORT, 0, false);
         assert_eq!(l.spans, vec![3_600, 3_000 + Lives::SHORT]);
         assert_eq!(l.short(), 1);
         for i in 0..10 {
-            l.note(Verdict::Accepted, 100_000 + i * 10, 0);
-            l.note(Verdict::Refused, 100_005 + i * 10, 0);
+            l.note(Verdict::Accepted, 100_000 + i * 10, 0, true);
+            l.note(Verdict::Refused, 100_005 + i * 10, 0, false);
         }
         assert_eq!(
             l.spans,
@@ -433,6 +446,38 @@ mod tests {
             (fresh.spans.len(), fresh.since, fresh.ended),
             (Lives::KEPT, None, false)
         );
+    }
+
+    #[test]
+    fn a_refusal_that_clears_without_renewal_ends_no_life() {
+        let mut l = Lives::default();
+        l.note(Verdict::Refused, 3_600, 0, false);
+        l.note(Verdict::Accepted, 4_000, 0, true);
+        // Refused for a while, then accepted again on its own.
+        l.note(Verdict::Refused, 5_000, 0, false);
+        assert_eq!(l.spans, vec![3_600, 1_000]);
+        l.note(Verdict::Accepted, 5_600, 0, false);
+        assert_eq!((l.spans.clone(), l.ended), (vec![3_600], false));
+        // The life that went on is measured from its real start.
+        l.note(Verdict::Refused, 9_000, 0, false);
+        assert_eq!(l.spans, vec![3_600, 5_000]);
+    }
+
+    #[test]
+    fn a_check_without_idp_down_reads_as_an_ordinary_refusal() {
+        let old: Check = serde_json::from_str(r#"{"at":5,"verdict":"refused"}"#).unwrap();
+        assert!(!old.idp_down);
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"at":5,"verdict":"refused"}"#
+        );
+        let down = Check {
+            idp_down: true,
+            ..old
+        };
+        let text = serde_json::to_string(&down).unwrap();
+        assert_eq!(text, r#"{"at":5,"verdict":"refused","idp_down":true}"#);
+        assert_eq!(serde_json::from_str::<Check>(&text).unwrap(), down);
     }
 
     #[test]

@@ -570,11 +570,16 @@ fn the_first_refusal_sends_one_desktop_notification() {
         format!("{USER_SECRET}\n").as_bytes(),
     );
     assert!(out.success(), "{out}");
-    standin.update_account(USER, |a| a.oidc_session_expired = true);
+    // First an identity-provider outage: nobody's to fix, no notification.
+    standin.set_idp_down(true);
 
-    // Two checks find the secret refused; only the first one notifies.
+    // Then two checks find the secret refused; only the first one notifies.
     let mut first_at = None;
-    for round in 0..2 {
+    for round in 0..3 {
+        if round == 1 {
+            standin.set_idp_down(false);
+            standin.update_account(USER, |a| a.oidc_session_expired = true);
+        }
         due_soon();
         assert!(bin::get(&env, &key).success());
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -592,6 +597,11 @@ fn the_first_refusal_sends_one_desktop_notification() {
             std::thread::sleep(Duration::from_millis(100));
         }
         env.wait_for_checks_done();
+        if round == 0 {
+            monitor.sync();
+            let seen = monitor.text();
+            assert!(!seen.contains("member=Notify"), "{seen}");
+        }
     }
     // The checks have finished their Notify calls (which wait for the bus's
     // answer): after a marker through the bus, the monitor has seen them all.
@@ -739,10 +749,30 @@ fn short_lived_cli_secrets_point_at_the_offline_access_scope() {
         Some(1)
     );
 
-    // The session is renewed (accepted again), then ends again.
+    // Accepted again without a renewal or a new secret: that refusal ended
+    // no life (Harbor was briefly unwell), and the life goes on.
     rig.standin
         .update_account(USER, |a| a.oidc_session_expired = false);
     assert_eq!(rig.helper(&["status", "--check"]).code(), 0);
+    assert!(rig.entry()["lives"].is_null(), "{}", rig.entry());
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    assert_eq!(rig.helper(&["status", "--check"]).code(), 1);
+    assert_eq!(
+        rig.entry()["lives"]["spans"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // The session is renewed, then ends again.
+    rig.standin.set_idp_user(Some(USER));
+    let (browser, _) = common::harbor::browser_script(rig.env.root());
+    let renew = bin::run_with(
+        &rig.env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &key, "--wait", "20"],
+        b"",
+    );
+    assert!(renew.success(), "{renew}");
     rig.standin
         .update_account(USER, |a| a.oidc_session_expired = true);
     assert_eq!(rig.helper(&["status", "--check"]).code(), 1);
@@ -756,4 +786,225 @@ fn short_lived_cli_secrets_point_at_the_offline_access_scope() {
         "{rows}"
     );
     assert_eq!(rows[0]["offline_access_hint"], true, "{rows}");
+}
+
+/// A 403 from something in front of Harbor (a WAF, a rate limiter, a proxy)
+/// says nothing about the secret: Harbor's token service never answers 403.
+/// Every reader says "blocked" with what answered, none says to sign in
+/// again, renew stops at once, and the secret stays, its life unended
+/// (issue 31 item 2, issue 32 item 2).
+#[test]
+fn a_403_in_front_of_harbor_is_blocked_for_every_reader_and_keeps_the_secret() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    let said = "Request blocked: rate limit exceeded";
+    rig.standin
+        .set_waf_block(Some(&format!("\n{said}\n<p>ref 42</p>\n")));
+    let blocked = |text: &str| {
+        text.contains("blocked")
+            && text.contains("HTTP 403")
+            && text.contains(said)
+            && !text.contains("ref 42")
+            && !text.contains("renew")
+            && !text.contains("web session")
+            && !text.contains("refused")
+    };
+
+    // The background check records it; `get` says it and serves the secret.
+    due_soon();
+    bin::get(&rig.env, &key);
+    let e = rig.wait_for("blocked");
+    rig.env.wait_for_no_check(&key);
+    let detail = e["check"]["detail"].as_str().unwrap_or_default();
+    assert!(blocked(&format!("blocked: {detail}")), "{e}");
+    assert!(e["lives"].is_null(), "a 403 ends no life: {e}");
+    let get = bin::get(&rig.env, &key);
+    rig.env.wait_for_no_check(&key);
+    assert!(blocked(&get.stderr), "{get}");
+    assert_eq!(
+        bin::parse_get(&get, &key),
+        (USER.to_string(), USER_SECRET.to_string())
+    );
+
+    // status --check and status.
+    let status = rig.helper(&["status", "--check", &key]);
+    assert_eq!(status.code(), 1, "{status}");
+    assert!(status.stdout.contains("  check:    blocked: "), "{status}");
+    assert!(blocked(&status.stdout), "{status}");
+    let status = rig.helper(&["status", &key]);
+    assert!(status.stdout.contains("  checked:  blocked"), "{status}");
+    assert!(blocked(&status.stdout), "{status}");
+
+    // renew: no sign-in page, no polling.
+    let (browser, ran) = common::harbor::browser_script(rig.env.root());
+    let renew = bin::run_with(
+        &rig.env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &key, "--wait", "60"],
+        b"",
+    );
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(renew.elapsed < Duration::from_secs(10), "{renew}");
+    assert!(blocked(&renew.stderr), "{renew}");
+    assert!(!renew.stdout.contains("/c/oidc/login"), "{renew}");
+    assert!(!ran.exists(), "no browser was opened\n{renew}");
+    assert_eq!(rig.entry()["check"]["verdict"], "blocked");
+
+    // Let through again: the same secret is accepted; no life was counted.
+    rig.standin.set_waf_block(None);
+    let status = rig.helper(&["status", "--check", &key]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(rig.entry()["lives"].is_null(), "{}", rig.entry());
+}
+
+/// When Harbor cannot reach its identity provider it refuses every CLI
+/// secret with the empty 401 of a dead one, robots keep working, and its
+/// sign-in page answers 500. Every reader says so instead of "your web
+/// session expired", renew stops instead of opening a sign-in page that
+/// fails, and the outage ends no secret's life (issue 32 item 3).
+#[test]
+fn an_identity_provider_outage_is_no_expired_session() {
+    let rig = Rig::start(Some("1"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin.set_idp_down(true);
+    let outage = |text: &str| {
+        text.contains("cannot reach its identity provider now")
+            && text.contains("nothing to do on your side; try later")
+            && !text.contains("renew ")
+            && !text.contains("web session")
+    };
+
+    // The background check records it; `get` says it.
+    due_soon();
+    bin::get(&rig.env, &key);
+    let e = rig.wait_for("refused");
+    rig.env.wait_for_no_check(&key);
+    assert_eq!(e["check"]["idp_down"], true, "{e}");
+    assert!(e["lives"].is_null(), "an outage ends no life: {e}");
+    let get = bin::get(&rig.env, &key);
+    rig.env.wait_for_no_check(&key);
+    assert!(outage(&get.stderr), "{get}");
+
+    // status --check and status.
+    let status = rig.helper(&["status", "--check", &key]);
+    assert_eq!(status.code(), 1, "{status}");
+    assert!(outage(&status.stdout), "{status}");
+    assert!(status.stdout.contains("answered HTTP 500"), "{status}");
+    let status = rig.helper(&["status", &key]);
+    assert!(
+        status
+            .stdout
+            .contains("Harbor could not reach its identity provider then"),
+        "{status}"
+    );
+
+    // renew: no sign-in page that fails, no polling.
+    let (browser, ran) = common::harbor::browser_script(rig.env.root());
+    let renew = bin::run_with(
+        &rig.env,
+        &[("BROWSER", Some(browser.to_str().unwrap()))],
+        &["renew", &key, "--wait", "60"],
+        b"",
+    );
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(renew.elapsed < Duration::from_secs(10), "{renew}");
+    assert!(outage(&renew.stderr), "{renew}");
+    assert!(!renew.stdout.contains("/c/oidc/login"), "{renew}");
+    assert!(!ran.exists(), "no browser was opened\n{renew}");
+    assert!(rig.entry()["lives"].is_null(), "{}", rig.entry());
+
+    // The outage ends: the same secret works again, and no life was counted.
+    rig.standin.set_idp_down(false);
+    let status = rig.helper(&["status", "--check", &key]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(rig.entry()["lives"].is_null(), "{}", rig.entry());
+
+    // Robots never involve the identity provider.
+    rig.standin.set_idp_down(true);
+    rig.login(ROBOT, ROBOT_SECRET);
+}
+
+/// The identity provider goes down while renew waits for a sign-in: at the
+/// end renew says so, not "the CLI secret was probably regenerated". It
+/// polls no faster than every 5 s: each poll makes Harbor ask the provider.
+#[test]
+fn renew_that_outlasts_into_an_outage_says_so() {
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    let before = rig.checks_of(USER);
+    let renew = std::thread::scope(|s| {
+        let renew = s.spawn(|| {
+            bin::run(
+                &rig.env,
+                &["renew", &key, "--no-browser", "--wait", "6"],
+                b"",
+            )
+        });
+        // renew's first check, systeminfo and sign-in page take milliseconds;
+        // its first poll comes after 5 s.
+        std::thread::sleep(Duration::from_millis(2500));
+        rig.standin.set_idp_down(true);
+        renew.join().expect("renew ran")
+    });
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(
+        renew
+            .stdout
+            .contains(&format!("{}/c/oidc/login", rig.standin.url)),
+        "the provider was up at the start\n{renew}"
+    );
+    // Its look at the sign-in page stopped at Harbor's redirect.
+    assert_eq!(rig.standin.idp_visits(), 0, "{renew}");
+    assert!(
+        renew
+            .stderr
+            .contains("cannot reach its identity provider now")
+            && !renew.stderr.contains("regenerated"),
+        "{renew}"
+    );
+    assert_eq!(rig.entry()["check"]["idp_down"], true, "{}", rig.entry());
+    let checks = rig.checks_of(USER) - before;
+    assert!(
+        checks <= 3,
+        "the first check and polls at 5 and 6 s, not {checks}"
+    );
+}
+
+/// Something in front of Harbor starts answering 403 while renew waits:
+/// renew stops at its next poll and says what answered; polling on would
+/// only feed a rate limiter.
+#[test]
+fn renew_stops_when_something_in_front_of_harbor_answers_403() {
+    let rig = Rig::start(Some("off"));
+    let key = rig.key();
+    rig.login(USER, USER_SECRET);
+    rig.standin
+        .update_account(USER, |a| a.oidc_session_expired = true);
+    let renew = std::thread::scope(|s| {
+        let renew = s.spawn(|| {
+            bin::run(
+                &rig.env,
+                &["renew", &key, "--no-browser", "--wait", "60"],
+                b"",
+            )
+        });
+        std::thread::sleep(Duration::from_millis(2500));
+        rig.standin
+            .set_waf_block(Some("Too many requests from your address"));
+        renew.join().expect("renew ran")
+    });
+    assert_eq!(renew.code(), 1, "{renew}");
+    assert!(renew.elapsed < Duration::from_secs(15), "{renew}");
+    assert!(
+        renew.stderr.contains("HTTP 403")
+            && renew.stderr.contains("Too many requests from your address")
+            && !renew.stderr.contains("regenerated"),
+        "{renew}"
+    );
+    assert_eq!(rig.entry()["check"]["verdict"], "blocked");
 }

@@ -947,6 +947,65 @@ fn status_check_notices_an_expired_robot() {
     assert!(out.stdout.contains("expired"), "{out}");
 }
 
+/// A WAF, a rate limiter or a proxy in front of Harbor answering 403 is no
+/// refusal (Harbor's token service never answers 403): login says what
+/// answered, in one line, and stores nothing (issue 31 item 2).
+#[test]
+fn a_403_in_front_of_the_token_service_is_blocked_not_refused() {
+    let fx = Fixture::new();
+    fx.standin.set_waf_block(Some(
+        "Request blocked by the web application firewall (ref \u{1b}[31m42)\r\n<html>more</html>\n",
+    ));
+    let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
+    let line = error_line(&out);
+    assert_mentions(
+        &line,
+        &[
+            "HTTP 403",
+            "\"Request blocked by the web application firewall (ref \\u{1b}[31m42)\"",
+            "in front of the registry",
+        ],
+        &out,
+    );
+    for wrong in ["refused", "web session", "CLI secret", "<html>"] {
+        assert!(!line.contains(wrong), "no refusal, no {wrong:?}\n{out}");
+    }
+    fx.assert_nothing_stored();
+}
+
+/// A registry with Basic auth behind a WAF: `/v2/` asks for credentials,
+/// and the WAF answers 403 when they come.
+fn basic_registry_behind_a_waf(_: u16, head: &str) -> String {
+    if head.to_ascii_lowercase().contains("\nauthorization:") {
+        let body = "Access denied by policy\n";
+        format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Basic realm=\"r\"\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+            .into()
+    }
+}
+
+#[test]
+fn a_403_at_a_basic_registry_is_blocked_not_refused() {
+    let server = Recorder::start(basic_registry_behind_a_waf);
+    let home = Home::new();
+    let key = format!("127.0.0.1:{}", server.port);
+    home.claim(&key);
+    let out = home.login(
+        &format!("http://{key}"),
+        &["-u", USER, "--password-stdin"],
+        USER_SECRET,
+    );
+    let line = error_line(&out);
+    assert_mentions(&line, &[&key, "HTTP 403", "Access denied by policy"], &out);
+    assert!(!line.contains("refused"), "{out}");
+    home.assert_nothing_stored(&key);
+}
+
 #[test]
 fn login_says_when_docker_is_not_configured_to_use_the_helper() {
     let fx = Fixture::new();
@@ -1054,7 +1113,7 @@ fn run_with_hosts(
 }
 
 /// A tiny HTTP server on 127.0.0.1: records the head of every request it
-/// gets (request line and headers) and answers with `answer(port, request line)`.
+/// gets (request line and headers) and answers with `answer(port, head)`.
 struct Recorder {
     port: u16,
     seen: Arc<std::sync::Mutex<Vec<String>>>,
@@ -1081,9 +1140,8 @@ impl Recorder {
                         Ok(_) => head.push_str(&line),
                     }
                 }
-                let first = head.lines().next().unwrap_or("").to_string();
+                let _ = stream.write_all(answer(port, &head).as_bytes());
                 log.lock().expect("recorder log").push(head);
-                let _ = stream.write_all(answer(port, &first).as_bytes());
             }
         });
         Recorder { port, seen }

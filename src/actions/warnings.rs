@@ -4,25 +4,35 @@
 use std::io::Write;
 
 use super::{Context, warn};
-use crate::index::{self, AccountKind};
+use crate::index::{self, AccountKind, Verdict};
 use crate::registry;
 
 /// One line on stderr on every `get` while the registry's last verdict on
 /// this secret is a refusal: docker prints it next to its own bare
-/// `unauthorized`, so the user learns what to do.
+/// `unauthorized`, so the user learns what to do. Also while the last check
+/// was blocked (a 403 from something in front of Harbor, a certificate not
+/// trusted): docker's own error then says nothing about the secret either.
 pub(super) fn refusal(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
-    let Some(refused) = crate::check::refusal(entry) else {
-        return;
-    };
-    let when = crate::notice::ago(index::now() - refused.at);
-    let msg = match entry.kind {
-        AccountKind::Robot => format!(
+    let last = crate::check::last(entry);
+    let when = crate::notice::ago(index::now() - last.at);
+    let msg = match (last.verdict, entry.kind) {
+        (_, AccountKind::Token) | (Verdict::Accepted | Verdict::Unreachable, _) => return,
+        (Verdict::Blocked, _) => format!(
+            "warning: the last check of the secret for {key} ({when}) was blocked, so it says nothing about the secret: {}",
+            last.detail.as_deref().unwrap_or("no reason recorded")
+        ),
+        (Verdict::Refused, AccountKind::Robot) => format!(
             "warning: {key} refused robot account {} ({when}): it expired, was disabled or its secret was refreshed; \
              import the new secret with {}",
             entry.username,
             crate::cmd("login --robot-file FILE")
         ),
-        AccountKind::User => {
+        (Verdict::Refused, AccountKind::User) if last.idp_down => format!(
+            "warning: {key} refused the CLI secret of {} ({when}): {}",
+            entry.username,
+            crate::check::idp_down_text(key)
+        ),
+        (Verdict::Refused, AccountKind::User) => {
             let is_default = crate::settings::default_registry()
                 .ok()
                 .and_then(|d| registry::normalize(&d).ok())
@@ -39,7 +49,6 @@ pub(super) fn refusal(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
                 crate::cmd(&format!("renew{target}"))
             )
         }
-        AccountKind::Token => return,
     };
     warn(stderr, &msg);
 }
@@ -92,6 +101,7 @@ mod tests {
                     at: index::now(),
                     verdict: index::Verdict::Refused,
                     detail: None,
+                    idp_down: false,
                 })
             })
         };
@@ -116,6 +126,45 @@ mod tests {
         );
         // A new store starts with no verdict.
         s.store(KEY, "alice", "new").ok();
+        s.get(KEY).quiet();
+    }
+
+    #[test]
+    fn an_identity_provider_outage_and_a_blocked_check_are_no_expired_session() {
+        let s = Session::new(&[SecretService]);
+        s.store(KEY, "alice", "s3cr3t").ok();
+        let recorded = |s: &Session, verdict, detail: Option<&str>, idp_down| {
+            s.edit(|e| {
+                e.check = Some(index::Check {
+                    at: index::now(),
+                    verdict,
+                    detail: detail.map(str::to_string),
+                    idp_down,
+                })
+            })
+        };
+        recorded(&s, index::Verdict::Refused, None, true);
+        let out = s.get(KEY);
+        out.ok();
+        assert!(
+            out.stderr
+                .contains("cannot reach its identity provider now")
+                && out.stderr.contains("nothing to do on your side"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("renew"), "{}", out.stderr);
+        let line = "h answered HTTP 403 (\"Request blocked\") to the credential check";
+        recorded(&s, index::Verdict::Blocked, Some(line), false);
+        let out = s.get(KEY);
+        out.ok();
+        assert!(
+            out.stderr.contains("was blocked") && out.stderr.contains(line),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("renew"), "{}", out.stderr);
+        recorded(&s, index::Verdict::Unreachable, None, false);
         s.get(KEY).quiet();
     }
 

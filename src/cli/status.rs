@@ -7,6 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::NetArgs;
+use crate::check::Finding;
 use crate::error::{Error, Result};
 use crate::index::{self, AccountKind, NetOptions, Verdict};
 use crate::notice;
@@ -39,8 +40,9 @@ struct Row {
     /// The last verdict recorded (background check, `--check`, `renew`).
     #[serde(skip_serializing_if = "Option::is_none")]
     last_check: Option<index::Check>,
-    /// "accepted", "refused: ...", "missing: ...", "blocked: ..." (nothing was
-    /// sent, and why) or "error: ..."; only with --check.
+    /// "accepted", "refused: ...", "missing: ...", "blocked: ..." (no verdict
+    /// on the secret: nothing was sent, or a 403 in front of Harbor; and why)
+    /// or "error: ..."; only with --check.
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<String>,
     /// A CLI secret's recent lives in seconds (store or renewal to the first
@@ -83,8 +85,8 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         let expired = index::robot_expired(e.expires_at, now);
         let check = if a.check {
             let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
-            if let Some((v, detail)) = verdict
-                && let Err(err) = crate::check::record(key, e.generation, v, detail)
+            if let Some(found) = verdict
+                && let Err(err) = crate::check::record(key, e.generation, found)
             {
                 eprintln!("warning: cannot record the check: {}", err.one_line());
             }
@@ -151,19 +153,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             } else if r.kind == AccountKind::Robot {
                 println!("  expiry:   unknown (import with --robot-file to track it)");
             }
-            match &r.last_check {
-                Some(c) => {
-                    println!(
-                        "  checked:  {} {}",
-                        c.verdict.name(),
-                        notice::ago(now - c.at)
-                    );
-                    if let Some(why) = &c.detail {
-                        println!("            nothing was sent: {}", escape(why));
-                    }
-                }
-                None => println!("  checked:  not since it was stored"),
-            }
+            print_last_check(r.last_check.as_ref(), now);
             if let Some(c) = &r.check {
                 println!("  check:    {}", escape(c));
             }
@@ -193,12 +183,32 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     })
 }
 
-/// A recorded verdict and its detail.
-type Recorded = (Verdict, Option<String>);
+/// The `checked:` lines: the last verdict, when, and what goes with it.
+fn print_last_check(last: Option<&index::Check>, now: i64) {
+    let Some(c) = last else {
+        println!("  checked:  not since it was stored");
+        return;
+    };
+    println!(
+        "  checked:  {} {}",
+        c.verdict.name(),
+        notice::ago(now - c.at)
+    );
+    if let Some(why) = &c.detail {
+        // Recorded by the check: it says why no verdict could be made.
+        println!("            {}", escape(why));
+    }
+    if c.idp_down {
+        println!(
+            "            Harbor could not reach its identity provider then, and refused every \
+             CLI secret: nothing to do on your side; try later"
+        );
+    }
+}
 
-/// Check one stored secret: the line to show, and the verdict to record
-/// (none when the keychain, not the registry, failed).
-fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Recorded>) {
+/// Check one stored secret: the line to show, and what to record (nothing
+/// when the keychain, not the registry, failed).
+fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
     use crate::harbor;
     let stored = match crate::store::get(e.store, key) {
         Ok(Some(s)) => s,
@@ -216,6 +226,21 @@ fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Optio
     });
     match result {
         Ok((Verdict::Refused, api, c)) => {
+            let down = (e.kind == AccountKind::User)
+                .then(|| c.identity_provider_down(api.as_deref()))
+                .flatten();
+            if let Some(status) = down {
+                let text = format!(
+                    "refused: {} (its sign-in page {} answered HTTP {status})",
+                    crate::check::idp_down_text(key),
+                    crate::harbor::SIGN_IN_PATH
+                );
+                let found = Finding {
+                    idp_down: true,
+                    ..Finding::of(Verdict::Refused)
+                };
+                return (text, Some(found));
+            }
             let refusal = c.why_refused(api.as_deref(), &stored.username, e.kind);
             let mut text = format!("refused: {}", refusal.why);
             if refusal.renewable {
@@ -223,17 +248,16 @@ fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Optio
                 text.push_str(&crate::cmd(&format!("renew {key}")));
                 text.push(')');
             }
-            (text, Some((Verdict::Refused, None)))
+            (text, Some(Finding::of(Verdict::Refused)))
         }
-        Ok((v, _, _)) => ("accepted".into(), Some((v, None))),
+        Ok((v, _, _)) => ("accepted".into(), Some(Finding::of(v))),
         Err(err) => {
-            let recorded = crate::check::verdict_of(&err);
-            let label = if recorded.0 == Verdict::Blocked {
-                "blocked"
-            } else {
-                "error"
+            let found = crate::check::verdict_of(&err);
+            let text = match (&found.verdict, &found.detail) {
+                (Verdict::Blocked, Some(why)) => format!("blocked: {why}"),
+                _ => format!("error: {}", err.one_line()),
             };
-            (format!("{label}: {}", err.one_line()), Some(recorded))
+            (text, Some(found))
         }
     }
 }

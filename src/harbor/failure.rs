@@ -61,6 +61,38 @@ pub(super) fn network_error(host: &str, e: &reqwest::Error, skipped: &[String]) 
     Error::Network(msg)
 }
 
+/// How much of a 403's body its line quotes, in characters.
+const QUOTED: usize = 100;
+
+/// A 403 to the credential check. Harbor answers a refused secret with 401
+/// (its token service answers only 200, 400, 401 or 5xx:
+/// src/core/service/token/token.go), so a 403 comes from something in front
+/// of it and says nothing about the secret.
+pub(super) fn forbidden(host: &str, body: impl std::io::Read) -> Error {
+    let said = first_line(body)
+        .map(|l| format!(" (\"{l}\")"))
+        .unwrap_or_default();
+    Error::Blocked(format!(
+        "{host} answered HTTP 403{said} to the credential check: something in front of the registry \
+         (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is \
+         kept; try again later, or ask the registry's administrators"
+    ))
+}
+
+/// The first non-blank line of a body (of its first 4 KiB), bounded and escaped.
+fn first_line(body: impl std::io::Read) -> Option<String> {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    let _ = body.take(4096).read_to_end(&mut head);
+    let text = String::from_utf8_lossy(&head);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let mut quoted: String = line.chars().take(QUOTED).collect();
+    if quoted.len() < line.len() {
+        quoted.push('…');
+    }
+    Some(crate::text::escape(&quoted).into_owned())
+}
+
 pub(super) fn now() -> i64 {
     crate::index::now()
 }
@@ -202,6 +234,29 @@ pub(super) fn tls_message(host: &str, e: &rustls::Error, now: i64) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_403_quotes_the_first_line_of_its_body_bounded_and_escaped() {
+        let e = forbidden("h:1", &b"\r\n  Request blocked by WAF \r\nref 42\n"[..]);
+        assert!(matches!(e, Error::Blocked(_)), "{e:?}");
+        let line = e.to_string();
+        assert!(
+            line.starts_with(
+                "h:1 answered HTTP 403 (\"Request blocked by WAF\") to the credential check"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("ref 42"), "{line}");
+        let e = forbidden("h", &b""[..]).to_string();
+        assert!(
+            e.starts_with("h answered HTTP 403 to the credential check"),
+            "{e}"
+        );
+        let long = format!("\u{1b}[2J{}", "x".repeat(5000));
+        let e = forbidden("h", long.as_bytes()).to_string();
+        assert!(e.contains("(\"\\u{1b}[2Jxxx") && e.contains("x…\")"), "{e}");
+        assert!(e.len() < 400, "{e}");
+    }
 
     #[test]
     fn tls_messages_say_what_is_wrong() {

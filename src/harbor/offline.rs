@@ -6,6 +6,8 @@ use crate::error::{Error, Result};
 use crate::index::{AccountKind, NetOptions, Verdict};
 use crate::secret::Secret;
 
+pub const SIGN_IN_PATH: &str = "/c/oidc/login";
+
 const NO_NETWORK: &str =
     "this build has no network support (where a command offers --no-verify, use that)";
 
@@ -51,6 +53,10 @@ impl Client {
     }
 
     pub fn system_info(&self, _: Option<&str>) -> Option<SystemInfo> {
+        match *self {}
+    }
+
+    pub fn identity_provider_down(&self, _: Option<&str>) -> Option<u16> {
         match *self {}
     }
 

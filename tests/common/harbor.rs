@@ -11,6 +11,12 @@
 //!   provider (`/idp/authorize`), which signs in the user the test chose and
 //!   redirects back to Harbor's `/c/oidc/callback`; that revives the user's
 //!   web session, so Harbor accepts the CLI secret again.
+//! - Two switches for what goes wrong around Harbor: a WAF in front of the
+//!   token service that answers 403 ([`HarborStandin::set_waf_block`]), and
+//!   an identity provider Harbor cannot reach ([`HarborStandin::set_idp_down`]).
+//!
+//! docs/harbor-standin.md lists each behaviour with the Harbor source file
+//! it comes from.
 //!
 //! The HTTP server is hand-written on `std::net` (one thread per connection,
 //! `Connection: close`) to keep the rig free of heavy dependencies. Signing
@@ -145,6 +151,12 @@ struct State {
     token_delay: Mutex<Duration>,
     /// `/service/token` requests that arrived (counted before the delay).
     token_arrivals: std::sync::atomic::AtomicUsize,
+    /// The body a WAF in front of the token service answers 403 with.
+    waf_block: Mutex<Option<String>>,
+    /// Harbor cannot reach its identity provider.
+    idp_down: AtomicBool,
+    /// Requests that reached the fake identity provider.
+    idp_visits: std::sync::atomic::AtomicUsize,
 }
 
 pub struct HarborStandin {
@@ -218,6 +230,9 @@ impl HarborStandin {
             sign_ins: Mutex::new(Vec::new()),
             token_delay: Mutex::new(Duration::ZERO),
             token_arrivals: std::sync::atomic::AtomicUsize::new(0),
+            waf_block: Mutex::new(None),
+            idp_down: AtomicBool::new(false),
+            idp_visits: std::sync::atomic::AtomicUsize::new(0),
         });
 
         let server_state = Arc::clone(&state);
@@ -295,6 +310,26 @@ impl HarborStandin {
     /// Make `/service/token` wait this long before it answers.
     pub fn set_token_delay(&self, delay: Duration) {
         *self.state.token_delay.lock().expect("delay lock") = delay;
+    }
+
+    /// A WAF (or rate limiter, or proxy) in front of Harbor: while `Some`,
+    /// every `/service/token` request gets 403 with this body before Harbor
+    /// sees it (Harbor's token service itself never answers 403).
+    pub fn set_waf_block(&self, body: Option<&str>) {
+        *self.state.waf_block.lock().expect("waf lock") = body.map(str::to_string);
+    }
+
+    /// Harbor cannot reach its identity provider: every CLI secret gets the
+    /// empty 401 of a dead one, robots keep working, and `/c/oidc/login`
+    /// answers 500 instead of redirecting.
+    pub fn set_idp_down(&self, down: bool) {
+        self.state.idp_down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many requests reached the fake identity provider (a browser
+    /// following Harbor's sign-in redirect).
+    pub fn idp_visits(&self) -> usize {
+        self.state.idp_visits.load(Ordering::SeqCst)
     }
 
     /// How many token requests have arrived, answered or still delayed: the
@@ -478,9 +513,12 @@ fn reason(status: u16) -> &'static str {
         302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         412 => "Precondition Failed",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Status",
     }
 }
@@ -502,12 +540,33 @@ fn authenticate(req: &Request, state: &State) -> Caller {
     };
     let accounts = state.accounts.lock().expect("accounts lock");
     match accounts.iter().find(|a| &a.name == user) {
+        // Harbor checks a CLI secret with the identity provider (it refreshes
+        // the user's stored token); unreachable, that check fails like a
+        // dead session. Robots never involve the provider.
+        Some(a) if a.kind == AccountKind::User && idp_unreachable(state) => {
+            Caller::Refused(user.clone())
+        }
         Some(a) if &a.secret == secret && a.usable() => Caller::Valid(a.clone()),
         _ => Caller::Refused(user.clone()),
     }
 }
 
+/// Harbor in OIDC mode with its identity provider out of reach.
+fn idp_unreachable(state: &State) -> bool {
+    state.idp_down.load(Ordering::SeqCst)
+        && *state.auth_mode.lock().expect("auth mode lock") == "oidc_auth"
+}
+
 fn route(req: &Request, state: &State) -> Response {
+    if req.path == "/service/token"
+        && let Some(body) = state.waf_block.lock().expect("waf lock").clone()
+    {
+        // Answered in front of Harbor: Harbor never sees the request.
+        return Response {
+            content_type: "text/html",
+            ..Response::text(403, &body)
+        };
+    }
     let caller = authenticate(req, state);
     match req.path.as_str() {
         "/service/token" => token(req, caller, state),
@@ -556,6 +615,13 @@ fn oidc_login(state: &State) -> Response {
             json!({"errors":[{"code":"PRECONDITION","message":"the auth mode is not oidc_auth"}]}),
         );
     }
+    if idp_unreachable(state) {
+        // The redirect needs the provider's discovery document.
+        return Response::json(
+            500,
+            json!({"errors":[{"code":"UNKNOWN","message":"internal server error"}]}),
+        );
+    }
     let s = unique(state, "state");
     state
         .oidc_states
@@ -573,9 +639,13 @@ fn oidc_login(state: &State) -> Response {
 /// The fake identity provider (Entra ID and Duo at UCAR): signs in the
 /// chosen person at once, or refuses when the test chose nobody.
 fn idp_authorize(req: &Request, state: &State) -> Response {
+    state.idp_visits.fetch_add(1, Ordering::SeqCst);
     let (Some(s), Some(back)) = (query(req, "state"), query(req, "redirect_uri")) else {
         return Response::text(400, "missing state or redirect_uri");
     };
+    if state.idp_down.load(Ordering::SeqCst) {
+        return Response::text(503, "the identity provider is down");
+    }
     let Some(user) = state.idp_user.lock().expect("idp lock").clone() else {
         return Response::text(401, "sign-in not completed");
     };
