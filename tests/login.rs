@@ -688,6 +688,53 @@ fn robot_name_without_prefix_on_the_command_line_hints_at_the_prefix() {
     fx.assert_nothing_stored();
 }
 
+/// The robot prefix is a per-site setting: hub.k8s.ucar.edu uses `robot-`,
+/// Harbor's default is `robot$` (issue 32, item 4).
+#[test]
+fn a_refused_project_plus_name_login_names_both_robot_prefixes() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", "proj+ci", "--password-stdin"], ROBOT_SECRET);
+    let line = error_line(&out);
+    assert_eq!(
+        line,
+        format!(
+            "error: {} refused the CLI secret for proj+ci. This Harbor signs people in through Entra ID: use your \
+             Harbor username (at UCAR your ucar.edu e-mail address, not a display name) and the CLI secret from \
+             the web UI (your name > User Profile > CLI secret), not your password. If it worked before, your web \
+             session has expired: log in to the Harbor web UI once, then run login again. If proj+ci is a robot \
+             account, its name needs the robot prefix: robot$proj+ci (Harbor's default), or robot-proj+ci on \
+             sites such as hub.k8s.ucar.edu",
+            fx.key()
+        ),
+        "{out}"
+    );
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn a_refused_robot_name_is_offered_the_other_prefix() {
+    let fx = Fixture::new();
+    let out = fx.login(&["-u", "robot$proj+nope", "--password-stdin"], ROBOT_SECRET);
+    let line = error_line(&out);
+    assert!(
+        line.ends_with(
+            "robot accounts are named robot$PROJECT+NAME, or robot-PROJECT+NAME on sites such as \
+             hub.k8s.ucar.edu (robot-proj+nope)"
+        ),
+        "{out}"
+    );
+    let out = fx.login(&["-u", "robot-proj+ci", "--password-stdin"], ROBOT_SECRET);
+    let line = error_line(&out);
+    assert!(
+        line.ends_with(
+            "robot accounts are named robot-PROJECT+NAME on sites such as hub.k8s.ucar.edu, and \
+             robot$PROJECT+NAME with Harbor's default prefix (robot$proj+ci; in a shell, in single quotes)"
+        ),
+        "{out}"
+    );
+    fx.assert_nothing_stored();
+}
+
 #[test]
 fn robot_name_mangled_by_the_shell_hints_at_quoting() {
     let fx = Fixture::new();

@@ -31,7 +31,7 @@ use serde_json::Value;
 
 const USER: &str = "jdoe@ucar.edu";
 const USER_SECRET: &str = "cli-secret-readme-jdoe-5c1e";
-const ROBOT: &str = "robot$myproj+ci";
+const ROBOT: &str = "robot-myproj+ci";
 const ROBOT_SECRET: &str = "robot-secret-readme-77d0";
 const TLS_USER: &str = "tls-user";
 const TLS_SECRET: &str = "tls-secret-readme-a91f";
@@ -639,9 +639,10 @@ fn login_password_stdin(t: &mut Tour, cmd: &str) {
 fn login_robot_file(t: &mut Tour, cmd: &str) {
     // Harbor's robot export, under the name the README gives it.
     let name = cmd
-        .split('\'')
-        .nth(1)
-        .expect("the README quotes the robot file's name");
+        .split_whitespace()
+        .last()
+        .expect("the README names the robot file")
+        .trim_matches('\'');
     let file = t.cwd.path().join(name);
     let expires = now() + 5 * 86_400 + 3_600;
     let json = serde_json::json!({"name": ROBOT, "secret": ROBOT_SECRET, "expires_at": expires});

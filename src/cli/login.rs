@@ -21,13 +21,14 @@ use crate::text::{escape, say};
 Examples:
   docker-credential-harbor login                         # asks for username and CLI secret
   docker-credential-harbor login -u jdoe@ucar.edu --password-stdin < secret.txt
-  docker-credential-harbor login --robot-file 'robot$myproj+ci.json'
+  docker-credential-harbor login --robot-file robot-myproj+ci.json
 
+Robot names carry the site's prefix: robot-myproj+ci at UCAR, robot$myproj+ci with Harbor's default.
 A secret is never accepted as an argument: it would end up in shell history and `ps`.")]
 pub struct LoginArgs {
     /// Registry (default: $DOCKER_CREDENTIAL_HARBOR_REGISTRY, the settings file, or hub.k8s.ucar.edu).
     registry: Option<String>,
-    /// Harbor username: at UCAR your ucar.edu e-mail address, or a robot name such as robot$proj+ci.
+    /// Harbor username: at UCAR your ucar.edu e-mail address, or a robot name such as robot-proj+ci.
     #[arg(short, long)]
     username: Option<String>,
     /// Read the secret from standard input (for scripts).

@@ -33,9 +33,9 @@ Two kinds of Harbor account:
                your ucar.edu e-mail address) and that secret. It stops working when your web
                session expires: log in to the web UI once and it works again.
   Robot        Project admins create robot accounts (Project > Robot Accounts) for CI and
-               servers. Their names carry a prefix (robot$project+name by default). Harbor
-               offers the new robot as a JSON file: `login --robot-file FILE` imports it,
-               expiry included.";
+               servers. Their names carry the site's prefix (at UCAR robot-project+name;
+               Harbor's default is robot$project+name). Harbor offers the new robot as a
+               JSON file: `login --robot-file FILE` imports it, expiry included.";
 
 #[derive(Parser)]
 #[command(name = crate::NAME, version, about = ABOUT, long_about = LONG_ABOUT)]

@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 
 use crate::index::AccountKind;
 
+/// The Harbor this tool is first built for, whose robots are `robot-...`.
+const UCAR_HUB: &str = "hub.k8s.ucar.edu";
+
 /// Why a registry most likely said 401, for this kind of account.
 pub fn explain_refusal(
     host: &str,
@@ -26,13 +29,10 @@ pub fn explain_refusal(
                      e.g. 'robot$project{}'",
                     &username["robot".len()..]
                 );
-            } else if !lower.starts_with("robot$") && !lower.starts_with("robot-") {
-                let _ = write!(
-                    s,
-                    "; the name must include the robot prefix, e.g. robot${username}"
-                );
+            } else if let Some(hint) = other_prefix(username) {
+                let _ = write!(s, "; {hint}");
             } else {
-                s.push_str("; in a shell, quote names with $ in single quotes");
+                let _ = write!(s, "; the name must include {}", both_prefixes(username));
             }
             s
         }
@@ -48,22 +48,97 @@ pub fn explain_refusal(
             if !username.contains('@') {
                 s.push_str(" (at UCAR your ucar.edu e-mail address, not a display name)");
             }
-            if username.contains('+') && !username.contains('@') {
-                let _ = write!(
-                    s,
-                    "; if {username} is a robot account, its name needs the robot prefix, e.g. robot${username}"
-                );
-            }
             s.push_str(
                 " and the CLI secret from the web UI (your name > User Profile > CLI secret), not your password. \
                  If it worked before, your web session has expired: log in to the Harbor web UI once, then run login again",
             );
+            if looks_like_robot(username) {
+                let _ = write!(
+                    s,
+                    ". If {username} is a robot account, its name needs {}",
+                    both_prefixes(username)
+                );
+            }
             s
         }
-        _ if username.contains('+') && !username.contains('@') => format!(
+        _ if looks_like_robot(username) => format!(
             "{host} refused the username or password for {username}; if it is a robot account, \
-             its name needs the robot prefix, e.g. robot${username}"
+             its name needs {}",
+            both_prefixes(username)
         ),
         _ => format!("{host} refused the username or password for {username}"),
+    }
+}
+
+/// A name a user typed for a robot without its prefix: `project+name`.
+fn looks_like_robot(username: &str) -> bool {
+    username.contains('+') && !username.contains('@')
+}
+
+/// The robot prefix is a per-site setting, not visible anonymously: name
+/// Harbor's default and the one UCAR's hub uses.
+fn both_prefixes(name: &str) -> String {
+    format!(
+        "the robot prefix: robot${name} (Harbor's default), or robot-{name} on sites such as {UCAR_HUB}"
+    )
+}
+
+/// For a name with one robot prefix, the other one to try.
+fn other_prefix(username: &str) -> Option<String> {
+    let (prefix, rest) = username.split_at_checked("robot$".len())?;
+    match prefix.to_ascii_lowercase().as_str() {
+        "robot$" => Some(format!(
+            "in a shell, quote names with $ in single quotes; robot accounts are named robot$PROJECT+NAME, \
+             or robot-PROJECT+NAME on sites such as {UCAR_HUB} (robot-{rest})"
+        )),
+        "robot-" => Some(format!(
+            "robot accounts are named robot-PROJECT+NAME on sites such as {UCAR_HUB}, and robot$PROJECT+NAME \
+             with Harbor's default prefix (robot${rest}; in a shell, in single quotes)"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn robot(name: &str) -> String {
+        explain_refusal("h", name, AccountKind::Robot, &Default::default())
+    }
+
+    #[test]
+    fn a_refused_robot_name_is_offered_the_other_prefix() {
+        let s = robot("robot$proj+ci");
+        assert!(
+            s.ends_with(
+                "; in a shell, quote names with $ in single quotes; robot accounts are named robot$PROJECT+NAME, \
+                 or robot-PROJECT+NAME on sites such as hub.k8s.ucar.edu (robot-proj+ci)"
+            ),
+            "{s}"
+        );
+        let s = robot("robot-proj+ci");
+        assert!(
+            s.ends_with(
+                "; robot accounts are named robot-PROJECT+NAME on sites such as hub.k8s.ucar.edu, and \
+                 robot$PROJECT+NAME with Harbor's default prefix (robot$proj+ci; in a shell, in single quotes)"
+            ),
+            "{s}"
+        );
+        // A robot file whose name lacks the prefix: both.
+        let s = robot("proj+ci");
+        assert!(
+            s.ends_with(
+                "; the name must include the robot prefix: robot$proj+ci (Harbor's default), \
+                 or robot-proj+ci on sites such as hub.k8s.ucar.edu"
+            ),
+            "{s}"
+        );
+        let s = explain_refusal("h", "proj+ci", AccountKind::User, &Default::default());
+        assert_eq!(
+            s,
+            "h refused the username or password for proj+ci; if it is a robot account, its name needs the robot \
+             prefix: robot$proj+ci (Harbor's default), or robot-proj+ci on sites such as hub.k8s.ucar.edu"
+        );
     }
 }
