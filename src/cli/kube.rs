@@ -33,7 +33,7 @@ pub struct ProviderArgs {
     /// Robot account JSON file (as Harbor exports it), readable by its owner only; for nodes without a keychain.
     #[arg(long, value_name = "FILE")]
     credentials_file: Option<PathBuf>,
-    /// How long kubelet may cache the credentials (e.g. 5m, 1h); never past a robot's expiry.
+    /// How long kubelet may cache the credentials (e.g. 5m, 1h); never past a robot's expiry (1m once it passed).
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     cache_duration: String,
 }
@@ -49,6 +49,9 @@ pub struct SecretArgs {
     #[arg(long)]
     namespace: Option<String>,
 }
+
+/// How long kubelet may cache a robot past its recorded expiry.
+const PASSED_EXPIRY_CACHE_SECS: u64 = 60;
 
 pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
     let cache_secs = kube::parse_duration(&a.cache_duration).ok_or_else(|| {
@@ -86,17 +89,20 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             (u, s, exp)
         }
     };
-    let left = index::robot_time_left(expires_at, index::now());
-    if let Some(left) = left
-        && left <= 0
-    {
-        return Err(Error::Unauthorized(format!(
-            "robot account {username} for {registry} expired {}",
-            crate::notice::ago(-left)
-        )));
-    }
-    // Never cached past the robot's expiry.
-    let cache = match left {
+    // Never cached past the robot's expiry. Past it, answer all the same: an
+    // admin may have extended the robot (same secret, a new date), and the
+    // registry decides; a short cache picks up a replaced file soon.
+    let cache = match index::robot_time_left(expires_at, index::now()) {
+        Some(left) if left <= 0 => {
+            let cache = cache_secs.min(PASSED_EXPIRY_CACHE_SECS);
+            say_err!(
+                "warning: robot account {username} for {registry} passed its recorded expiry {}; answering anyway, \
+                 as an admin may have extended it (the registry decides); cached for {} only",
+                crate::notice::ago(-left),
+                kube::go_duration(cache)
+            );
+            cache
+        }
         Some(left) => cache_secs.min(u64::try_from(left).unwrap_or(0)),
         None => cache_secs,
     };
