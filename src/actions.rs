@@ -386,9 +386,13 @@ fn store_in(
                 username: username.clone(),
                 store: kind,
                 stored_at: index::now(),
-                expires_at: facts
-                    .expires_at
-                    .or_else(|| same_account.and_then(|p| p.expires_at)),
+                // A passed date is not kept: clients store only what the
+                // registry accepted, so the robot was extended.
+                expires_at: facts.expires_at.or_else(|| {
+                    same_account
+                        .and_then(|p| p.expires_at)
+                        .filter(|e| !index::robot_date_passed(Some(*e), index::now()))
+                }),
                 server_url: Some(server_url.to_string()),
                 generation: Some(generation),
                 verified_at: facts.verified_at,

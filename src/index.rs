@@ -269,6 +269,13 @@ pub fn robot_time_left(expires_at: Option<i64>, now: i64) -> Option<i64> {
     expires_at.filter(|e| *e > 0).map(|e| e.saturating_sub(now))
 }
 
+/// Whether a robot's recorded expiry has passed. That alone is advice, not
+/// a verdict: when an admin extends a robot, Harbor keeps its secret and
+/// moves the date, and the file the user exported still says the old one.
+pub fn robot_date_passed(expires_at: Option<i64>, now: i64) -> bool {
+    robot_time_left(expires_at, now).is_some_and(|left| left <= 0)
+}
+
 pub fn robot_expired(expires_at: Option<i64>, now: i64) -> bool {
     robot_time_left(expires_at, now).is_some_and(|left| left <= 0)
 }

@@ -656,13 +656,77 @@ fn robot_rejected_as_expired_by_harbor_is_not_stored() {
     fx.assert_nothing_stored();
 }
 
+/// An admin extended the robot: Harbor moved its date and kept the secret,
+/// and the file the user exported still says the old date (issue 32, item 1).
 #[test]
-fn robot_file_already_expired_is_refused_before_contacting_the_registry() {
+fn robot_file_past_its_date_is_stored_when_harbor_accepts_it() {
     let fx = Fixture::new();
-    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() - 2 * 3600);
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() - 3 * DAY);
+    let out = fx.login_robot_file(&file);
+    assert_succeeded(&out);
+    assert!(
+        out.stdout.contains(&format!(
+            "Its file says the robot expired 3 days ago, but {} accepts it: an admin probably extended it; \
+             its new expiry is unknown here",
+            fx.key()
+        )),
+        "{out}"
+    );
+    assert_eq!(fx.get(), (ROBOT.to_string(), ROBOT_SECRET.to_string()));
+    let rows = fx.home.status_rows();
+    let row = row_for(&rows, &fx.key());
+    assert!(
+        row.get("expires_at").is_none(),
+        "the old date is gone: {row}"
+    );
+    assert_eq!(row["expired"], false, "{row}");
+    let text = fx.home.status_text();
+    assert!(!text.contains("expired"), "{text}");
+}
+
+#[test]
+fn robot_refused_past_its_file_date_names_the_expiry_as_the_likely_cause() {
+    let fx = Fixture::new();
+    let file = fx
+        .home
+        .robot_file(OLD_ROBOT, OLD_ROBOT_SECRET, now() - 3 * DAY);
     let out = fx.login_robot_file(&file);
     let line = error_line(&out);
-    assert_mentions(&line, &[ROBOT, "expired"], &out);
+    assert_eq!(
+        line,
+        format!(
+            "error: {} refused robot account {OLD_ROBOT}, whose file says it expired 3 days ago: that is the likely \
+             cause; ask a project admin to extend it or refresh its secret (Project > Robot Accounts), then import \
+             the new file",
+            fx.key()
+        ),
+        "{out}"
+    );
+    assert!(
+        fx.standin.token_log().len() == 1,
+        "the registry was asked once"
+    );
+    fx.assert_nothing_stored();
+}
+
+#[test]
+fn no_verify_cannot_tell_a_robot_file_past_its_date_and_refuses_it() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() - 3 * DAY);
+    let out = fx.home.login(
+        &fx.url(),
+        &["--robot-file", path_str(&file), "--no-verify"],
+        "",
+    );
+    let line = error_line(&out);
+    assert_eq!(
+        line,
+        format!(
+            "error: the file of robot account {ROBOT} says it expired 3 days ago; an admin may have extended it, \
+             and only the registry can tell: drop --no-verify"
+        ),
+        "{out}"
+    );
     fx.assert_token_service_untouched();
     fx.assert_nothing_stored();
 }

@@ -202,6 +202,10 @@ fn a_store_replaces_and_keeps_robot_facts_of_the_same_account() {
     s.store(KEY, "bob", "third").quiet();
     let e = s.entry();
     assert_eq!((e.kind, e.expires_at), (AccountKind::User, None));
+    // A passed date is not kept: stored again, the robot was extended.
+    s.store_robot("robot$proj+ci", index::now() - 60);
+    s.store(KEY, "robot$proj+ci", "fourth").quiet();
+    assert_eq!(s.entry().expires_at, None);
 }
 
 #[test]

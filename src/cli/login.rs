@@ -67,26 +67,27 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         return Err(Error::BadInput("the secret is empty".into()));
     }
     let now = index::now();
-    if login.kind == AccountKind::Robot
-        && let Some(left) = index::robot_time_left(login.expires_at, now)
-        && left <= 0
-    {
-        return Err(Error::Unauthorized(format!(
-            "robot account {} expired {}; ask a project admin to refresh its secret or create a new robot",
-            login.username,
-            crate::notice::ago(-left)
-        )));
-    }
+    // A file's expiry is advice: an admin who extends a robot keeps its
+    // secret and moves the date, so past it the registry decides.
+    let passed = passed_expiry(&login, now);
     let net = a.net.options(None);
     let verified_at = if a.no_verify {
+        if let Some(ago) = &passed {
+            return Err(Error::Usage(format!(
+                "the file of robot account {} says it expired {ago}; an admin may have extended it, and only the \
+                 registry can tell: drop --no-verify",
+                login.username
+            )));
+        }
         None
     } else {
-        verify(&registry, &net, &login)?;
+        verify(&registry, &net, &login, passed.as_deref())?;
         Some(index::now())
     };
     let username = login.username.clone();
     let kind = login.kind;
-    let expires_at = login.expires_at;
+    // Accepted past its date: extended, to a date nobody tells a robot.
+    let expires_at = login.expires_at.filter(|_| passed.is_none());
     let stored_in = actions::store_with(
         &actions::Context::system(),
         Credentials {
@@ -111,6 +112,12 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         None => say!(
             "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
         ),
+    }
+    if let Some(ago) = &passed {
+        say!(
+            "Its file says the robot expired {ago}, but {key} accepts it: an admin probably extended it; \
+             its new expiry is unknown here (Harbor shows it under Project > Robot Accounts)."
+        );
     }
     match (expires_at, index::robot_time_left(expires_at, now)) {
         (_, Some(left)) => println!("The robot account expires {}.", crate::notice::within(left)),
@@ -236,14 +243,30 @@ fn ask_secret(username: &str) -> Result<Secret<String>> {
         .map_err(|e| Error::Usage(format!("cannot read the secret: {e}")))
 }
 
-fn verify(registry: &str, net: &NetOptions, login: &Login) -> Result<()> {
+/// How long ago a robot's file says it expired (`None`: not passed, or not known).
+fn passed_expiry(login: &Login, now: i64) -> Option<String> {
+    let left = index::robot_time_left(login.expires_at, now)?;
+    (login.kind == AccountKind::Robot && left <= 0).then(|| crate::notice::ago(-left))
+}
+
+/// Ask the registry; `passed`: how long ago the robot's file says it
+/// expired, which is then the likely cause of a refusal.
+fn verify(registry: &str, net: &NetOptions, login: &Login, passed: Option<&str>) -> Result<()> {
     let client = crate::harbor::Client::connect(registry, net)?;
     match client.verify(&login.username, &login.secret)? {
-        (Verdict::Refused, api) => Err(Error::Unauthorized(
-            client
-                .why_refused(api.as_deref(), &login.username, login.kind)
-                .why,
-        )),
+        (Verdict::Refused, api) => Err(Error::Unauthorized(match passed {
+            Some(ago) => format!(
+                "{} refused robot account {}, whose file says it expired {ago}: that is the likely cause; ask a \
+                 project admin to extend it or refresh its secret (Project > Robot Accounts), then import the new file",
+                client.target().host,
+                login.username
+            ),
+            None => {
+                client
+                    .why_refused(api.as_deref(), &login.username, login.kind)
+                    .why
+            }
+        })),
         _ => Ok(()),
     }
 }
