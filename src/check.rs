@@ -119,12 +119,23 @@ pub fn due(entry: &Entry, now: i64, interval: Interval) -> bool {
         return false;
     }
     let last = last(entry);
+    if passed_unchecked(entry, &last, now) {
+        return true;
+    }
     let period = match last.verdict {
         Verdict::Accepted => every,
         Verdict::Refused => every.min(REFUSED_RETRY),
         Verdict::Unreachable | Verdict::Blocked => every.min(UNREACHABLE_RETRY),
     };
     now.saturating_sub(last.at) >= i64::try_from(period).unwrap_or(i64::MAX)
+}
+
+/// A robot past its recorded expiry and not checked since: an admin may have
+/// extended it, so ask now rather than let the date speak for the registry.
+fn passed_unchecked(entry: &Entry, last: &Check, now: i64) -> bool {
+    entry.kind == AccountKind::Robot
+        && index::robot_date_passed(entry.expires_at, now)
+        && entry.expires_at.is_some_and(|e| last.at < e)
 }
 
 /// Called by `get` after it found `entry` for `key`: start a background check
@@ -389,12 +400,26 @@ pub fn record(key: &str, generation: Option<u64>, found: Finding) -> Result<Opti
                     detail: found.detail,
                     idp_down: found.idp_down,
                 });
+                forget_a_passed_expiry(e);
                 Some(before)
             }
             _ => None,
         })
     })?;
     Ok(previous)
+}
+
+/// A robot accepted after its recorded expiry was extended (Harbor keeps
+/// the secret and moves the date): the old date now says nothing, and the
+/// new one is not told to a robot, so it is unknown.
+fn forget_a_passed_expiry(e: &mut Entry) {
+    if let Some(c) = &e.check
+        && c.verdict == Verdict::Accepted
+        && e.kind == AccountKind::Robot
+        && index::robot_date_passed(e.expires_at, c.at)
+    {
+        e.expires_at = None;
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +535,34 @@ mod tests {
         let e = entry(3_000, Some((2_000, Verdict::Refused)));
         assert_eq!(refusal(&e), None);
         assert!(!due(&e, 3_100, Interval::Every(DEFAULT_INTERVAL)));
+    }
+
+    #[test]
+    fn a_robot_past_its_recorded_expiry_is_asked_and_forgets_the_date_once_accepted() {
+        let robot = |check| Entry {
+            kind: AccountKind::Robot,
+            expires_at: Some(5_000),
+            ..entry(1_000, check)
+        };
+        let every = Interval::Every(DEFAULT_INTERVAL);
+        let e = robot(Some((2_000, Verdict::Accepted)));
+        assert!(!due(&e, 4_999, every));
+        assert!(due(&e, 5_000, every), "the date passed: ask at once");
+        assert!(!due(&e, 5_000, Interval::Off));
+        // Asked since the date: the usual schedule again.
+        assert!(!due(&robot(Some((5_010, Verdict::Accepted))), 5_020, every));
+        assert!(!due(&robot(Some((5_010, Verdict::Refused))), 5_020, every));
+
+        for (check, kept) in [
+            ((5_010, Verdict::Accepted), None),
+            ((5_010, Verdict::Refused), Some(5_000)),
+            ((5_010, Verdict::Unreachable), Some(5_000)),
+            ((4_000, Verdict::Accepted), Some(5_000)),
+        ] {
+            let mut e = robot(Some(check));
+            forget_a_passed_expiry(&mut e);
+            assert_eq!(e.expires_at, kept, "{check:?}");
+        }
     }
 
     #[test]

@@ -276,8 +276,12 @@ pub fn robot_date_passed(expires_at: Option<i64>, now: i64) -> bool {
     robot_time_left(expires_at, now).is_some_and(|left| left <= 0)
 }
 
-pub fn robot_expired(expires_at: Option<i64>, now: i64) -> bool {
-    robot_time_left(expires_at, now).is_some_and(|left| left <= 0)
+/// Whether a robot is known to have expired: its recorded date passed and
+/// the registry refused it since.
+pub fn robot_expired(entry: &Entry, now: i64) -> bool {
+    let since_the_date = |c: &Check| entry.expires_at.is_some_and(|e| c.at >= e);
+    robot_date_passed(entry.expires_at, now)
+        && crate::check::refusal(entry).is_some_and(|c| since_the_date(&c))
 }
 
 pub fn now() -> i64 {

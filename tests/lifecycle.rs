@@ -166,6 +166,59 @@ fn a_refused_robot_is_named_and_renew_explains_robots() {
     assert_eq!(get.stderr, "", "{get}");
 }
 
+/// An admin extended the robot: Harbor moved its date and kept the secret.
+/// The first `get` past the recorded date starts a check at once (the
+/// interval is hours), and the registry's acceptance drops the old date:
+/// `status` and the warnings stop calling the robot expired (issue 32, item 1).
+#[test]
+fn a_robot_accepted_past_its_recorded_expiry_loses_the_date() {
+    let rig = Rig::start(None);
+    let key = rig.key();
+    rig.login(ROBOT, ROBOT_SECRET);
+    // Imported a month ago, last checked 3 hours ago (the interval is 6),
+    // and the date it had passed an hour ago.
+    let now = common::harbor::now();
+    let path = rig.env.index_path();
+    let mut idx: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let e = &mut idx["registries"][&key];
+    e["stored_at"] = Value::from(now - 30 * 86_400);
+    e["verified_at"] = Value::from(now - 30 * 86_400);
+    e["check"] = serde_json::json!({"at": now - 3 * 3_600, "verdict": "accepted"});
+    e["expires_at"] = Value::from(now - 3_600);
+    std::fs::write(&path, idx.to_string()).unwrap();
+    rig.standin.clear_token_log();
+
+    let get = bin::get(&rig.env, &key);
+    assert_eq!(
+        bin::parse_get(&get, &key),
+        (ROBOT.to_string(), ROBOT_SECRET.to_string())
+    );
+    assert!(
+        get.stderr
+            .contains("passed its recorded expiry 60 minutes ago")
+            && !get.stderr.contains("expired 60 minutes ago;"),
+        "{get}"
+    );
+    bin::wait_until("a check past the date", Duration::from_secs(20), || {
+        rig.entry()["check"]["at"].as_i64() >= Some(now)
+    });
+    let entry = rig.entry();
+    assert_eq!(entry["check"]["verdict"], "accepted", "{entry}");
+    assert_eq!(
+        entry["expires_at"],
+        Value::Null,
+        "the old date is dropped: {entry}"
+    );
+    assert_eq!(rig.checks_of(ROBOT), 1, "{:?}", rig.standin.token_log());
+
+    let status = rig.helper(&["status"]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(!status.stdout.contains("expired"), "{status}");
+    assert!(status.stdout.contains("  expiry:   unknown"), "{status}");
+    let get = bin::get(&rig.env, &key);
+    assert_eq!(get.stderr, "", "no more warnings\n{get}");
+}
+
 #[test]
 fn renew_that_nobody_completes_fails_after_wait() {
     let rig = Rig::start(Some("off"));

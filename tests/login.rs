@@ -731,6 +731,75 @@ fn no_verify_cannot_tell_a_robot_file_past_its_date_and_refuses_it() {
     fx.assert_nothing_stored();
 }
 
+/// Move the recorded expiry of the index entry for `key` to `expires_at`:
+/// the date a robot imported long ago has reached by now.
+fn set_recorded_expiry(home: &Home, key: &str, expires_at: i64) {
+    let path = home.env.index_path();
+    let mut idx: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    idx["registries"][key]["expires_at"] = json!(expires_at);
+    std::fs::write(&path, idx.to_string()).unwrap();
+}
+
+#[test]
+fn status_leaves_a_passed_robot_date_to_the_registry() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() + 30 * DAY);
+    assert_succeeded(&fx.login_robot_file(&file));
+    set_recorded_expiry(&fx.home, &fx.key(), now() - 2 * DAY);
+
+    // Not checked since the date: no verdict, no failure.
+    let out = fx.home.run(&["status"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains(
+            "  expiry:   its recorded date passed 2 days ago; the registry decides \
+             (run `docker-credential-harbor status --check`)\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("expired"), "{out}");
+    let row = fx.home.status_rows().remove(0);
+    assert_eq!(row["expired"], false, "{row}");
+
+    // Refused since the date: expired, as a fact.
+    fx.standin.update_account(ROBOT, |a| a.disabled = true);
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 1, "{out}");
+    let out = fx.home.run(&["status"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout
+            .contains("  expiry:   expired 2 days ago (refused by the registry since)\n"),
+        "{out}"
+    );
+
+    // Extended (the same secret works again): the old file is imported
+    // again, and the old date is not kept from the earlier import.
+    fx.standin.update_account(ROBOT, |a| a.disabled = false);
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() - 2 * DAY);
+    assert_succeeded(&fx.login_robot_file(&file));
+    let row = fx.home.status_rows().remove(0);
+    assert!(row.get("expires_at").is_none(), "{row}");
+    assert_eq!(row["expired"], false, "{row}");
+}
+
+#[test]
+fn status_check_forgets_a_passed_robot_date_once_accepted() {
+    let fx = Fixture::new();
+    let file = fx.home.robot_file(ROBOT, ROBOT_SECRET, now() + 30 * DAY);
+    assert_succeeded(&fx.login_robot_file(&file));
+    set_recorded_expiry(&fx.home, &fx.key(), now() - 2 * DAY);
+    let out = fx.home.run(&["status", "--check"]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(out.stdout.contains("check:    accepted"), "{out}");
+    assert!(
+        out.stdout.contains("  expiry:   unknown"),
+        "the extended robot's old date is gone\n{out}"
+    );
+    let row = fx.home.status_rows().remove(0);
+    assert!(row.get("expires_at").is_none(), "{row}");
+}
+
 #[test]
 fn robot_name_without_prefix_in_a_file_hints_at_the_prefix() {
     let fx = Fixture::new();

@@ -68,9 +68,18 @@ pub(super) fn expiry(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut
     if !cx.notice_due(&format!("{slot}-{key}"), 86_400) {
         return;
     }
-    let msg = if left <= 0 {
+    let msg = if left <= 0 && index::robot_expired(entry, index::now()) {
         format!(
             "warning: robot account {} for {key} expired {}; ask a project admin for a new secret, then run {}",
+            entry.username,
+            crate::notice::ago(-left),
+            crate::cmd("login --robot-file FILE")
+        )
+    } else if left <= 0 {
+        // Not refused since: an admin may have extended it (same secret).
+        format!(
+            "warning: robot account {} for {key} passed its recorded expiry {}: it has expired unless a project \
+             admin extended it, and the registry decides; if pulls fail, ask for a new secret, then run {}",
             entry.username,
             crate::notice::ago(-left),
             crate::cmd("login --robot-file FILE")
@@ -176,10 +185,29 @@ mod tests {
         assert!(out.stderr.contains("expires in"), "{}", out.stderr);
         s.get(KEY).quiet();
         // Expired has its own slot: yesterday's reminder does not hide it.
+        // The date alone is no verdict: an admin may have extended the robot.
         s.edit(|e| e.expires_at = Some(index::now() - 3600));
         let out = s.get(KEY);
-        assert!(out.stderr.contains("expired"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("passed its recorded expiry 60 minutes ago")
+                && out.stderr.contains("unless a project admin extended it"),
+            "{}",
+            out.stderr
+        );
         s.get(KEY).quiet();
+        // Refused since the date: expired, as a fact.
+        let s = Session::new(&[SecretService]);
+        s.store_robot("robot-proj+ci", index::now() - 3600);
+        let refused = serde_json::json!({"at": index::now(), "verdict": "refused"});
+        s.edit(|e| e.check = serde_json::from_value(refused).ok());
+        let out = s.get(KEY);
+        assert!(
+            out.stderr.contains("robot account robot-proj+ci for")
+                && out.stderr.contains("expired 60 minutes ago;"),
+            "{}",
+            out.stderr
+        );
         // A robot with months left is not mentioned.
         let s = Session::new(&[SecretService]);
         s.store_robot("robot$proj+ci", index::now() + 90 * 86_400);

@@ -24,6 +24,8 @@ Examples:
   docker-credential-harbor login --robot-file robot-myproj+ci.json
 
 Robot names carry the site's prefix: robot-myproj+ci at UCAR, robot$myproj+ci with Harbor's default.
+A robot file's expiry is advice: past it, login asks the registry (an admin may have extended the robot),
+and with --no-verify refuses, since only the registry can tell.
 A secret is never accepted as an argument: it would end up in shell history and `ps`.")]
 pub struct LoginArgs {
     /// Registry (default: $DOCKER_CREDENTIAL_HARBOR_REGISTRY, the settings file, or hub.k8s.ucar.edu).

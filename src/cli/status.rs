@@ -82,7 +82,6 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         if only.as_ref().is_some_and(|o| o != key) {
             continue;
         }
-        let expired = index::robot_expired(e.expires_at, now);
         let check = if a.check {
             let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
             if let Some(found) = verdict
@@ -94,15 +93,16 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         } else {
             None
         };
-        // What `get` knows; re-read so a `--check` just made shows up.
-        let last_check = if a.check {
-            index::load_lenient()
-                .ok()
-                .and_then(|(mut i, _)| i.registries.remove(key).and_then(|x| x.check))
-        } else {
-            e.check.clone()
-        }
-        .filter(|c| c.at >= e.stored_at);
+        // What `get` knows; re-read so a `--check` just made shows up (an
+        // acceptance past a robot's recorded expiry also drops that date).
+        let checked = a
+            .check
+            .then(|| index::load_lenient().ok())
+            .flatten()
+            .and_then(|(mut i, _)| i.registries.remove(key));
+        let e = checked.as_ref().unwrap_or(e);
+        let last_check = e.check.clone().filter(|c| c.at >= e.stored_at);
+        let expired = index::robot_expired(e, now);
         rows.push(Row {
             registry: key.clone(),
             username: e.username.clone(),
@@ -143,13 +143,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             println!("  keychain: {}", r.keychain);
             println!("  stored:   {}", notice::ago(now - r.stored_at));
             if r.expires_at.is_some() {
-                match index::robot_time_left(r.expires_at, now) {
-                    None => println!("  expiry:   never"),
-                    Some(left) if left <= 0 => {
-                        println!("  expiry:   expired {}", notice::ago(-left));
-                    }
-                    Some(left) => println!("  expiry:   expires {}", notice::within(left)),
-                }
+                println!("  expiry:   {}", expiry(r, now));
             } else if r.kind == AccountKind::Robot {
                 println!("  expiry:   unknown (import with --robot-file to track it)");
             }
@@ -203,6 +197,24 @@ fn print_last_check(last: Option<&index::Check>, now: i64) {
             "            Harbor could not reach its identity provider then, and refused every \
              CLI secret: nothing to do on your side; try later"
         );
+    }
+}
+
+/// A robot's known expiry, in words. A passed date is "expired" only once
+/// the registry refused the robot since: an admin may have extended it.
+fn expiry(r: &Row, now: i64) -> String {
+    match index::robot_time_left(r.expires_at, now) {
+        None => "never".into(),
+        Some(left) if left <= 0 && r.expired => format!(
+            "expired {} (refused by the registry since)",
+            notice::ago(-left)
+        ),
+        Some(left) if left <= 0 => format!(
+            "its recorded date passed {}; the registry decides (run {})",
+            notice::ago(-left),
+            crate::cmd("status --check")
+        ),
+        Some(left) => format!("expires {}", notice::within(left)),
     }
 }
 
