@@ -94,15 +94,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         } else {
             None
         };
-        // What `get` knows; re-read so a `--check` just made shows up.
-        let last_check = if a.check {
-            index::load_lenient()
-                .ok()
-                .and_then(|(mut i, _)| i.registries.remove(key).and_then(|x| x.check))
-        } else {
-            e.check.clone()
-        }
-        .filter(|c| c.at >= e.stored_at);
+        let last_check = last_check(key, e, a.check);
         rows.push(Row {
             registry: key.clone(),
             username: e.username.clone(),
@@ -180,6 +172,27 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// What `get` knows of the secret: the last check recorded since its store
+/// (re-read after `rechecked`, so a `--check` just made shows up), else the
+/// verification `login`, `renew` or `configure` made just before storing it.
+fn last_check(key: &str, e: &index::Entry, rechecked: bool) -> Option<index::Check> {
+    let recorded = if rechecked {
+        index::load_lenient()
+            .ok()
+            .and_then(|(mut i, _)| i.registries.remove(key).and_then(|x| x.check))
+    } else {
+        e.check.clone()
+    };
+    recorded.filter(|c| c.at >= e.stored_at).or_else(|| {
+        e.verified_at.map(|at| index::Check {
+            at,
+            verdict: Verdict::Accepted,
+            detail: None,
+            idp_down: false,
+        })
     })
 }
 
