@@ -317,10 +317,7 @@ fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(bin::BIN)
         .args(args)
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
+        .env("PATH", bin::system_path())
         .envs(env.vars())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
