@@ -1,9 +1,11 @@
 //! The docker-credential-helpers wire format: what `store`, `get`, `erase` and
 //! `list` read on stdin and print on stdout.
 //!
-//! Output is byte-compatible with the Go helpers, which write with
-//! `json.NewEncoder`: compact, a trailing newline, map keys sorted, and `<`,
-//! `>`, `&`, U+2028, U+2029 escaped as `\u003c` and friends.
+//! Output is byte-compatible with current docker-credential-helpers releases
+//! (0.9.0 and later, built with Go 1.22 or newer), which write with
+//! `json.NewEncoder`: compact, a trailing newline, map keys sorted, `<`, `>`,
+//! `&`, U+2028, U+2029 escaped as `\u003c` and friends, and backspace and form
+//! feed as `\b` and `\f` (Go 1.21 and older wrote `\u0008` and `\u000c`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -195,8 +197,10 @@ impl<'de> Visitor<'de> for CredentialsVisitor {
     fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Credentials, E> {
         Err(E::custom("expected a JSON object, found a string"))
     }
+    /// Go decodes `null` into a struct as nothing at all, so upstream then
+    /// finds no server URL; clients may compare that text.
     fn visit_unit<E: de::Error>(self) -> std::result::Result<Credentials, E> {
-        Err(E::custom("expected a JSON object, found null"))
+        Ok(Credentials::default())
     }
 
     fn visit_map<A: MapAccess<'de>>(
@@ -396,6 +400,8 @@ fn push_string(out: &mut impl std::fmt::Write, s: &str, html: bool) {
             '\n' => out.write_str("\\n"),
             '\r' => out.write_str("\\r"),
             '\t' => out.write_str("\\t"),
+            '\u{8}' => out.write_str("\\b"),
+            '\u{c}' => out.write_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
                 write!(out, "\\u{:04x}", u32::from(c))
             }
@@ -526,5 +532,30 @@ mod tests {
         let mut s = String::new();
         push_go_json_string(&mut s, "a\u{1}\u{2028}é");
         assert_eq!(s, "\"a\\u0001\\u2028é\"");
+    }
+
+    /// Go 1.22's encoding/json writes backspace and form feed as `\b` and `\f`;
+    /// docker-credential-helpers 0.9.0 and later are built with it.
+    #[test]
+    fn backspace_and_form_feed_escape_like_current_upstream() {
+        let line = format_get("h\u{8}", "u\u{c}", &Secret::new("a\u{8}\u{c}\u{b}".into()));
+        assert_eq!(
+            line.expose(),
+            "{\"ServerURL\":\"h\\b\",\"Username\":\"u\\f\",\"Secret\":\"a\\b\\f\\u000b\"}\n"
+        );
+        let mut m = BTreeMap::new();
+        m.insert("k\u{c}".to_string(), "v\u{8}".to_string());
+        assert_eq!(format_list(&m), "{\"k\\f\":\"v\\b\"}\n");
+    }
+
+    /// Go decodes `null` into an empty struct, so upstream answers as for a
+    /// missing server URL.
+    #[test]
+    fn store_of_null_has_no_server_url() {
+        for input in ["null", " null\n"] {
+            let e = parse_store(input).unwrap_err();
+            assert!(matches!(e, Error::MissingServerUrl), "{input:?} -> {e:?}");
+            assert_eq!(e.one_line(), "no credentials server URL");
+        }
     }
 }

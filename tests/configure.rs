@@ -545,7 +545,7 @@ fn singularity_file_when_singularityce_is_there() {
     let env = env();
     let key = format!("sing.p{}.example", std::process::id());
     let file = env.home.join(".singularity/docker-config.json");
-    let system = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let system = &bin::system_path();
     let run = |path: &str, args: &[&str]| bin::run_with(&env, &[("PATH", Some(path))], args, b"");
     let configure = ["configure", "--registry", &key];
     assert_eq!(run(system, &configure).code(), 0);
@@ -1184,11 +1184,7 @@ fn users_env(uid: u32) -> Env {
 /// own, with the Env's variables and the helper first on PATH, as a client.
 fn run_as_user(env: &Env, uid: u32, cmd: &[&str], stdin: &[u8]) -> bin::Output {
     let helper_dir = Path::new(bin::BIN).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        helper_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", helper_dir.display(), bin::system_path());
     let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={uid}"));
     let vars = env.with(&[("PATH", Some(&path))]);
     let pre = [&reuid, &regid, "--clear-groups", "keyctl", "session", "-"];

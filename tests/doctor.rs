@@ -22,13 +22,14 @@ fn rig(test: &'static str) -> Rig {
     rig
 }
 
-/// PATH with the helper on it, or without.
+/// PATH with the helper under test on it, or without any helper (not even
+/// one installed on the machine).
 fn path(rig: &Rig, with_helper: bool) -> String {
-    let system = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let system = bin::system_path();
     if with_helper {
         format!("{}:{system}", docker::helper_dir(&rig.env).display())
     } else {
-        system.to_string()
+        system
     }
 }
 

@@ -79,9 +79,10 @@ impl Home {
     }
 }
 
-/// PATH with cargo and the usual tools, but not the install prefix.
+/// PATH with cargo and the usual tools, but not the install prefix (nor
+/// any helper installed on the machine).
 fn path_with_cargo() -> String {
-    std::env::var("PATH").unwrap()
+    bin::system_path()
 }
 
 fn json(p: &Path) -> Value {

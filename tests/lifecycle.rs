@@ -727,7 +727,7 @@ fn renew_on_a_terminal_takes_a_regenerated_secret() {
     // A real terminal: `script` runs renew on a pseudo-terminal.
     let command = format!("{} renew {key} --wait 1 --no-browser", bin::BIN);
     let mut vars = rig.env.vars().clone();
-    vars.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    vars.insert("PATH".into(), bin::system_path());
     let (ok, shown) =
         bin::on_terminal(&command, &vars, &[("Paste the new CLI secret", NEW_SECRET)]);
     assert!(ok, "{shown}");

@@ -317,10 +317,7 @@ fn run_holding_stdin(env: &Env, args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(bin::BIN)
         .args(args)
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
+        .env("PATH", bin::system_path())
         .envs(env.vars())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -452,6 +449,36 @@ fn user_cli_secret_is_verified_and_stored() {
     fx.home.assert_no_secret_in_files();
 }
 
+/// `login` has just asked the registry: that is the secret's first check, in
+/// `status` and `status --json`, and not "not since it was stored".
+#[test]
+fn status_after_login_shows_logins_check() {
+    let fx = Fixture::new();
+    let before = now();
+    assert_succeeded(&fx.login(&["-u", USER, "--password-stdin"], USER_SECRET));
+    let text = fx.home.status_text();
+    let after = now();
+    let checked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  checked:"))
+        .collect();
+    let at_login: Vec<String> = (0..=after - before)
+        .map(|n| {
+            let unit = if n == 1 { "second" } else { "seconds" };
+            format!("  checked:  accepted {n} {unit} ago")
+        })
+        .collect();
+    assert!(
+        checked.len() == 1 && at_login.iter().any(|l| l == checked[0]),
+        "status should show login's check, one of {at_login:?}, got:\n{text}"
+    );
+    let rows = fx.home.status_rows();
+    let check = &row_for(&rows, &fx.key())["last_check"];
+    assert_eq!(check["verdict"], "accepted", "{check}");
+    let at = check["at"].as_i64().unwrap_or_default();
+    assert!((before..=after).contains(&at), "checked at login: {check}");
+}
+
 #[test]
 fn wrong_user_secret_is_explained_and_nothing_stored() {
     let fx = Fixture::new();
@@ -549,6 +576,13 @@ fn no_verify_stores_without_contacting_the_registry() {
     assert_eq!(fx.get(), (USER.to_string(), unchecked.to_string()));
     let rows = fx.home.status_rows();
     assert_eq!(row_for(&rows, &fx.key())["username"], USER);
+    assert_eq!(row_for(&rows, &fx.key())["last_check"], Value::Null);
+    let text = fx.home.status_text();
+    assert!(
+        text.lines()
+            .any(|l| l == "  checked:  not since it was stored"),
+        "nothing checked this secret\n{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -22,7 +22,6 @@ const USER: &str = "jdoe@ucar.edu";
 const SECRET: &str = "cli-secret-podman-7c1e9a4b2d";
 /// The drop-in configure writes (always under HOME, as containers/image reads it).
 const DROPIN: &str = ".config/containers/registries.conf.d/50-docker-credential-harbor.conf";
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One desktop user (private Secret Service) and a Harbor stand-in with a
 /// real registry behind its token service.
@@ -74,7 +73,7 @@ impl Desk {
     /// no REGISTRY_AUTH_FILE, no DOCKER_CONFIG.
     fn vars(&self) -> BTreeMap<String, String> {
         let mut v = self.env.with(&[]);
-        let system = std::env::var("PATH").unwrap_or_else(|_| SYSTEM_PATH.into());
+        let system = bin::system_path();
         v.insert(
             "PATH".into(),
             format!("{}:{system}", docker::helper_dir(&self.env).display()),

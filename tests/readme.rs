@@ -355,7 +355,7 @@ impl Tour {
     /// on PATH as `docker-credential-harbor`, `sh` as the shell.
     fn vars(&self) -> std::collections::BTreeMap<String, String> {
         let mut vars = self.env.vars().clone();
-        let path = std::env::var("PATH").unwrap_or_default();
+        let path = bin::system_path();
         let helper = docker::helper_dir(&self.env);
         vars.insert("PATH".into(), format!("{}:{path}", helper.display()));
         vars.insert("SHELL".into(), "/bin/sh".into());
@@ -464,7 +464,7 @@ fn install_vars(home: &Path) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
     v.insert("HOME".into(), home.join("home").display().to_string());
     v.insert("PREFIX".into(), home.join("prefix").display().to_string());
-    v.insert("PATH".into(), std::env::var("PATH").unwrap());
+    v.insert("PATH".into(), bin::system_path());
     // The project's build directory: a fresh release build takes minutes.
     v.insert(
         "CARGO_TARGET_DIR".into(),

@@ -41,8 +41,11 @@ const TARGETS: &[(&str, &str)] = &[
 ];
 const USER: &str = "jdoe@ucar.edu";
 const SECRET: &str = "cli-secret-release-7e2b9c41d0";
-/// A user's PATH on a machine without Rust: the system's directories only.
-const SYSTEM_PATH: &str = "/usr/bin:/bin";
+/// A user's PATH on a machine without Rust: the system's directories only,
+/// with no helper installed on the machine.
+fn system_path() -> String {
+    bin::without_helper("/usr/bin:/bin")
+}
 const INSTALL_LIMIT: Duration = Duration::from_secs(180);
 
 /// The one place the project's home is named: Cargo.toml's `repository`.
@@ -429,8 +432,8 @@ fn release_install_then_configure_login_and_docker_pull() {
     let serve = Serve::start(dist_dir());
     // A new user: a fresh HOME, no D-Bus (so the kernel keyring), no Rust.
     let env = Env::new();
-    assert_no_rust(SYSTEM_PATH);
-    let out = run_installer(&serve, &env.home, SYSTEM_PATH);
+    assert_no_rust(&system_path());
+    let out = run_installer(&serve, &env.home, &system_path());
     assert_eq!(out.code(), 0, "the installer\n{out}");
     let bin_path = installed(&env.home);
     assert_eq!(bin::mode_of(&bin_path) & 0o111, 0o111, "executable");
@@ -454,7 +457,7 @@ fn release_install_then_configure_login_and_docker_pull() {
     // A new login shell finds it: the installer put ~/.local/bin on PATH.
     let shell = |cmd: &str, stdin: &[u8]| -> Output {
         let mut vars = env.vars().clone();
-        vars.insert("PATH".into(), SYSTEM_PATH.into());
+        vars.insert("PATH".into(), system_path());
         let script = format!(". \"$HOME/.profile\" && {cmd}");
         bin::run_bounded(
             "/bin/sh",
@@ -637,7 +640,7 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
 
     let serve = Serve::start(copy.path());
     let home = tempfile::tempdir().unwrap();
-    let out = run_installer(&serve, home.path(), SYSTEM_PATH);
+    let out = run_installer(&serve, home.path(), &system_path());
     assert_eq!(out.code(), 1, "a tampered archive is refused\n{out}");
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -665,7 +668,7 @@ fn unmanaged_install_goes_to_the_named_dir_and_touches_no_profile() {
     let out = run_installer_with(
         &serve,
         home.path(),
-        SYSTEM_PATH,
+        &system_path(),
         &[(
             "DOCKER_CREDENTIAL_HARBOR_UNMANAGED_INSTALL",
             dir.to_str().unwrap(),
@@ -683,13 +686,14 @@ fn unmanaged_install_goes_to_the_named_dir_and_touches_no_profile() {
 // The static binary is the universal one
 
 /// A PATH where `ldd` says `ldd_says` (or, with `None`, where there is no
-/// `ldd` at all): every other program of /usr/bin is there.
+/// `ldd` at all): every other program of /usr/bin is there (but no helper
+/// installed on the machine).
 fn path_with_ldd(dir: &Path, ldd_says: Option<&str>) -> String {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     for entry in std::fs::read_dir("/usr/bin").unwrap() {
         let p = entry.unwrap().path();
-        if p.file_name().unwrap() != "ldd" {
+        if p.file_name().unwrap() != "ldd" && p.file_name().unwrap() != NAME {
             std::os::unix::fs::symlink(&p, bin.join(p.file_name().unwrap())).unwrap();
         }
     }

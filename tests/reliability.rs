@@ -1010,7 +1010,7 @@ fn run_all_at_once(env: &Env, ops: &[Op], limit: Duration) -> (Vec<Done>, Durati
         .prefix("dch-parallel-")
         .tempdir()
         .unwrap();
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let path = bin::system_path();
     let mut children = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let out = std::fs::File::create(outdir.path().join(format!("{i}.out"))).unwrap();

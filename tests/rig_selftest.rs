@@ -1,7 +1,8 @@
 //! Proves the test rig (tests/common) behaves: the Harbor stand-in issues
 //! tokens that the real docker-registry accepts, refuses what Harbor refuses,
 //! and its API endpoints answer like Harbor's; the TLS registry needs its CA;
-//! skopeo can push and inspect an image through the token flow.
+//! skopeo can push and inspect an image through the token flow; a helper
+//! installed on the machine is on no PATH the rig hands out.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::bin::{self, Env};
 use common::harbor::{Account, HarborStandin, StandinOptions, TokenLogEntry, now};
 use common::oci::make_oci_layout_with_digest;
 use common::registry::Registry;
@@ -470,4 +472,47 @@ fn skopeo_pushes_and_inspects_through_the_token_flow() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unauthorized"), "{stderr}");
+}
+
+/// A helper installed on the machine (`./install.sh` puts it in
+/// /usr/local/bin; here a directory on PATH holding one beside another
+/// program) is on no PATH the rig hands out, so `doctor` says it is missing,
+/// while the other program there still runs (issue 32, item 6).
+#[test]
+fn a_helper_installed_on_the_machine_is_on_no_rig_path() {
+    let installed = tempfile::tempdir().unwrap();
+    for name in [bin::NAME, "other-tool"] {
+        let p = installed.path().join(name);
+        std::fs::write(&p, "#!/bin/sh\necho installed\n").unwrap();
+        bin::set_mode(&p, 0o755);
+    }
+    let path = bin::without_helper(&format!("{}:/usr/bin:/bin", installed.path().display()));
+    let vars = [("PATH".to_string(), path.clone())].into();
+    let run = |cmd: &str| bin::run_bounded("sh", ["-c", cmd], &vars, b"", bin::RUN_LIMIT);
+    let helper = run(&format!("command -v {}", bin::NAME));
+    assert!(
+        !helper.success(),
+        "the installed helper is hidden\n{helper}"
+    );
+    let other = run("other-tool");
+    assert_eq!(
+        other.stdout, "installed\n",
+        "the rest of its directory is there\n{other}"
+    );
+
+    let env = Env::new();
+    let doctor = bin::run_with(&env, &[("PATH", Some(&path))], &["doctor"], b"");
+    assert!(
+        doctor
+            .stdout
+            .contains(&format!("{} is not on PATH", bin::NAME)),
+        "{doctor}"
+    );
+    for dir in std::env::split_paths(&bin::system_path()) {
+        assert!(
+            !dir.join(bin::NAME).exists(),
+            "{} in the rig's PATH",
+            dir.display()
+        );
+    }
 }

@@ -22,7 +22,7 @@ fn proc_owner_while_waiting(program: &str, args: &[&str]) -> u32 {
         ])
         .args(args)
         .env_clear()
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", common::bin::without_helper("/usr/bin:/bin"))
         .env("HOME", "/nonexistent")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -150,11 +150,7 @@ impl ExeDir {
         let exe = dir.join(EXE);
         std::fs::write(&exe, exe_bytes).unwrap();
         bin::set_mode(&exe, 0o755);
-        let path = format!(
-            "{}:{}",
-            dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = format!("{}:{}", dir.display(), bin::system_path());
         env.set("PATH", &path);
         // Last: a failure above leaves no user counted.
         interop_acquire();
@@ -603,7 +599,7 @@ fn an_exe_that_is_not_safe_to_give_the_secret_is_never_run() {
     keys.add(key);
     let out = bin::run_via(
         &env,
-        &[("PATH", Some("/usr/bin:/bin"))],
+        &[("PATH", Some(&bin::without_helper("/usr/bin:/bin")))],
         &["sh", "-c", &in_checkout],
         &["store"],
         bin::store_json(key, "jdoe", secret).as_bytes(),

@@ -101,7 +101,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             .flatten()
             .and_then(|(mut i, _)| i.registries.remove(key));
         let e = checked.as_ref().unwrap_or(e);
-        let last_check = e.check.clone().filter(|c| c.at >= e.stored_at);
+        let last_check = last_check(e);
         let expired = index::robot_expired(e, now);
         rows.push(Row {
             registry: key.clone(),
@@ -174,6 +174,20 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// What `get` knows of the secret: the last check recorded since its store
+/// (the caller re-reads the entry after `--check`), else the
+/// verification `login`, `renew` or `configure` made just before storing it.
+fn last_check(e: &index::Entry) -> Option<index::Check> {
+    e.check.clone().filter(|c| c.at >= e.stored_at).or_else(|| {
+        e.verified_at.map(|at| index::Check {
+            at,
+            verdict: Verdict::Accepted,
+            detail: None,
+            idp_down: false,
+        })
     })
 }
 

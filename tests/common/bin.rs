@@ -36,9 +36,73 @@ pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_TIMEOUT";
 /// Seconds a cached copy lives; 0 turns the kernel-keyring cache off.
 pub const CACHE_TTL_ENV: &str = "DOCKER_CREDENTIAL_HARBOR_CACHE_TTL";
 
-/// `PATH` for the helper: the test's own, so `keyctl` and friends resolve.
-fn path_var() -> String {
-    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())
+/// The `PATH` every helper run and client gets unless a test sets its own:
+/// the machine's (the test's own, so `keyctl`, docker and the other tools
+/// resolve) with no docker-credential-harbor on it, see [`without_helper`].
+/// A test that wants the helper on PATH puts its directory first.
+pub fn system_path() -> String {
+    let machine = std::env::var("PATH")
+        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    without_helper(&machine)
+}
+
+/// `path` with each directory that holds a docker-credential-harbor (or the
+/// Windows build's `.exe`) replaced by a copy without it: symlinks to all
+/// its other entries, so every other program there still resolves. A helper
+/// installed on the machine (`./install.sh` puts one in /usr/local/bin, the
+/// .deb in /usr/bin) then changes no test's outcome: no test runs it by
+/// mistake, and `doctor` and `configure` do not find it.
+pub fn without_helper(path: &str) -> String {
+    let dirs = std::env::split_paths(path).map(|dir| {
+        if HELPER_NAMES.iter().any(|n| dir.join(n).exists()) {
+            shadow_without_helper(&dir)
+        } else {
+            dir
+        }
+    });
+    std::env::join_paths(dirs)
+        .expect("PATH entries hold no ':'")
+        .into_string()
+        .expect("PATH is UTF-8")
+}
+
+const HELPER_NAMES: [&str; 2] = [NAME, "docker-credential-harbor.exe"];
+
+/// The copy of `dir` without the helper, in the build directory (not in a
+/// /tmp that others can write: root runs what it holds), shared by every
+/// test process: named by `dir` and its modification time, so a change to
+/// `dir` makes a new one; built aside and renamed into place, so a process
+/// never sees half of one. Readable by all: tests run clients as other users.
+fn shadow_without_helper(dir: &Path) -> PathBuf {
+    let modified = std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let id = crate::dist::sha256_hex(format!("{}\0{modified:?}", dir.display()).as_bytes());
+    // BIN is <build directory>/<profile>/docker-credential-harbor.
+    let base = Path::new(BIN)
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .join("tmp/path-copies");
+    let shadow = base.join(&id[..16]);
+    if shadow.is_dir() {
+        return shadow;
+    }
+    std::fs::create_dir_all(&base).expect("make the PATH copies' directory");
+    let aside = tempfile::tempdir_in(&base).expect("a temp dir for a PATH copy");
+    set_mode(aside.path(), 0o755);
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !HELPER_NAMES.iter().any(|n| name == *n) {
+            std::os::unix::fs::symlink(entry.path(), aside.path().join(&name))
+                .expect("symlink into a PATH copy");
+        }
+    }
+    // Fails when another process was first: its copy is as good, and
+    // `aside` is removed when dropped.
+    let _ = std::fs::rename(aside.path(), &shadow);
+    shadow
 }
 
 /// A private home for one helper "user": temp `HOME`, `XDG_DATA_HOME`,
@@ -460,7 +524,7 @@ pub fn run_bounded<'a>(
     let mut cmd = Command::new(program);
     cmd.args(&args)
         .env_clear()
-        .env("PATH", path_var())
+        .env("PATH", system_path())
         .envs(vars)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

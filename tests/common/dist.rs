@@ -1,4 +1,5 @@
-//! The release artifacts `.ci/release` builds into `target/distrib`
+//! The release artifacts `.ci/release` builds into `distrib` in cargo's
+//! build directory ([`build_dir`])
 //! (archives, installers, checksums, the .deb and .rpm), shared by
 //! tests/release.rs and tests/packages.rs, and the digests and ELF facts
 //! both check them with.
@@ -17,18 +18,37 @@ use crate::bin::{self, NAME};
 /// source may have changed since the last build).
 pub fn dist_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| made_by(".ci/release", "DCH_DIST_DIR", "target/distrib", false))
+    DIR.get_or_init(|| made_by(".ci/release", "DCH_DIST_DIR", "distrib", false))
 }
 
-/// `dir` as `script DIR` makes it, with a `.status` that says "ok" when it
-/// is complete. `$var` names one `.ci/run` is making in the background:
-/// wait (bounded) for it. Else the script runs now, unless `reuse` and an
+/// Cargo's build directory for the checkout, as the `.ci` scripts find it
+/// (`.ci/target-dir`: `$CARGO_TARGET_DIR`, `build.target-dir`, else
+/// `./target`): where they write, so where the tests look.
+fn build_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = bin::repo().join(".ci/target-dir");
+        let out = bin::run_bounded(
+            "bash",
+            [script.to_str().unwrap()],
+            &std::env::vars().collect(),
+            b"",
+            bin::RUN_LIMIT,
+        );
+        assert!(out.success(), ".ci/target-dir failed\n{out}");
+        PathBuf::from(out.stdout.trim_end())
+    })
+}
+
+/// `dir` (in the build directory) as `script DIR` makes it, with a `.status`
+/// that says "ok" when it is complete. `$var` names one `.ci/run` is making
+/// in the background: wait (bounded) for it. Else the script runs now, unless `reuse` and an
 /// earlier run completed.
 fn made_by(script: &str, var: &str, dir: &str, reuse: bool) -> PathBuf {
     let name = script.trim_start_matches(".ci/");
     let (dir, background) = match std::env::var(var) {
         Ok(d) if !d.is_empty() => (PathBuf::from(d), true),
-        _ => (bin::repo().join(dir), false),
+        _ => (build_dir().join(dir), false),
     };
     let status = dir.join(".status");
     let done = || std::fs::read_to_string(&status).ok();
@@ -58,7 +78,7 @@ fn made_by(script: &str, var: &str, dir: &str, reuse: bool) -> PathBuf {
         );
         std::thread::sleep(Duration::from_secs(1));
     };
-    let log = bin::repo().join(format!("target/{name}.log"));
+    let log = build_dir().join(format!("{name}.log"));
     assert_eq!(
         text.trim(),
         "ok",
@@ -156,14 +176,7 @@ pub fn elf_interpreter(bytes: &[u8]) -> Option<String> {
 /// ([`DebianRoot`]), so this one never sees a package.
 fn debian_root() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        made_by(
-            ".ci/debian-root",
-            "DCH_DEBIAN_ROOT",
-            "target/debian-root",
-            true,
-        )
-    })
+    DIR.get_or_init(|| made_by(".ci/debian-root", "DCH_DEBIAN_ROOT", "debian-root", true))
 }
 
 /// A copy of the clean root, removed when dropped.
@@ -172,7 +185,7 @@ pub struct DebianRoot(tempfile::TempDir);
 impl DebianRoot {
     /// A fresh copy of the clean root.
     pub fn copy() -> DebianRoot {
-        let parent = bin::repo().join("target/tmp");
+        let parent = build_dir().join("tmp");
         std::fs::create_dir_all(&parent).unwrap();
         let tmp = tempfile::tempdir_in(parent).unwrap();
         let copy = tmp.path().join("root");

@@ -102,7 +102,7 @@ impl Dockerd {
         let child = Command::new(&dockerd)
             .args(&args)
             .env_clear()
-            .env("PATH", SYSTEM_PATH)
+            .env("PATH", bin::without_helper(SYSTEM_PATH))
             .env("HOME", d)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
@@ -142,7 +142,7 @@ impl Dockerd {
                         "{{.Server.Version}}",
                     ])
                     .env_clear()
-                    .env("PATH", SYSTEM_PATH)
+                    .env("PATH", bin::without_helper(SYSTEM_PATH))
                     .env("HOME", engine.dir.path())
                     .output()
                     .expect("run docker version");
@@ -326,7 +326,7 @@ pub fn helper_dir(env: &Env) -> PathBuf {
 /// REGISTRY_AUTH_FILE and NO_PROXY.
 pub fn client_vars(env: &Env, changes: &[(&str, Option<&str>)]) -> BTreeMap<String, String> {
     let mut vars = env.with(changes);
-    let system = std::env::var("PATH").unwrap_or_else(|_| SYSTEM_PATH.into());
+    let system = bin::system_path();
     vars.insert(
         "PATH".into(),
         format!("{}:{system}", helper_dir(env).display()),

@@ -64,8 +64,9 @@ pub fn get_line(url: &str, user: &str, secret: &str) -> String {
     s
 }
 
-/// Go's encoding/json string encoding (HTML-safe), written out independently
-/// of the product's own encoder.
+/// Go's encoding/json string encoding (HTML-safe) as Go 1.22 and later write
+/// it (backspace and form feed as `\b` and `\f`; current upstream releases
+/// are built with it), written out independently of the product's own encoder.
 pub fn go_json(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -75,6 +76,8 @@ pub fn go_json(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
@@ -91,12 +94,47 @@ pub fn creds(url: &str, user: &str, secret: &str) -> String {
     bin::store_json(url, user, secret)
 }
 
+const GO_1_22_ESCAPES: &str = "0.6.4 here is a Go 1.19 build; we print what current upstream \
+     releases (0.9.0 and later, built with Go >= 1.22) print";
+
 pub fn table() -> Vec<Row> {
     use Expect::*;
     let special_user = "a<b>&\"c";
     let special_secret = "<>&\"\\ \u{2028} é";
     let big = "x".repeat(20 * 1024);
     vec![
+        // --- backspace and form feed: Debian's 0.6.4 is built with Go 1.19,
+        // whose encoding/json wrote them as `\u0008` and `\u000c`; Go 1.22
+        // writes `\b` and `\f`, and docker-credential-helpers 0.9.0 and later
+        // (built with Go 1.23 and newer) print those. First in the table, so
+        // that `list` shows this entry alone; erased again below.
+        row(
+            "store",
+            &creds("control.example", "u\u{c}", "a\u{8}b\u{c}"),
+            Same,
+        ),
+        row(
+            "get",
+            "control.example",
+            Differs {
+                peer: ok(
+                    "{\"ServerURL\":\"control.example\",\"Username\":\"u\\u000c\",\
+                     \"Secret\":\"a\\u0008b\\u000c\"}\n",
+                ),
+                ours: ok(&get_line("control.example", "u\u{c}", "a\u{8}b\u{c}")),
+                why: GO_1_22_ESCAPES,
+            },
+        ),
+        row(
+            "list",
+            "unused\n",
+            Differs {
+                peer: ok("{\"control.example\":\"u\\u000c\"}\n"),
+                ours: ok("{\"control.example\":\"u\\f\"}\n"),
+                why: GO_1_22_ESCAPES,
+            },
+        ),
+        row("erase", "control.example", Same),
         // --- a plain login, as `docker login registry.example` stores it
         row("store", &creds("registry.example", "jdoe", "s3cret"), Same),
         row("get", "registry.example", Same),
@@ -141,6 +179,8 @@ pub fn table() -> Vec<Row> {
             Same,
         ),
         row("get", "nouser.example", Same),
+        // Go decodes `null` into an empty struct: no server URL.
+        row("store", "null", Same),
         // --- malformed input: both fail with one line and exit 1, in different words
         row(
             "store",

@@ -300,7 +300,7 @@ fn run_detached(program: &str, args: &[&str], vars: &BTreeMap<String, String>) {
     let mut child = Command::new(program)
         .args(args)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PATH", bin::system_path())
         .envs(vars)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
