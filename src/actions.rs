@@ -228,6 +228,8 @@ pub struct LoginFacts {
     pub verified_at: Option<i64>,
     /// How login reached the registry; `None` keeps what the same account had.
     pub net: Option<index::NetOptions>,
+    /// The credential helper `configure` took the login over from.
+    pub adopted_from: Option<String>,
 }
 
 /// Keep credentials for the registry: keychain first, then the index, both
@@ -405,6 +407,7 @@ fn store_in(
                 lives: same_account
                     .map(|p| p.lives.for_new_store())
                     .unwrap_or_default(),
+                adopted_from: facts.adopted_from.clone(),
                 extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
             };
             idx.registries.insert(key.to_string(), entry);
@@ -621,6 +624,7 @@ fn remember(
                         check: None,
                         net: index::NetOptions::default(),
                         lives: index::Lives::default(),
+                        adopted_from: None,
                         extra: serde_json::Map::new(),
                     },
                 );

@@ -446,6 +446,7 @@ mod tests {
             }),
             net: NetOptions::default(),
             lives: crate::index::Lives::default(),
+            adopted_from: None,
             extra: serde_json::Map::new(),
         }
     }

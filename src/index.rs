@@ -93,6 +93,10 @@ pub struct Entry {
     /// How the account's CLI secret lives (users only; see [`Lives`]).
     #[serde(default, skip_serializing_if = "Lives::is_empty")]
     pub lives: Lives,
+    /// The credential helper `configure` took this login over from
+    /// (`desktop` for docker-credential-desktop), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<String>,
     /// Fields a newer version wrote: kept through a rewrite.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -854,3 +854,218 @@ fn configure_never_replaces_the_stored_robot() {
     );
     assert!(harbor::token_requests(&d.standin.token_log(), ROBOT, "proj/robot", "pull") > 0);
 }
+
+/// `configure` takes over the login the registry's previous helper holds
+/// (docker's `credsStore`, an earlier `credHelpers` entry) when the
+/// registry accepts it, and never deletes it there; a helper that is
+/// missing, hangs or fails costs one line. Here with the real
+/// docker-credential-secretservice and docker-credential-pass, and stubs
+/// answering as the macOS and Windows helpers do.
+#[test]
+fn configure_takes_over_the_previous_helpers_login() {
+    let d = Desk::new();
+    let addr = d.addr();
+    let docker = d.env.home.join(".docker/config.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    let store_json = format!(r#"{{"ServerURL":"{addr}","Username":"{USER}","Secret":"{SECRET}"}}"#);
+    let out = d.client(
+        "docker-credential-secretservice",
+        &[],
+        &["store"],
+        store_json.as_bytes(),
+    );
+    assert_ok(&out, "docker-credential-secretservice store");
+    std::fs::write(&docker, r#"{"credsStore":"secretservice"}"#).unwrap();
+
+    let out = d.helper(&["configure", "--registry", &addr]);
+    assert_ok(&out, "configure");
+    let line = format!(
+        "{addr}: took over the login of {USER} from docker-credential-secretservice \
+         (the registry accepts it; it stays there too)"
+    );
+    assert!(out.stdout.lines().any(|l| l == line), "{out}");
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+    // Still in docker-credential-secretservice (its answer holds the secret:
+    // not through `client`, which refuses any output that shows one).
+    let theirs = bin::run_bounded(
+        "docker-credential-secretservice",
+        ["get"],
+        &d.vars(),
+        addr.as_bytes(),
+        CLIENT_LIMIT,
+    );
+    assert_eq!(bin::parse_get(&theirs, &addr), (USER.into(), SECRET.into()));
+    let doctor = d.helper(&["doctor", "--registry", &addr]);
+    assert!(
+        doctor
+            .stdout
+            .contains("the login was taken over by configure from docker-credential-secretservice"),
+        "{doctor}"
+    );
+    // The registry now goes to this helper: a second run asks nobody else.
+    let out = d.helper(&["configure", "--registry", &addr]);
+    assert_ok(&out, "configure again");
+    assert!(
+        !out.stdout.contains("secretservice") && !out.stderr.contains("secretservice"),
+        "{out}"
+    );
+    // Undone, docker's credsStore serves the login again, as before.
+    std::fs::write(&docker, r#"{"credsStore":"secretservice"}"#).unwrap();
+    assert_ok(
+        &d.helper(&["configure", "--registry", &addr, "--undo"]),
+        "undo",
+    );
+    bin::run(&d.env, &["erase"], addr.as_bytes());
+}
+
+/// The macOS and Windows helpers (stubs answering as they do: the login
+/// under `https://host`), one that hangs and one that fails, and the real
+/// docker-credential-pass.
+#[test]
+fn configure_asks_each_previous_helper_within_bounds() {
+    let d = Desk::new();
+    let addr = d.addr();
+    let stubs = d.env.root().join("stub-helpers");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let stub = |name: &str, body: &str| {
+        let p = stubs.join(format!("docker-credential-{name}"));
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        bin::set_mode(&p, 0o755);
+    };
+    // osxkeychain/desktop keep docker's `https://` spelling.
+    stub(
+        "desktop",
+        &format!(
+            r#"read -r key; [ "$1" = get ] && [ "$key" = "https://{addr}" ] && {{ printf '{{"ServerURL":"%s","Username":"{USER}","Secret":"{SECRET}"}}\n' "$key"; exit 0; }}; echo "credentials not found in native keychain"; exit 1"#
+        ),
+    );
+    stub("wincred", "sleep 60");
+    stub(
+        "broken",
+        "echo 'error getting credentials - err: exit status 1, out: `GDBus.Error`'; exit 1",
+    );
+    let path = format!("{}:{}", stubs.display(), bin::system_path());
+    let docker = d.env.home.join(".docker/config.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    let run = |config: &str| {
+        std::fs::write(&docker, config).unwrap();
+        bin::run_with(
+            &d.env,
+            &[("PATH", Some(&path))],
+            &["configure", "--docker", "--registry", &addr],
+            b"",
+        )
+    };
+    for (helper, line) in [
+        (
+            "wincred",
+            "warning: docker-credential-wincred get 127.0.0.1",
+        ),
+        ("broken", "warning: docker-credential-broken get 127.0.0.1"),
+        (
+            "missing",
+            "warning: docker-credential-missing is not on PATH",
+        ),
+    ] {
+        let out = run(&format!(r#"{{"credHelpers":{{"{addr}":"{helper}"}}}}"#));
+        assert_eq!(out.code(), 0, "{out}");
+        let said: Vec<&str> = out
+            .stderr_lines()
+            .into_iter()
+            .filter(|l| l.contains(helper))
+            .collect();
+        assert_eq!(said.len(), 1, "{out}");
+        assert!(said[0].starts_with(line), "{out}");
+        bin::assert_not_found(&d.env, &addr);
+        assert_ok(
+            &bin::run_with(
+                &d.env,
+                &[("PATH", Some(&path))],
+                &["configure", "--docker", "--registry", &addr, "--undo"],
+                b"",
+            ),
+            "undo",
+        );
+    }
+    let out = run(r#"{"credsStore":"desktop"}"#);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("took over the login of jdoe@ucar.edu from docker-credential-desktop"),
+        "{out}"
+    );
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+    bin::run(&d.env, &["erase"], addr.as_bytes());
+}
+
+/// The same with the real docker-credential-pass (a `pass` store with a
+/// passphrase-less key made here): its login is taken over, and stays.
+#[test]
+fn configure_takes_over_a_docker_credential_pass_login() {
+    let d = Desk::new();
+    let addr = d.addr();
+    let gnupg = d.env.root().join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    bin::set_mode(&gnupg, 0o700);
+    let store = d.env.root().join("password-store");
+    let (gnupg, store) = (gnupg.to_str().unwrap(), store.to_str().unwrap());
+    let mut vars = d.vars();
+    vars.insert("GNUPGHOME".into(), gnupg.into());
+    vars.insert("PASSWORD_STORE_DIR".into(), store.into());
+    let run = |program: &str, args: &[&str], stdin: &[u8]| {
+        let out = bin::run_bounded(program, args.iter().copied(), &vars, stdin, CLIENT_LIMIT);
+        assert_ok(&out, program);
+    };
+    run(
+        "gpg",
+        &[
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Helper Test <pass@example.org>",
+            "default",
+            "default",
+            "never",
+        ],
+        b"",
+    );
+    run("pass", &["init", "pass@example.org"], b"");
+    let store_json = format!(r#"{{"ServerURL":"{addr}","Username":"{USER}","Secret":"{SECRET}"}}"#);
+    run("docker-credential-pass", &["store"], store_json.as_bytes());
+    let docker = d.env.home.join(".docker/config.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    std::fs::write(&docker, r#"{"credsStore":"pass"}"#).unwrap();
+    let changes = [
+        ("GNUPGHOME", Some(gnupg)),
+        ("PASSWORD_STORE_DIR", Some(store)),
+    ];
+    let out = bin::run_with(
+        &d.env,
+        &changes,
+        &["configure", "--docker", "--registry", &addr],
+        b"",
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "took over the login of {USER} from docker-credential-pass"
+        )),
+        "{out}"
+    );
+    assert_eq!(bin::get_ok(&d.env, &addr), (USER.into(), SECRET.into()));
+    let theirs = bin::run_bounded(
+        "docker-credential-pass",
+        ["get"],
+        &vars,
+        addr.as_bytes(),
+        CLIENT_LIMIT,
+    );
+    assert_eq!(
+        bin::parse_get(&theirs, &addr),
+        (USER.into(), SECRET.into()),
+        "still in pass"
+    );
+    let _ = bin::run_bounded("gpgconf", ["--kill", "gpg-agent"], &vars, b"", CLIENT_LIMIT);
+    bin::run(&d.env, &["erase"], addr.as_bytes());
+}

@@ -17,6 +17,7 @@ use crate::paths;
 use crate::private_file;
 use crate::text::{escape, say, say_err};
 
+mod adopt;
 mod migrate;
 
 #[derive(Args)]
@@ -123,12 +124,46 @@ fn targets(a: &ConfigureArgs) -> Result<Vec<(Client, PathBuf)>> {
 /// config.json is missing and containers/image reads last). Each file is
 /// read once here and closed: one that is not valid stops the run before
 /// anything changes.
-fn plaintext_in(files: &[(Client, PathBuf)], keys: &[String]) -> Result<Vec<migrate::Found>> {
+fn plaintext_in(
+    files: &[(Client, PathBuf)],
+    keys: &[String],
+    state: &State,
+) -> Result<Vec<migrate::Found>> {
     let mut found = Vec::new();
+    let mut previous: Vec<(String, String)> = Vec::new();
     for (client, path) in files {
         let file = AuthFile::open(path)?;
+        for key in keys {
+            let before = state
+                .files
+                .get(&file.path)
+                .and_then(|r| r.keys.get(key).cloned().flatten());
+            for helper in [previous_helper(*client, &file, key), before]
+                .into_iter()
+                .flatten()
+            {
+                if !previous.contains(&(key.clone(), helper.clone())) {
+                    previous.push((key.clone(), helper));
+                }
+            }
+        }
         collect(&mut found, client.who(), &file, keys);
     }
+    // What served the registry before comes first: it is the login the
+    // client used (its credHelpers or credsStore won over `auths`).
+    let mut adopted: Vec<migrate::Found> = previous
+        .into_iter()
+        .filter_map(|(key, name)| {
+            let login = adopt::ask(&name, &key)?;
+            Some(migrate::Found {
+                who: "docker",
+                key,
+                from: migrate::From::Helper { name, login },
+            })
+        })
+        .collect();
+    adopted.append(&mut found);
+    let mut found = adopted;
     if let Some(path) = legacy_path() {
         match AuthFile::open(&path) {
             Ok(file) => collect(&mut found, LEGACY_WHO, &file, keys),
@@ -140,6 +175,20 @@ fn plaintext_in(files: &[(Client, PathBuf)], keys: &[String]) -> Result<Vec<migr
 
 const LEGACY_WHO: &str = "docker (legacy file)";
 
+/// The helper `file` sends `key` to now, if another: its `credHelpers`
+/// entry, else (docker's and Helm's files) its `credsStore`.
+fn previous_helper(client: Client, file: &AuthFile, key: &str) -> Option<String> {
+    match file.cred_helper(key) {
+        Some(HELPER) => None,
+        Some(h) if !h.is_empty() => Some(h.to_string()),
+        _ if matches!(client, Client::Docker | Client::Helm) => file
+            .creds_store()
+            .filter(|s| *s != HELPER)
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
 fn legacy_path() -> Option<PathBuf> {
     let path = clients::home().ok()?.join(crate::auth_file::LEGACY_NAME);
     path.is_file().then_some(path)
@@ -149,9 +198,11 @@ fn collect(out: &mut Vec<migrate::Found>, who: &'static str, file: &AuthFile, ke
     for key in keys {
         out.extend(file.plaintext(key).into_iter().map(|entry| migrate::Found {
             who,
-            path: file.path.clone(),
             key: key.clone(),
-            entry,
+            from: migrate::From::File {
+                path: file.path.clone(),
+                entry,
+            },
         }));
     }
 }
@@ -161,6 +212,7 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
     let files = targets(&a)?;
     // Checked (and moved into the keychain) before any file is opened for
     // its edit: a network check holds no file.
+    let mut state = load_state()?;
     let plan = if a.undo {
         migrate::Plan::nothing()
     } else {
@@ -168,14 +220,13 @@ pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
             verify: !a.no_verify,
             net: a.net.options(None),
         };
-        migrate::decide(plaintext_in(&files, &keys)?, &checking)
+        migrate::decide(plaintext_in(&files, &keys, &state)?, &checking)
     };
     let runtime = clients::runtime_auth_path().map(|p| paths::canonical(&p));
     let mut runtime_keys = None;
     // Whether the containers files were edited, and whether any still routes a
     // registry to the helper (then the registries.conf.d drop-in is wanted).
     let mut containers: Option<bool> = None;
-    let mut state = load_state()?;
     for (client, path) in files {
         let mut file = AuthFile::open(&path)?;
         if a.undo {

@@ -371,6 +371,15 @@ fn docker_note() -> &'static str {
 /// What each client reads for `key`, printed; problems go to `r`.
 fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     r.registry(key);
+    if let Some(from) = crate::index::load_lenient()
+        .ok()
+        .and_then(|(mut i, _)| i.registries.remove(key))
+        .and_then(|e| e.adopted_from)
+    {
+        r.say(format!(
+            "  the login was taken over by configure from docker-credential-{from} (still there too)"
+        ));
+    }
     let docker = clients::docker_config_path()?;
 
     // docker: credHelpers, then credsStore, then auths, in one file.

@@ -102,6 +102,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
             expires_at,
             verified_at,
             net: Some(net),
+            adopted_from: None,
         },
         &mut std::io::stderr(),
     )?;

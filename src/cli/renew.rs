@@ -277,6 +277,7 @@ fn take_new_secret(
             expires_at: None,
             verified_at: Some(index::now()),
             net: Some(opts.clone()),
+            adopted_from: None,
         },
         &mut std::io::stderr(),
     )?;

@@ -24,12 +24,36 @@ use crate::index::{self, NetOptions, Verdict};
 use crate::protocol::Credentials;
 use crate::text::{escape, say, say_err};
 
-/// One plaintext entry for a registry configure routes to the helper.
+/// A login found for a registry configure routes to the helper.
 pub struct Found {
     pub who: &'static str,
-    pub path: PathBuf,
     pub key: String,
-    pub entry: Plaintext,
+    pub from: From,
+}
+
+/// Where a login was found.
+pub enum From {
+    /// A plaintext entry in a client's file.
+    File { path: PathBuf, entry: Plaintext },
+    /// The credential helper that served the registry before
+    /// (`docker-credential-<name>`; see [`super::adopt`]): never changed.
+    Helper { name: String, login: Login },
+}
+
+impl Found {
+    fn path(&self) -> Option<&PathBuf> {
+        match &self.from {
+            From::File { path, .. } => Some(path),
+            From::Helper { .. } => None,
+        }
+    }
+
+    fn entry(&self) -> Option<&Plaintext> {
+        match &self.from {
+            From::File { entry, .. } => Some(entry),
+            From::Helper { .. } => None,
+        }
+    }
 }
 
 /// Why an entry goes.
@@ -99,6 +123,8 @@ pub fn decide(found: Vec<Found>, how: &Checking) -> Plan {
             },
         };
         match fate(&f, held, how) {
+            // Nothing to strip in another helper's store: said now.
+            Ok(Some((username, why))) if f.path().is_none() => adopted(&f, &username, &why),
             Ok(Some((username, why))) => plan.strips.push(Strip {
                 found: f,
                 username,
@@ -109,6 +135,26 @@ pub fn decide(found: Vec<Found>, how: &Checking) -> Plan {
         }
     }
     plan
+}
+
+/// A login of another helper's, taken over or left: one line.
+fn adopted(f: &Found, username: &str, why: &Why) {
+    let From::Helper { name, .. } = &f.from else {
+        return;
+    };
+    let key = &f.key;
+    match why {
+        Why::Moved => say!(
+            "{key}: took over the login of {username} from docker-credential-{name} \
+             (the registry accepts it; it stays there too)"
+        ),
+        Why::Copy => say!("{key}: docker-credential-{name} holds the same login as the keychain"),
+        Why::Refused => say_err!(
+            "warning: docker-credential-{name}'s login of {username} for {key} was not taken over: \
+             the registry refused it; log in with {}",
+            crate::cmd(&format!("login {key}"))
+        ),
+    }
 }
 
 /// What the keychain holds for `key` now.
@@ -128,12 +174,15 @@ fn fate(
     held: &mut Option<Login>,
     how: &Checking,
 ) -> std::result::Result<Option<(String, Why)>, ()> {
-    let login = match &f.entry.login {
-        Ok(l) => l,
-        Err(why) => {
-            warn_kept(f, why);
-            return Ok(None);
-        }
+    let login = match &f.from {
+        From::File { entry, .. } => match &entry.login {
+            Ok(l) => l,
+            Err(why) => {
+                warn_kept(f, why);
+                return Ok(None);
+            }
+        },
+        From::Helper { login, .. } => login,
     };
     let username = login.username.clone();
     if let Some(h) = held.as_ref() {
@@ -183,7 +232,8 @@ fn check(f: &Found, login: &Login, how: &Checking) -> Option<Verdict> {
     if !how.verify {
         return Some(Verdict::Accepted);
     }
-    let verdict = crate::harbor::Client::connect(&f.entry.auths_key, &how.net)
+    let address = f.entry().map_or(f.key.as_str(), |e| e.auths_key.as_str());
+    let verdict = crate::harbor::Client::connect(address, &how.net)
         .and_then(|c| c.verify(&login.username, &login.secret));
     match verdict {
         Ok((v @ (Verdict::Accepted | Verdict::Refused), _)) => Some(v),
@@ -210,6 +260,10 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
         verified_at: how.verify.then(index::now),
         // Checked later the way it was checked now.
         net: Some(how.net.clone()),
+        adopted_from: match &f.from {
+            From::Helper { name, .. } => Some(name.clone()),
+            From::File { .. } => None,
+        },
         ..LoginFacts::default()
     };
     match actions::store_new(&cx, creds, facts, &mut std::io::stderr()) {
@@ -228,12 +282,18 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
 }
 
 fn warn_kept(f: &Found, why: &str) {
-    say_err!(
-        "warning: {}: {}: the plaintext secret for {} was left in the file: {why}",
-        f.who,
-        f.path.display(),
-        f.key
-    );
+    match &f.from {
+        From::File { path, .. } => say_err!(
+            "warning: {}: {}: the plaintext secret for {} was left in the file: {why}",
+            f.who,
+            path.display(),
+            f.key
+        ),
+        From::Helper { name, .. } => say_err!(
+            "warning: docker-credential-{name}'s login for {} was not taken over (it stays there): {why}",
+            f.key
+        ),
+    }
 }
 
 fn warn_unchecked(f: &Found, why: &str) {
@@ -257,22 +317,31 @@ impl Plan {
     /// Strip, in `file`, the entries decided for it.
     pub fn apply(&self, file: &mut AuthFile) {
         let path = file.path.clone();
-        for s in self.strips.iter().filter(|s| s.found.path == path) {
-            file.strip_secret(&s.found.entry);
+        for s in self.strips.iter().filter(|s| s.found.path() == Some(&path)) {
+            if let Some(entry) = s.found.entry() {
+                file.strip_secret(entry);
+            }
         }
     }
 
     /// After `file` was saved: one line for each entry decided for it,
     /// saying whether it went (another program may have changed it).
     pub fn report(&self, file: &AuthFile) {
-        for s in self.strips.iter().filter(|s| s.found.path == file.path) {
+        for s in self
+            .strips
+            .iter()
+            .filter(|s| s.found.path() == Some(&file.path))
+        {
+            let Some(entry) = s.found.entry() else {
+                continue;
+            };
             let (who, path, key) = (s.found.who, file.path.display(), &s.found.key);
             let user = escape(&s.username);
-            if !file.was_stripped(&s.found.entry.auths_key) {
+            if !file.was_stripped(&entry.auths_key) {
                 say_err!(
                     "warning: {who}: {path}: auths[{}] was left in the file: another login was written there \
                      since it was checked; run configure again to check it",
-                    escape(&s.found.entry.auths_key)
+                    escape(&entry.auths_key)
                 );
                 continue;
             }
