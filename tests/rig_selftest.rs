@@ -3,6 +3,8 @@
 //! and its API endpoints answer like Harbor's; the TLS registry needs its CA;
 //! skopeo can push and inspect an image through the token flow.
 
+#![cfg(target_os = "linux")]
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
