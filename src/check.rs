@@ -225,9 +225,30 @@ fn spawn(key: &str) -> std::io::Result<()> {
         const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
         const CREATE_NO_WINDOW: u32 = 0x0800_0000;
         cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+        keep_std_handles_from_children();
     }
     // Not waited for: the child outlives this short-lived `get`.
     cmd.spawn().map(drop)
+}
+
+/// std's spawn on Windows always lets the child inherit every inheritable
+/// handle (rust-lang/rust#146407), and docker gives `get` inheritable pipes
+/// as stdin, stdout and stderr: the check would hold docker's stdout open,
+/// and docker reads it to EOF. So ours stop being inheritable. Nothing is
+/// lost: std duplicates a handle for a child that is to inherit it.
+#[cfg(windows)]
+fn keep_std_handles_from_children() {
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
+    use windows_sys::Win32::System::Console::{
+        GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+    };
+    for which in [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE] {
+        // SAFETY: plain values in and out; on a missing (null) or invalid
+        // handle SetHandleInformation fails and changes nothing.
+        unsafe {
+            SetHandleInformation(GetStdHandle(which), HANDLE_FLAG_INHERIT, 0);
+        }
+    }
 }
 
 /// Close every descriptor above 2 in the child: the caller of `get` may have

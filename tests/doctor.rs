@@ -2,6 +2,8 @@
 //! file and its fix, and what `configure` fixes is gone after it. File level
 //! only (the clients themselves run in tests/podman.rs and tests/e2e.rs).
 
+#![cfg(target_os = "linux")]
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

@@ -7,6 +7,8 @@
 //! The kernel-keyring test needs its own session keyring:
 //! `keyctl session - cargo test --test e2e`.
 
+#![cfg(target_os = "linux")]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! installs, configures docker and podman, changes nothing when run again,
 //! and `--uninstall` leaves no trace of the tool in those files.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -8,6 +8,8 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test lifecycle`.
 
+#![cfg(target_os = "linux")]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

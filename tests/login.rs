@@ -14,6 +14,8 @@
 //! Run under a session keyring of its own:
 //! `keyctl session - cargo test --test login`.
 
+#![cfg(target_os = "linux")]
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

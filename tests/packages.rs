@@ -11,6 +11,8 @@
 //! them this file builds them itself (minutes, debootstrap needs the
 //! network). Needs root (chroot), dpkg and rpm.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;

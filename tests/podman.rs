@@ -6,6 +6,8 @@
 //! being emptied, and leave other registries alone. (tests/e2e.rs covers the
 //! same clients with `REGISTRY_AUTH_FILE`.)
 
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,8 @@
 //! and checks what can be checked). Each check sets up what it needs itself,
 //! so rows do not depend on the README's order.
 
+#![cfg(target_os = "linux")]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

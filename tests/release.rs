@@ -12,6 +12,8 @@
 //! Needs `dist` on PATH, root (chroot) and its own session keyring:
 //! `keyctl session - cargo test --test release`.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -10,6 +10,8 @@
 //! in parallel. Run under a session keyring of its own:
 //! `keyctl session - cargo test --locked --test tls`.
 
+#![cfg(target_os = "linux")]
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -677,3 +677,51 @@ fn background_checks_run_detached_and_name_renew() {
         "{out}"
     );
 }
+
+/// docker on Windows reads the helper's stdout and stderr to EOF, through
+/// inheritable pipes; the background check `get` starts must not hold them,
+/// or every pull waits for the check (here, for a token service that does
+/// not answer within the check's 15 s request timeout, as an unreachable
+/// Harbor). The read must end when `get` ends.
+#[test]
+fn a_background_check_holds_none_of_the_callers_pipes() {
+    const TOKEN_DELAY: Duration = Duration::from_secs(20);
+    /// How long the check then runs: src/harbor.rs's TIMEOUT.
+    const CHECK_RUNS: Duration = Duration::from_secs(15);
+    let harbor = Harbor::start(vec![Account::user(USER, USER_SECRET)]);
+    let key = harbor.registry.addr();
+    let mut win = Win::new();
+    win.watch(USER_SECRET);
+    win.set("DOCKER_CREDENTIAL_HARBOR_CHECK_INTERVAL", "1");
+    win.store_ok(&key, USER, USER_SECRET);
+    harbor.standin.set_token_delay(TOKEN_DELAY);
+    let arrivals = harbor.standin.token_arrivals();
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // The exe as a Windows path (Wine's Z: is the Unix root).
+    let exe = format!("Z:{}", rig().exe.display()).replace('/', "\\");
+    let out = win.run_program(&rig().pipecaller, &[&key, &exe, "get"], b"");
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        bin::parse_get(&out, &key),
+        (USER.to_string(), USER_SECRET.to_string())
+    );
+    let report = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("pipecaller: exit=0 eof_ms="))
+        .unwrap_or_else(|| panic!("pipecaller reported no clean exit\n{out}"));
+    let eof = Duration::from_millis(report.trim().parse().expect("eof_ms is a number"));
+    // A generous bound, far from the check's life: this is about who holds
+    // the pipes, not about speed.
+    assert!(
+        eof < CHECK_RUNS / 2,
+        "docker's read of get's output ended only after {eof:?}: the background check held its pipes\n{out}"
+    );
+    // And a check did start (else the bound proves nothing).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harbor.standin.token_arrivals() == arrivals {
+        assert!(Instant::now() < deadline, "get started no check\n{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

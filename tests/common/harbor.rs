@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -147,7 +147,8 @@ struct State {
     oidc_states: Mutex<Vec<String>>,
     oidc_codes: Mutex<Vec<(String, String)>>,
     sign_ins: Mutex<Vec<String>>,
-    /// How long `/service/token` sits before answering (a hanging Harbor).
+    /// How long `/service/token` sits before answering (a hanging Harbor);
+    /// cut short, with a 503, when the stand-in is dropped.
     token_delay: Mutex<Duration>,
     /// `/service/token` requests that arrived (counted before the delay).
     token_arrivals: std::sync::atomic::AtomicUsize,
@@ -698,8 +699,15 @@ fn oidc_callback(req: &Request, state: &State) -> Response {
 fn token(req: &Request, caller: Caller, state: &State) -> Response {
     state.token_arrivals.fetch_add(1, Ordering::SeqCst);
     let delay = *state.token_delay.lock().expect("delay lock");
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        // A stand-in dropped mid-delay has removed its signing key: the
+        // caller (a background check its test left behind) gets an error.
+        if state.stop.load(Ordering::SeqCst) {
+            return Response::text(503, "the Harbor stand-in stopped");
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
     let scopes: Vec<String> = req
         .query

@@ -3,7 +3,9 @@
 //!
 //! How it is built, and what to do when you add to it:
 //! - It is a library crate of its own (`tests/common/Cargo.toml`, crate name
-//!   `common`), a dev-dependency of the main package and a workspace member.
+//!   `common`), a (Linux-only) dev-dependency of the main package and a
+//!   workspace member; a suite that uses it starts with
+//!   `#![cfg(target_os = "linux")]`, so macOS and Windows build without it.
 //!   Test files use it as `use common::bin::{self, Env};` and must NOT write
 //!   `mod common;` (that would compile the rig into the test binary again,
 //!   where every helper that binary does not call is dead code).

@@ -2,9 +2,10 @@
 //!
 //! The test binary builds the exe itself, once, with mingw-w64 into its own
 //! target directory (`<target>/wine`, so it never waits on the outer cargo),
-//! builds two small C helpers from tests/wine (the `bcryptprimitives.dll` shim
-//! Wine 8 lacks, and `credtool.exe`, "another program" that reads and writes
-//! generic credentials directly), and prepares one Wine prefix per suite. Every
+//! builds three small C helpers from tests/wine (the `bcryptprimitives.dll` shim
+//! Wine 8 lacks, `credtool.exe`, "another program" that reads and writes
+//! generic credentials directly, and `pipecaller.exe`, docker's side of a
+//! helper call: inheritable pipes read to EOF), and prepares one Wine prefix per suite. Every
 //! test then gets its own [`Prefix`], a copy of that one (the large system DLLs
 //! hard-linked, the registry and the user profile copied), so it has its own
 //! wineserver, Credential Manager, %USERPROFILE% and %APPDATA%, and the tests
@@ -32,6 +33,7 @@ pub struct Rig {
     /// The Windows build of the helper.
     pub exe: PathBuf,
     pub credtool: PathBuf,
+    pub pipecaller: PathBuf,
     template: PathBuf,
     /// The Windows user name Wine gave the profile (drive_c/users/<user>).
     pub user: String,
@@ -148,6 +150,15 @@ impl Rig {
                 .arg("-ladvapi32"),
             Duration::from_secs(120),
         )?;
+        let pipecaller = tools.join("pipecaller.exe");
+        step(
+            "building pipecaller.exe",
+            Command::new(MINGW_GCC)
+                .args(["-municode", "-O2", "-o"])
+                .arg(&pipecaller)
+                .arg(src.join("tests/wine/pipecaller.c")),
+            Duration::from_secs(120),
+        )?;
 
         // One fresh prefix per test binary run: wineboot takes a while, and
         // every test copies it.
@@ -193,6 +204,7 @@ impl Rig {
         Ok(Rig {
             exe,
             credtool,
+            pipecaller,
             template,
             user,
             home,
