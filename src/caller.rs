@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use crate::registry;
 
 /// The programs built on containers/image that take `--authfile`.
+// Off Linux there is no `/proc` to read the caller from (see `parent`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const CONTAINERS_CLIENTS: [&str; 4] = ["podman", "podman-remote", "skopeo", "buildah"];
 
 /// A containers/image client's auth-file choices, read from its command
@@ -56,6 +58,7 @@ impl Caller {
 
     /// The rule of [`Caller::parent`] over a command line and the
     /// `REGISTRY_AUTH_FILE` it ran with.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn from_args(args: &[OsString], env_file: Option<OsString>) -> Option<Caller> {
         let program = std::path::Path::new(args.first()?).file_name()?.to_str()?;
         if !CONTAINERS_CLIENTS.contains(&program) {
@@ -114,6 +117,7 @@ impl Caller {
 }
 
 /// A path relative to the caller's directory, which the helper inherits.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn absolute(path: String) -> PathBuf {
     let p = PathBuf::from(path);
     match std::env::current_dir() {
