@@ -612,10 +612,18 @@ fn route(req: &Request, state: &State) -> Response {
 }
 
 fn unauthorized_json() -> Response {
-    Response::json(
-        401,
-        json!({"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}),
-    )
+    harbor_error(401, "UNAUTHORIZED", "unauthorized")
+}
+
+/// An error as Harbor's `SendError` writes it (src/lib/http/error.go): one
+/// error in an `errors` array, then a newline.
+fn harbor_error(status: u16, code: &str, message: &str) -> Response {
+    let body = json!({"errors": [{"code": code, "message": message}]});
+    Response {
+        content_type: "application/json; charset=utf-8",
+        body: format!("{body}\n"),
+        ..Response::text(status, "")
+    }
 }
 
 fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -871,9 +879,12 @@ fn systeminfo(caller: Caller, state: &State) -> Response {
 
 fn users_current(caller: Caller, state: &State) -> Response {
     match caller {
-        Caller::Valid(a) if a.kind == AccountKind::Robot => Response::json(
+        // A robot's security context is not a local user's
+        // (src/server/v2.0/handler/user.go, `GetCurrentUserInfo`).
+        Caller::Valid(a) if a.kind == AccountKind::Robot => harbor_error(
             412,
-            json!({"errors":[{"code":"PRECONDITION","message":"can't get user info with robot account"}]}),
+            "PRECONDITION",
+            "get current user not available for security context: robot",
         ),
         // In db_auth/ldap_auth the "secret" is the password, which this
         // endpoint accepts. An OIDC user's CLI secret is not accepted here.
