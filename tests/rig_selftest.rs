@@ -236,8 +236,8 @@ fn token_registry_accepts_standin_tokens_and_refuses_bad_ones() {
         assert_eq!(resp.text().expect("body"), "", "{user}");
     }
 
-    // Anonymous with a scope: 200, but the token grants nothing (why a scope
-    // must never be used to validate credentials).
+    // Anonymous with a scope: 200, but the token grants nothing on a private
+    // project (why a scope must never be used to validate credentials).
     let resp = token_request(&standin, None, &["repository:proj/img:pull"]);
     assert_eq!(resp.status(), StatusCode::OK);
     let (_, claims) = jwt_parts(
@@ -245,7 +245,10 @@ fn token_registry_accepts_standin_tokens_and_refuses_bad_ones() {
             .as_str()
             .expect("token"),
     );
-    assert_eq!(claims["access"], json!([]));
+    assert_eq!(
+        claims["access"],
+        json!([{"type": "repository", "name": "proj/img", "actions": []}])
+    );
 
     // Accounts can change at runtime: expire the robot.
     standin.update_account(ROBOT, |a| a.expires_at = Some(now() - 1));
@@ -261,21 +264,230 @@ fn token_registry_accepts_standin_tokens_and_refuses_bad_ones() {
         TokenLogEntry {
             account: Some(USER.into()),
             scopes: vec!["repository:proj/img:pull,push".into()],
-            status: 200
+            status: 200,
+            accepted: true,
         }
     );
     assert!(log.contains(&TokenLogEntry {
         account: None,
         scopes: vec!["repository:proj/img:pull".into()],
-        status: 200
+        status: 200,
+        accepted: false,
     }));
     assert_eq!(
         log.last(),
         Some(&TokenLogEntry {
             account: Some(ROBOT.into()),
             scopes: vec![],
-            status: 401
+            status: 401,
+            accepted: false,
         })
+    );
+}
+
+/// Credentials Harbor refuses, and no credentials at all.
+const REFUSED: [Option<(&str, &str)>; 6] = [
+    Some((USER, "wrong")),
+    Some(("nobody@ucar.edu", USER_SECRET)),
+    Some(("robot$proj+old", "old-secret")),
+    Some(("robot$proj+off", "off-secret")),
+    Some(("stale@ucar.edu", "stale-secret")),
+    None,
+];
+
+/// Pushes the rig's test image to `repo:v1` as the user; its digest.
+fn push_as_user(registry: &Registry, dir: &Path, repo: &str) -> String {
+    let layout = dir.join("layout");
+    let digest = make_oci_layout_with_digest(&layout, "v1");
+    let out = skopeo(
+        dir,
+        &[
+            "copy",
+            "--dest-creds",
+            &format!("{USER}:{USER_SECRET}"),
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{}/{repo}:v1", registry.addr()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "skopeo copy to {repo}: {}\nregistry log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        registry.log()
+    );
+    digest
+}
+
+/// Harbor's refusal of a repository request whose token lacks the action
+/// (src/server/middleware/v2auth/auth.go), headers and body exactly.
+fn assert_harbor_refusal(resp: Response, repo: &str, action: &str, what: &str) {
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{what}");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header").to_string())
+    };
+    assert_eq!(
+        header("www-authenticate").as_deref(),
+        Some(r#"Basic realm="harbor""#),
+        "{what}"
+    );
+    assert_eq!(
+        header("docker-distribution-api-version").as_deref(),
+        Some("registry/2.0"),
+        "{what}"
+    );
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/json; charset=utf-8"),
+        "{what}"
+    );
+    let reason = format!("unauthorized to access repository: {repo}, action: {action}");
+    let body =
+        json!({"errors": [{"code": "UNAUTHORIZED", "message": format!("{reason}: {reason}")}]});
+    assert_eq!(resp.text().expect("body"), format!("{body}\n"), "{what}");
+}
+
+/// What Harbor core does with a token of anonymous rights: the private
+/// pull is refused in its own words, GET and HEAD alike (HEAD without a
+/// body); the public project's pull works, a push there does not.
+fn assert_anonymous_rights_at_the_registry(registry: &Registry, jwt: &str) {
+    let manifest = |repo: &str| format!("{}/v2/{repo}/manifests/v1", registry.url());
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    // Harbor core refuses the private pull in its own words, GET and
+    // HEAD alike (HEAD without a body).
+    let get = send(
+        client()
+            .get(manifest("proj/img"))
+            .bearer_auth(jwt)
+            .header("accept", accept),
+    );
+    assert_harbor_refusal(get, "proj/img", "pull", "GET, private");
+    let head = send(client().head(manifest("proj/img")).bearer_auth(jwt));
+    assert_eq!(head.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        head.headers()["www-authenticate"],
+        r#"Basic realm="harbor""#
+    );
+    assert_eq!(head.text().expect("body"), "");
+    // The public project's pull works; a push there does not.
+    let resp = send(
+        client()
+            .get(manifest("library/img"))
+            .bearer_auth(jwt)
+            .header("accept", accept),
+    );
+    assert_eq!(resp.status(), StatusCode::OK, "public pull");
+    let put = client()
+        .put(manifest("library/img"))
+        .bearer_auth(jwt)
+        .header("content-type", accept)
+        .body("{}");
+    assert_harbor_refusal(send(put), "library/img", "push", "PUT, public");
+}
+
+#[test]
+fn refused_credentials_with_a_scope_get_anonymous_rights_as_in_harbor() {
+    let standin = standin();
+    let registry = Registry::start_token(&standin);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    push_as_user(&registry, tmp.path(), "proj/img");
+    push_as_user(&registry, tmp.path(), "library/img");
+    let manifest = |repo: &str| format!("{}/v2/{repo}/manifests/v1", registry.url());
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    standin.clear_token_log();
+
+    for creds in REFUSED {
+        let scopes = ["repository:proj/img:pull,push repository:library/img:pull,push"];
+        let resp = token_request(&standin, creds, &scopes);
+        assert_eq!(resp.status(), StatusCode::OK, "{creds:?}");
+        let body: Value = resp.json().expect("token JSON");
+        assert_eq!(body["expires_in"], 1800, "{creds:?}");
+        let jwt = body["token"].as_str().expect("token");
+        let (_, claims) = jwt_parts(jwt);
+        // Anonymous rights: nothing on the private project, pull on the
+        // public one, whatever was asked.
+        assert_eq!(claims["sub"], "", "{creds:?}");
+        assert_eq!(
+            claims["access"],
+            json!([
+                {"type": "repository", "name": "proj/img", "actions": []},
+                {"type": "repository", "name": "library/img", "actions": ["pull"]},
+            ]),
+            "{creds:?}"
+        );
+        let log = standin.token_log();
+        let entry = log.last().expect("logged");
+        assert_eq!(
+            (entry.account.as_deref(), entry.status, entry.accepted),
+            (creds.map(|c| c.0), 200, false),
+            "{creds:?}"
+        );
+
+        assert_anonymous_rights_at_the_registry(&registry, jwt);
+    }
+
+    // An accepted user's token still reaches the registry.
+    let jwt = token(&standin, (USER, USER_SECRET), &["repository:proj/img:pull"]);
+    let resp = send(
+        client()
+            .get(manifest("proj/img"))
+            .bearer_auth(&jwt)
+            .header("accept", accept),
+    );
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "registry log:\n{}",
+        registry.log()
+    );
+    // Without a token the registry's own challenge comes back, as Harbor's
+    // names the token service (a Bearer challenge with the scope).
+    let resp = send(client().get(manifest("proj/img")));
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp.headers()["www-authenticate"].to_str().expect("ASCII");
+    assert!(
+        challenge.starts_with(&format!(r#"Bearer realm="{}""#, standin.realm()))
+            && challenge.contains(r#"scope="repository:proj/img:pull""#),
+        "{challenge}"
+    );
+}
+
+#[test]
+fn anonymous_without_a_scope_is_refused_with_an_empty_401() {
+    let standin = standin();
+    let resp = token_request(&standin, None, &[]);
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.text().expect("body"), "");
+    assert_eq!(
+        standin.token_log(),
+        vec![TokenLogEntry {
+            account: None,
+            scopes: vec![],
+            status: 401,
+            accepted: false,
+        }]
+    );
+}
+
+#[test]
+fn users_current_refuses_a_robot_in_harbors_words() {
+    let standin = standin();
+    let resp = send(
+        client()
+            .get(format!("{}/api/v2.0/users/current", standin.url))
+            .basic_auth(ROBOT, Some(ROBOT_SECRET)),
+    );
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(
+        resp.text().expect("body"),
+        "{\"errors\":[{\"code\":\"PRECONDITION\",\"message\":\
+         \"get current user not available for security context: robot\"}]}\n"
     );
 }
 
@@ -327,9 +539,6 @@ fn api_endpoints_answer_like_harbor() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{creds:?}");
         assert_eq!(json_of(&body), unauthorized, "{creds:?}");
     }
-    let (status, body) = api("users/current", Some((ROBOT, ROBOT_SECRET)));
-    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    assert_eq!(json_of(&body)["errors"][0]["code"], "PRECONDITION");
 
     let (status, body) = api("projects", Some((USER, USER_SECRET)));
     assert_eq!((status, json_of(&body)), (StatusCode::OK, json!([])));
@@ -459,7 +668,8 @@ fn skopeo_pushes_and_inspects_through_the_token_flow() {
     let info: Value = serde_json::from_slice(&out.stdout).expect("skopeo inspect JSON");
     assert_eq!(info["Digest"], digest.as_str());
 
-    // A wrong secret fails the way users will see it.
+    // A wrong secret fails the way users see it at Harbor: the token service
+    // grants anonymous rights, and Harbor core refuses the pull.
     let bad_creds = format!("{USER}:wrong");
     let out = skopeo(
         tmp.path(),
@@ -473,7 +683,34 @@ fn skopeo_pushes_and_inspects_through_the_token_flow() {
     );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unauthorized"), "{stderr}");
+    let refusal = "unauthorized to access repository: proj/img, action: pull";
+    let shown = format!("unauthorized: {refusal}: {refusal}");
+    assert!(stderr.contains(&shown), "{stderr}");
+}
+
+#[test]
+fn a_public_project_is_pulled_with_a_refused_secret() {
+    let standin = standin();
+    let registry = Registry::start_token(&standin);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    push_as_user(&registry, tmp.path(), "library/img");
+    let public = format!("docker://{}/library/img:v1", registry.addr());
+    let bad_creds = format!("{USER}:wrong");
+    let out = skopeo(
+        tmp.path(),
+        &[
+            "inspect",
+            "--creds",
+            &bad_creds,
+            "--tls-verify=false",
+            &public,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "a public pull with a refused secret: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A helper installed on the machine (`./install.sh` puts it in

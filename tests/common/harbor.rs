@@ -4,7 +4,10 @@
 //! `docker-registry` (configured with `cert_pem` as its rootcertbundle) accepts.
 //!
 //! Endpoints:
-//! - `GET /service/token?service=harbor-registry[&scope=...]` (Basic auth optional)
+//! - `GET /service/token?service=harbor-registry[&scope=...]` (Basic auth
+//!   optional); refused credentials asking for a scope get anonymous rights
+//!   (pull on the public project `library`), which Harbor core's `/v2/`
+//!   check in front of the registry ([`super::v2auth`]) then enforces.
 //! - `GET /api/v2.0/systeminfo`, `/api/v2.0/users/current`, `/api/v2.0/ping`,
 //!   `/api/v2.0/projects`; anything else is 404.
 //! - The OIDC sign-in: `GET /c/oidc/login` redirects to a fake identity
@@ -105,6 +108,9 @@ pub struct StandinOptions {
     pub auth_mode: String,
     /// What `systeminfo` names the identity provider in OIDC mode.
     pub oidc_provider_name: String,
+    /// Projects anyone may pull from, even without (or with refused)
+    /// credentials. Harbor creates `library` as a public project at install.
+    pub public_projects: Vec<String>,
 }
 
 impl Default for StandinOptions {
@@ -113,6 +119,7 @@ impl Default for StandinOptions {
             accounts: Vec::new(),
             auth_mode: "oidc_auth".to_string(),
             oidc_provider_name: "Entra ID".to_string(),
+            public_projects: vec!["library".to_string()],
         }
     }
 }
@@ -125,6 +132,9 @@ pub struct TokenLogEntry {
     /// The `scope` parameters, as sent.
     pub scopes: Vec<String>,
     pub status: u16,
+    /// Harbor accepted the credentials. Refused (and absent) credentials
+    /// that ask for a scope still get 200, with anonymous rights.
+    pub accepted: bool,
 }
 
 /// Shared between the stand-in handle and its server threads.
@@ -132,6 +142,7 @@ struct State {
     accounts: Mutex<Vec<Account>>,
     auth_mode: Mutex<String>,
     oidc_provider_name: String,
+    public_projects: Vec<String>,
     token_log: Mutex<Vec<TokenLogEntry>>,
     /// What `systeminfo` reports as `registry_url` (the stand-in's own address
     /// until a test says where its registry is).
@@ -218,6 +229,7 @@ impl HarborStandin {
             accounts: Mutex::new(opts.accounts),
             auth_mode: Mutex::new(opts.auth_mode),
             oidc_provider_name: opts.oidc_provider_name,
+            public_projects: opts.public_projects,
             token_log: Mutex::new(Vec::new()),
             registry_url: Mutex::new(format!("127.0.0.1:{port}")),
             url: url.clone(),
@@ -535,6 +547,17 @@ enum Caller {
     Refused(String),
 }
 
+impl Caller {
+    /// The Basic-auth username, if any (even when refused).
+    fn name(&self) -> Option<String> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Valid(a) => Some(a.name.clone()),
+            Caller::Refused(name) => Some(name.clone()),
+        }
+    }
+}
+
 fn authenticate(req: &Request, state: &State) -> Caller {
     let Some((user, secret)) = &req.basic else {
         return Caller::Anonymous;
@@ -590,10 +613,18 @@ fn route(req: &Request, state: &State) -> Response {
 }
 
 fn unauthorized_json() -> Response {
-    Response::json(
-        401,
-        json!({"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}),
-    )
+    harbor_error(401, "UNAUTHORIZED", "unauthorized")
+}
+
+/// An error as Harbor's `SendError` writes it (src/lib/http/error.go): one
+/// error in an `errors` array, then a newline.
+fn harbor_error(status: u16, code: &str, message: &str) -> Response {
+    let body = json!({"errors": [{"code": code, "message": message}]});
+    Response {
+        content_type: "application/json; charset=utf-8",
+        body: format!("{body}\n"),
+        ..Response::text(status, "")
+    }
 }
 
 fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -715,12 +746,30 @@ fn token(req: &Request, caller: Caller, state: &State) -> Response {
         .filter(|(k, _)| k == "scope")
         .map(|(_, v)| v.clone())
         .collect();
-    let (account, response) = match caller {
-        // Harbor answers bad credentials on the token service with an empty 401.
-        Caller::Refused(name) => (Some(name), Response::text(401, "")),
-        // Anonymous callers get a token that grants nothing.
-        Caller::Anonymous => (None, issue_token(state, "", &[])),
-        Caller::Valid(a) => (Some(a.name.clone()), issue_token(state, &a.name, &scopes)),
+    let requested: Vec<Value> = scopes
+        .iter()
+        // One `scope` parameter may hold several scopes separated by spaces.
+        .flat_map(|s| s.split(' '))
+        .filter(|s| !s.is_empty())
+        .map(parse_scope)
+        .collect();
+    let (account, accepted, response) = match caller {
+        Caller::Valid(a) => {
+            let token = issue_token(state, &a.name, requested);
+            (Some(a.name), true, token)
+        }
+        // Refused credentials leave Harbor with the anonymous security
+        // context (middleware/security/security.go, unauthorized.go). For
+        // it `Create` (creator.go) fails a request without a scope ("for
+        // docker login": token.go answers an empty 401) and grants a scoped
+        // one anonymous rights.
+        Caller::Refused(_) | Caller::Anonymous if requested.is_empty() => {
+            (caller.name(), false, Response::text(401, ""))
+        }
+        Caller::Refused(_) | Caller::Anonymous => {
+            let access = anonymous_access(state, requested);
+            (caller.name(), false, issue_token(state, "", access))
+        }
     };
     state
         .token_log
@@ -730,19 +779,34 @@ fn token(req: &Request, caller: Caller, state: &State) -> Response {
             account,
             scopes,
             status: response.status,
+            accepted,
         });
     response
 }
 
-/// Builds the token response, granting every action asked for in `scopes`.
-fn issue_token(state: &State, sub: &str, scopes: &[String]) -> Response {
+/// What Harbor's access filters leave an anonymous caller (creator.go,
+/// `repositoryFilter` and `registryFilter`): pull on a public project's
+/// repositories (src/common/rbac/project/rbac_util.go,
+/// `publicProjectPolicies`), whatever was asked; nothing else.
+fn anonymous_access(state: &State, requested: Vec<Value>) -> Vec<Value> {
+    requested
+        .into_iter()
+        .map(|mut entry| {
+            let project = entry["name"]
+                .as_str()
+                .and_then(|n| n.split_once('/'))
+                .map(|(p, _)| p.to_string());
+            let public = entry["type"] == "repository"
+                && project.is_some_and(|p| state.public_projects.contains(&p));
+            entry["actions"] = if public { json!(["pull"]) } else { json!([]) };
+            entry
+        })
+        .collect()
+}
+
+/// Builds the token response with these `access` entries.
+fn issue_token(state: &State, sub: &str, access: Vec<Value>) -> Response {
     let iat = now();
-    let access: Vec<Value> = scopes
-        .iter()
-        // One `scope` parameter may hold several scopes separated by spaces.
-        .flat_map(|s| s.split(' '))
-        .filter_map(parse_scope)
-        .collect();
     let header = json!({"typ": "JWT", "alg": "RS256", "kid": state.kid});
     let claims = json!({
         "iss": ISSUER,
@@ -771,12 +835,25 @@ fn issue_token(state: &State, sub: &str, scopes: &[String]) -> Response {
     )
 }
 
-/// `type:name:actions`; the name may itself contain ':' (e.g. a host:port).
-fn parse_scope(scope: &str) -> Option<Value> {
-    let (kind, rest) = scope.split_once(':')?;
-    let (name, actions) = rest.rsplit_once(':')?;
-    let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
-    Some(json!({"type": kind, "name": name, "actions": actions}))
+/// `type:name:actions` as Harbor splits it (authutils.go,
+/// `GetResourceActions`): the name may itself contain ':' (a host:port);
+/// a scope without actions keeps its entry, with none.
+fn parse_scope(scope: &str) -> Value {
+    let items: Vec<&str> = scope.split(':').collect();
+    let (name, actions) = match items.len() {
+        1 => ("".to_string(), Vec::new()),
+        2 => (items[1].to_string(), Vec::new()),
+        n => {
+            let last = items[n - 1];
+            let actions = if last.is_empty() {
+                Vec::new()
+            } else {
+                last.split(',').collect()
+            };
+            (items[1..n - 1].join(":"), actions)
+        }
+    };
+    json!({"type": items[0], "name": name, "actions": actions})
 }
 
 fn systeminfo(caller: Caller, state: &State) -> Response {
@@ -810,9 +887,12 @@ fn systeminfo(caller: Caller, state: &State) -> Response {
 
 fn users_current(caller: Caller, state: &State) -> Response {
     match caller {
-        Caller::Valid(a) if a.kind == AccountKind::Robot => Response::json(
+        // A robot's security context is not a local user's
+        // (src/server/v2.0/handler/user.go, `GetCurrentUserInfo`).
+        Caller::Valid(a) if a.kind == AccountKind::Robot => harbor_error(
             412,
-            json!({"errors":[{"code":"PRECONDITION","message":"can't get user info with robot account"}]}),
+            "PRECONDITION",
+            "get current user not available for security context: robot",
         ),
         // In db_auth/ldap_auth the "secret" is the password, which this
         // endpoint accepts. An OIDC user's CLI secret is not accepted here.
@@ -864,11 +944,12 @@ pub fn browser_script(dir: &Path) -> (PathBuf, PathBuf) {
     (script, ran)
 }
 
-/// Token requests by `account` that succeeded and asked for `action` on `repo`.
+/// Token requests by `account` that Harbor accepted and that asked for
+/// `action` on `repo`.
 pub fn token_requests(log: &[TokenLogEntry], account: &str, repo: &str, action: &str) -> usize {
     let prefix = format!("repository:{repo}:");
     log.iter()
-        .filter(|e| e.account.as_deref() == Some(account) && e.status == 200)
+        .filter(|e| e.account.as_deref() == Some(account) && e.accepted)
         .filter(|e| {
             e.scopes.iter().flat_map(|s| s.split(' ')).any(|s| {
                 s.strip_prefix(&prefix)

@@ -29,4 +29,5 @@ pub mod oci;
 pub mod peer_table;
 pub mod registry;
 pub mod rig;
+pub mod v2auth;
 pub mod wine;

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::harbor::{Account, HarborStandin, ISSUER, SERVICE, StandinOptions};
+use super::v2auth::V2Front;
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 /// How long a registry may take to answer `/v2/` after start.
@@ -16,7 +17,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Registry {
     child: Child,
+    /// docker-registry's own port (clients use [`Registry::port`]).
     port: u16,
+    /// Harbor core's `/v2/` check, in front of a token registry.
+    front: Option<V2Front>,
     tls: bool,
     ca_cert: Option<PathBuf>,
     log_path: PathBuf,
@@ -28,6 +32,7 @@ impl Registry {
     /// A registry that trusts tokens signed by `standin`, like Harbor's
     /// registry behind Harbor core: `/v2/` answers 401 with
     /// `Www-Authenticate: Bearer realm="<standin>/service/token",service="harbor-registry"`.
+    /// Clients reach it through Harbor core's `/v2/` check ([`V2Front`]).
     pub fn start_token(standin: &HarborStandin) -> Registry {
         Self::start_token_at(standin, &standin.realm())
     }
@@ -39,7 +44,9 @@ impl Registry {
             "auth:\n  token:\n    realm: \"{realm}\"\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: \"{}\"\n",
             standin.cert_pem.display()
         );
-        Self::start_in(new_dir(), auth, None)
+        let mut registry = Self::start_in(new_dir(), auth, None);
+        registry.front = Some(V2Front::start(registry.port));
+        registry
     }
 
     /// A registry with HTTPS (a certificate for IP 127.0.0.1, issued by a
@@ -131,6 +138,7 @@ impl Registry {
                     return Registry {
                         child,
                         port,
+                        front: None,
                         tls: tls.is_some(),
                         ca_cert: tls.as_ref().and_then(|t| t.ca.clone()),
                         log_path,
@@ -153,11 +161,12 @@ impl Registry {
 
     /// `127.0.0.1:PORT`, as used in image references.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.port())
     }
 
+    /// The port clients use: the front's, if there is one.
     pub fn port(&self) -> u16 {
-        self.port
+        self.front.as_ref().map_or(self.port, V2Front::port)
     }
 
     /// `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`.
