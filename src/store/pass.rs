@@ -799,7 +799,10 @@ mod tests {
         fs::write(root.path().join(".gpg-id"), "K\n").unwrap();
         assert_eq!(nearest_gpg_id(&prefix, &entry), None);
         fs::write(prefix.join(".gpg-id"), "K\n").unwrap();
-        assert_eq!(nearest_gpg_id(&prefix, &entry), Some(prefix.join(".gpg-id")));
+        assert_eq!(
+            nearest_gpg_id(&prefix, &entry),
+            Some(prefix.join(".gpg-id"))
+        );
         fs::write(prefix.join(FOLDER).join(".gpg-id"), "J\n").unwrap();
         assert_eq!(
             nearest_gpg_id(&prefix, &entry),
@@ -830,7 +833,10 @@ mod tests {
             [GNUPG:] BEGIN_DECRYPTION\n[GNUPG:] DECRYPTION_FAILED\n\
             gpg: decryption failed: No secret key\n[GNUPG:] END_DECRYPTION\n";
         let e = decrypt_error(locked, file).one_line();
-        assert!(e.starts_with("password store (pass): gpg-agent does not hold"), "{e}");
+        assert!(
+            e.starts_with("password store (pass): gpg-agent does not hold"),
+            "{e}"
+        );
         assert!(
             e.contains("`gpg -d '/s/docker-credential-helpers/aA==/robot$ci.gpg' >/dev/null`"),
             "{e}"
@@ -866,8 +872,17 @@ mod tests {
         .unwrap();
         assert!(ran.ok);
         assert!(ran.stdout.as_slice() == input.as_slice());
-        let e = fails(run(Command::new("cat"), Some(&input), 1000, deadline(20), "cat"));
-        assert_eq!(e.one_line(), "password store (pass): cat wrote more than expected");
+        let e = fails(run(
+            Command::new("cat"),
+            Some(&input),
+            1000,
+            deadline(20),
+            "cat",
+        ));
+        assert_eq!(
+            e.one_line(),
+            "password store (pass): cat wrote more than expected"
+        );
     }
 
     /// A child that hangs, and what it started, is killed at the deadline.
