@@ -379,19 +379,28 @@ fn a_key_with_a_passphrase_works_through_gpg_agent_and_a_locked_one_says_how_to_
     env.assert_no_secret_in_files();
 }
 
+/// A directory `name` under the Env's root holding a `gpg` (and a `gpg2`,
+/// which `pass` and the helper prefer) that runs `script`; PATH with it first.
+fn stand_in_gpg(env: &Env, name: &str, script: &str) -> String {
+    let dir = env.root().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for program in ["gpg", "gpg2"] {
+        std::fs::write(dir.join(program), format!("#!/bin/sh\n{script}")).unwrap();
+        bin::set_mode(&dir.join(program), 0o755);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", dir.display())
+}
+
 /// A `gpg` first on PATH that logs its arguments, then runs the real one.
 fn logging_gpg(env: &mut Env) -> PathBuf {
-    let dir = env.root().join("gpg-wrapper");
-    std::fs::create_dir(&dir).unwrap();
     let log = env.root().join("gpg-argv.log");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/gpg \"$@\"\n",
+        "printf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/gpg \"$@\"\n",
         log.display()
     );
-    std::fs::write(dir.join("gpg"), script).unwrap();
-    bin::set_mode(&dir.join("gpg"), 0o755);
-    let path = std::env::var("PATH").unwrap_or_default();
-    env.set("PATH", &format!("{}:{path}", dir.display()));
+    let path = stand_in_gpg(env, "gpg-wrapper", &script);
+    env.set("PATH", &path);
     log
 }
 
@@ -445,16 +454,12 @@ fn a_hung_gpg_is_killed_at_the_time_limit() {
     let _gpg = GpgStore::new(&mut env, None);
     let key = host(&cache, "hung", "pass-hung");
     bin::store(&env, &key, "jdoe", "hung-secret-0a8f");
-    let dir = env.root().join("hung-gpg");
-    std::fs::create_dir(&dir).unwrap();
     let marker = format!("{}.{}", 3_000_000 + std::process::id(), 5);
-    std::fs::write(
-        dir.join("gpg"),
-        format!("#!/bin/sh\nsleep {marker} &\nexec sleep {marker}\n"),
-    )
-    .unwrap();
-    bin::set_mode(&dir.join("gpg"), 0o755);
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let path = stand_in_gpg(
+        &env,
+        "hung-gpg",
+        &format!("sleep {marker} &\nexec sleep {marker}\n"),
+    );
     let started = Instant::now();
     let out = bin::run_with(
         &env,
@@ -624,4 +629,63 @@ fn a_store_that_cannot_take_the_login_says_so_in_one_line_and_writes_nothing() {
     let out = bin::try_store(&env, &key, "a/b", "refused-secret-3b7e");
     assert!(out.error_line().contains("holds a '/'"), "{out}");
     assert!(!gpg.store.join(FOLDER).exists(), "nothing written");
+    // The nearest .gpg-id rules, as in `pass`: one for the helpers' folder
+    // naming a key this GnuPG home lacks (and that is never looked up).
+    let nearest = gpg.store.join(FOLDER).join(".gpg-id");
+    std::fs::create_dir(gpg.store.join(FOLDER)).unwrap();
+    std::fs::write(&nearest, "# for the registries\nnobody@example.invalid\n").unwrap();
+    let out = bin::try_store(&env, &key, "jdoe", "refused-secret-3b7e");
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "password store (pass): gpg cannot encrypt to nobody@example.invalid (from {}): \
+             no such public key in GnuPG's keyring",
+            nearest.display()
+        )
+    );
+    assert!(
+        !gpg.store.join(FOLDER).join(folder(&key)).exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn with_a_signing_key_only_a_signed_gpg_id_is_used_as_pass_uses_it() {
+    let cache = CacheCleanup::default();
+    let mut env = user();
+    let gpg = GpgStore::new(&mut env, None);
+    let key = host(&cache, "signed", "pass-signed");
+    let fpr = gpg.fingerprint(&env);
+    env.set("PASSWORD_STORE_SIGNING_KEY", &fpr);
+    let gpg_id = gpg.store.join(".gpg-id");
+    let out = bin::try_store(&env, &key, "jdoe", "signed-secret-90ad");
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "password store (pass): {} has no .sig beside it, and PASSWORD_STORE_SIGNING_KEY \
+             asks for a signature",
+            gpg_id.display()
+        )
+    );
+    // `pass init` signs it when the variable is set.
+    assert!(gpg.tool(&env, "pass", &["init", &fpr]).success());
+    bin::store(&env, &key, "jdoe", "signed-secret-90ad");
+    // Someone adds a key of theirs: the signature no longer holds.
+    let mut ids = std::fs::read_to_string(&gpg_id).unwrap();
+    ids.push_str("intruder@example.invalid\n");
+    std::fs::write(&gpg_id, ids).unwrap();
+    let out = bin::try_store(&env, &key, "jdoe", "signed-secret-2-1e5f");
+    assert_eq!(
+        out.error_line(),
+        format!(
+            "password store (pass): {} is not signed by one of those keys, and \
+             PASSWORD_STORE_SIGNING_KEY asks for a signature",
+            gpg_id.display()
+        )
+    );
+    assert_eq!(
+        bin::get_ok(&env, &key),
+        ("jdoe".into(), "signed-secret-90ad".into()),
+        "the login stays as it was"
+    );
 }

@@ -335,7 +335,9 @@ impl Pass {
     /// `secret` encrypted to `to`, as `pass insert` encrypts it.
     fn encrypt(&self, to: &Recipients, secret: &[u8], deadline: Deadline) -> Result<Vec<u8>> {
         let mut cmd = gpg_command()?;
-        cmd.arg("-e");
+        // Only keys already in the keyring: a recipient gpg does not know is
+        // an error here, never a key looked up on the network (WKD).
+        cmd.args(["--auto-key-locate", "local", "-e"]);
         for id in &to.ids {
             cmd.arg("-r").arg(id);
         }
