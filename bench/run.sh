@@ -111,7 +111,7 @@ unset HARBOR_USERNAME HARBOR_PASSWORD HARBOR_HOST XDG_DATA_HOME XDG_CONFIG_HOME 
 export LC_ALL=C
 export HOME=$T/home XDG_RUNTIME_DIR=$T/run
 export GNUPGHOME=$T/gnupg PASSWORD_STORE_DIR=$T/pass
-mkdir -m 700 "$HOME" "$XDG_RUNTIME_DIR" "$GNUPGHOME" "$T/home-ku"
+mkdir -m 700 "$HOME" "$XDG_RUNTIME_DIR" "$GNUPGHOME" "$T/home-ku" "$T/home-pass" "$T/pass-harbor"
 mkdir -p "$T/bin" "$T/in" "$T/conc"
 # A private copy: others rebuilding target/ during the run cannot change it.
 install -m 755 "$SRC_BIN" "$T/bin/docker-credential-harbor"
@@ -144,6 +144,12 @@ gpg --batch --quiet --passphrase '' --quick-gen-key 'bench <bench@example.invali
 FPR=$(gpg --list-keys --with-colons 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 [[ -n $FPR ]] || die "no gpg fingerprint"
 pass init "$FPR" >/dev/null || die "pass init failed"
+# Ours in a store of its own with the same key (what `pass init` writes), so
+# docker-credential-pass's column reads only what it stored.
+printf '%s\n' "$FPR" >"$T/pass-harbor/.gpg-id"
+# Forced: the private Secret Service would win the automatic choice.
+PASSENV=(HOME="$T/home-pass" PASSWORD_STORE_DIR="$T/pass-harbor" DOCKER_CREDENTIAL_HARBOR_STORE=pass)
+PASSSH="export HOME=$T/home-pass PASSWORD_STORE_DIR=$T/pass-harbor DOCKER_CREDENTIAL_HARBOR_STORE=pass"
 
 # --- inputs
 secret_of() { printf 's3cr3t-%s-%s' "$1" "$(printf '%s' "$1" | sha256sum | cut -c1-21)"; }  # 32 chars
@@ -172,6 +178,7 @@ say "storing $N registries in each helper"
 fill "docker-credential-harbor (SS)" "$B"
 fill "docker-credential-harbor (keyutils)" env HOME="$T/home-ku" DOCKER_CREDENTIAL_HARBOR_STORE=keyutils "$B"
 KU_STORED=1
+fill "docker-credential-harbor (pass)" env "${PASSENV[@]}" "$B"
 fill "docker-credential-secretservice" "$SS"
 fill "docker-credential-pass" "$PASSH"
 
@@ -192,6 +199,8 @@ want=$(secret_of "$GETK")
 expect_get harbor "$want" "$B"       # also primes the cache
 expect_get harbor-cold "$want" env DOCKER_CREDENTIAL_HARBOR_CACHE_TTL=0 "$B"
 expect_get harbor-keyutils "$want" env HOME="$T/home-ku" DOCKER_CREDENTIAL_HARBOR_STORE=keyutils "$B"
+expect_get harbor-pass-cold "$want" env "${PASSENV[@]}" DOCKER_CREDENTIAL_HARBOR_CACHE_TTL=0 "$B"
+expect_get harbor-pass "$want" env "${PASSENV[@]}" "$B"
 expect_get secretservice "$want" "$SS"
 expect_get pass "$want" "$PASSH"
 expect_list harbor "$B"
@@ -221,6 +230,8 @@ run_group get \
     "harbor-warm=sh -c 'exec $B get < $GIN'" \
     "harbor-cold=sh -c 'export DOCKER_CREDENTIAL_HARBOR_CACHE_TTL=0; exec $B get < $GIN'" \
     "harbor-keyutils=sh -c 'export HOME=$T/home-ku DOCKER_CREDENTIAL_HARBOR_STORE=keyutils; exec $B get < $GIN'" \
+    "harbor-pass-warm=sh -c '$PASSSH; exec $B get < $GIN'" \
+    "harbor-pass-cold=sh -c '$PASSSH DOCKER_CREDENTIAL_HARBOR_CACHE_TTL=0; exec $B get < $GIN'" \
     "secretservice=sh -c 'exec $SS get < $GIN'" \
     "pass=sh -c 'exec $PASSH get < $GIN'"
 run_group list \
@@ -357,6 +368,8 @@ rows = [
     ("get, warm (cache on)", get["harbor-warm"], get["secretservice"], get["pass"]),
     ("get, cold (CACHE_TTL=0)", get["harbor-cold"], get["secretservice"], get["pass"]),
     ("get, keyutils store", get["harbor-keyutils"], get["secretservice"], get["pass"]),
+    ("get, pass store, warm", get["harbor-pass-warm"], get["secretservice"], get["pass"]),
+    ("get, pass store, cold (CACHE_TTL=0)", get["harbor-pass-cold"], get["secretservice"], get["pass"]),
     (f"list ({E['N']} stored)", lst["harbor"], lst["secretservice"], lst["pass"]),
     ("store (re-store one key)", sto["harbor"], sto["secretservice"], sto["pass"]),
     ("store, keyutils store", sto["harbor-keyutils"], sto["secretservice"], sto["pass"]),
@@ -397,6 +410,10 @@ targets = [
     ("cold get <= 1/2 of secretservice get", get["harbor-cold"] * 2 <= get["secretservice"],
      f"{get['harbor-cold']:.2f} ms vs {get['secretservice'] / 2:.2f} ms"),
     (f"list ({E['N']}) <= 5 ms", lst["harbor"] <= 5.0, f"{lst['harbor']:.2f} ms"),
+    ("pass-store warm get <= 2 ms", get["harbor-pass-warm"] <= 2.0,
+     f"{get['harbor-pass-warm']:.2f} ms"),
+    ("pass-store cold get <= docker-credential-pass get", get["harbor-pass-cold"] <= get["pass"],
+     f"{get['harbor-pass-cold']:.2f} ms vs {get['pass']:.2f} ms"),
     ("store <= secretservice store", sto["harbor"] <= sto["secretservice"],
      f"{sto['harbor']:.2f} ms vs {sto['secretservice']:.2f} ms"),
     ("peak RSS of get <= 8 MiB", max(rss_w, rss_c) <= 8 * 1024,

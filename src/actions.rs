@@ -333,7 +333,8 @@ fn store_as(
         warn(
             stderr,
             "no Secret Service in this session: the secret is kept in the Linux kernel keyring, \
-             which a reboot empties (and logout too, after a few days unused)",
+             which a reboot empties (and logout too, after a few days unused); a password store \
+             keeps it across reboots (`pass init KEYID`, README: headless Linux)",
         );
     }
     Ok(Some(kind))

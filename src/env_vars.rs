@@ -20,3 +20,12 @@ pub const HARBOR_USERNAME: &str = "HARBOR_USERNAME";
 pub const HARBOR_PASSWORD: &str = "HARBOR_PASSWORD";
 /// ...and the one registry they are for.
 pub const HARBOR_HOST: &str = "HARBOR_HOST";
+/// The `pass` password store (see `store::pass`), read as `pass` reads them:
+/// its directory (default `~/.password-store`)...
+pub const PASSWORD_STORE_DIR: &str = "PASSWORD_STORE_DIR";
+/// ...key ids that replace the `.gpg-id` files...
+pub const PASSWORD_STORE_KEY: &str = "PASSWORD_STORE_KEY";
+/// ...extra gpg options...
+pub const PASSWORD_STORE_GPG_OPTS: &str = "PASSWORD_STORE_GPG_OPTS";
+/// ...and the keys whose signature a `.gpg-id` must carry.
+pub const PASSWORD_STORE_SIGNING_KEY: &str = "PASSWORD_STORE_SIGNING_KEY";

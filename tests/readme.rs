@@ -116,6 +116,11 @@ const CHECKS: &[(&str, How)] = &[
     ("podman logout", Run(podman_logout)),
     ("buildah push", Run(buildah_push)),
     ("docker-credential-harbor doctor", Run(doctor)),
+    (
+        "gpg --batch --passphrase '' --quick-gen-key",
+        Run(gpg_quick_gen_key),
+    ),
+    ("pass init", Run(pass_init)),
     ("skopeo inspect", Run(skopeo_inspect)),
     (
         "curl --proto '=https' --tlsv1.2 -LsSf ",
@@ -901,6 +906,51 @@ fn doctor(t: &mut Tour, cmd: &str) {
     // bypasses) or 1 (something does), never a crash or usage error.
     assert!(matches!(out.code(), 0 | 1), "{out}");
     assert!(out.stdout.contains(&t.key()), "{out}");
+}
+
+fn gpg_quick_gen_key(t: &mut Tour, cmd: &str) {
+    let out = t.sh(cmd);
+    assert_eq!(out.code(), 0, "{out}");
+    let out = t.sh("gpg --list-secret-keys you@example.org");
+    assert_eq!(
+        out.code(),
+        0,
+        "a secret key for the address the README uses\n{out}"
+    );
+}
+
+/// After `pass init`, a login without a forced keychain goes to the
+/// password store, and `login` says so; the tour's user then logs in
+/// to the kernel keyring again, as the other rows expect.
+fn pass_init(t: &mut Tour, cmd: &str) {
+    let out = t.sh(cmd);
+    assert_eq!(out.code(), 0, "{out}");
+    let gpg_id = t.env.home.join(".password-store/.gpg-id");
+    assert_eq!(
+        std::fs::read_to_string(&gpg_id).ok().as_deref(),
+        Some("you@example.org\n")
+    );
+    let auto = [(bin::STORE_ENV, None)];
+    let out = bin::run_with(
+        &t.env,
+        &auto,
+        &["login", "-u", USER, "--password-stdin"],
+        format!("{USER_SECRET}\n").as_bytes(),
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        out.stdout.contains("kept in the password store (pass)")
+            && out
+                .stdout
+                .contains("it survives a reboot and follows the home directory"),
+        "{out}"
+    );
+    assert_eq!(t.entry()["store"], "pass");
+    let out = bin::run_with(&t.env, &auto, &["get"], t.key().as_bytes());
+    assert!(out.stdout.contains(USER_SECRET), "{out}");
+    t.logged_in();
+    assert_eq!(t.entry()["store"], "keyutils");
+    let _ = t.sh("gpgconf --kill gpg-agent");
 }
 
 fn podman_pull(t: &mut Tour, cmd: &str) {

@@ -47,6 +47,8 @@ struct Report {
     version: u32,
     /// The helper found on PATH.
     helper: Option<PathBuf>,
+    /// The keychain new logins go to (its `status` name); `null` when none can be used.
+    keychain: Option<&'static str>,
     registries: Vec<RegistryReport>,
     /// Problems outside any registry (the helper missing from PATH).
     problems: Vec<Problem>,
@@ -580,6 +582,23 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where new logins go (a Secret Service that hangs costs the keychain timeout).
+fn report_keychain(r: &mut Report) {
+    match crate::store::choose() {
+        Ok(kind) => {
+            r.keychain = Some(kind.name());
+            if !r.json {
+                say!(
+                    "keychain: new logins go to the {}",
+                    crate::store::describe(kind)
+                );
+            }
+        }
+        Err(e) if !r.json => say!("keychain: none can be used: {}", e.one_line()),
+        Err(_) => {}
+    }
+}
+
 pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     let keys = if a.registries.is_empty() {
         match super::configure::configured_keys()? {
@@ -592,6 +611,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     let mut r = Report {
         version: JSON_VERSION,
         helper: clients::find_on_path(crate::NAME),
+        keychain: None,
         registries: Vec::new(),
         problems: Vec::new(),
         problem_count: 0,
@@ -610,6 +630,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
             "add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)",
         ),
     }
+    report_keychain(&mut r);
     for key in &keys {
         report_registry(&mut r, key)?;
     }

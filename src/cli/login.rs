@@ -107,11 +107,16 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         &mut std::io::stderr(),
     )?;
     match stored_in {
-        Some(store) => say!(
-            "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
-            kind.name(),
-            store.display()
-        ),
+        Some(store) => {
+            say!(
+                "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
+                kind.name(),
+                store.display()
+            );
+            if let Some(note) = crate::store::kept_note(store, &key, &username) {
+                say!("{note}");
+            }
+        }
         None => say!(
             "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
         ),

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum StoreKind {
     SecretService,
     Keyutils,
+    /// A `pass` password store: GPG-encrypted files (docker-credential-pass's layout).
+    Pass,
     MacosKeychain,
     WindowsCredentialManager,
     /// In WSL: Windows Credential Manager, through the Windows build.
@@ -22,6 +24,7 @@ impl StoreKind {
         match self {
             StoreKind::SecretService => "secret-service",
             StoreKind::Keyutils => "keyutils",
+            StoreKind::Pass => "pass",
             StoreKind::MacosKeychain => "macos-keychain",
             StoreKind::WindowsCredentialManager => "windows-credential-manager",
             StoreKind::WindowsViaWsl => "windows-credential-manager-via-wsl",
@@ -33,6 +36,7 @@ impl StoreKind {
         match self {
             StoreKind::SecretService => "Secret Service",
             StoreKind::Keyutils => "kernel keyring",
+            StoreKind::Pass => "password store (pass)",
             StoreKind::MacosKeychain => "macOS Keychain",
             StoreKind::WindowsCredentialManager => "Windows Credential Manager",
             StoreKind::WindowsViaWsl => "Windows Credential Manager (through WSL interop)",
@@ -44,6 +48,7 @@ impl StoreKind {
         match n.as_str() {
             "secret-service" | "secretservice" => Some(StoreKind::SecretService),
             "keyutils" | "kernel-keyring" => Some(StoreKind::Keyutils),
+            "pass" | "password-store" | "gpg" => Some(StoreKind::Pass),
             "macos-keychain" | "keychain" => Some(StoreKind::MacosKeychain),
             "windows-credential-manager" | "wincred" | "windows" => {
                 Some(StoreKind::WindowsCredentialManager)

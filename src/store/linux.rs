@@ -1,6 +1,7 @@
-//! Linux: the Secret Service when the D-Bus session offers one, otherwise the
-//! kernel keyring (keyutils), which needs no daemon. In WSL, first of all
-//! Windows Credential Manager through the Windows build (see `wsl`).
+//! Linux: the Secret Service when the D-Bus session offers one, otherwise an
+//! initialised `pass` password store (see `pass`), otherwise the kernel
+//! keyring (keyutils), which needs no daemon. In WSL, first of all Windows
+//! Credential Manager through the Windows build (see `wsl`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 pub const SUPPORTED: &[StoreKind] = &[
     StoreKind::WindowsViaWsl,
     StoreKind::SecretService,
+    StoreKind::Pass,
     StoreKind::Keyutils,
 ];
 
@@ -40,6 +42,7 @@ pub fn reachable(kind: StoreKind) -> bool {
     match kind {
         StoreKind::SecretService => session_bus_present(),
         StoreKind::Keyutils => true,
+        StoreKind::Pass => super::pass::initialised(),
         StoreKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe().is_ok(),
         _ => false,
     }
@@ -54,18 +57,29 @@ pub fn detect() -> Result<StoreKind> {
     detect_linux()
 }
 
-/// Secret Service if a provider answers on the session bus, else the kernel keyring.
+/// Secret Service if a provider answers on the session bus, else an
+/// initialised password store, else the kernel keyring.
 /// A Secret Service that is there but hangs is an error, not a reason to put
 /// the secret somewhere the user does not expect.
 pub fn detect_linux() -> Result<StoreKind> {
     if !session_bus_present() {
-        return Ok(StoreKind::Keyutils);
+        return Ok(without_secret_service());
     }
     let kind = StoreKind::SecretService;
     match super::bounded::call(kind, super::timeout(), move || open(kind).map(|_| ())) {
         Ok(()) => Ok(StoreKind::SecretService),
         Err(e @ Error::KeychainTimeout { .. }) => Err(e),
-        Err(_) => Ok(StoreKind::Keyutils),
+        Err(_) => Ok(without_secret_service()),
+    }
+}
+
+/// No Secret Service: the password store once it is set up (it survives a
+/// reboot and follows the home directory), else the kernel keyring.
+fn without_secret_service() -> StoreKind {
+    if super::pass::initialised() {
+        StoreKind::Pass
+    } else {
+        StoreKind::Keyutils
     }
 }
 

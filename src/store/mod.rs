@@ -24,6 +24,8 @@ mod macos;
 #[cfg(test)]
 pub mod memory;
 mod os;
+#[cfg(target_os = "linux")]
+pub mod pass;
 #[cfg(windows)]
 mod windows;
 #[cfg(target_os = "linux")]
@@ -54,9 +56,13 @@ impl StoreKind {
     }
 
     /// Slow keychains whose reads are copied into the kernel-keyring cache
-    /// (see `cache`): the Secret Service, and the Windows side from WSL.
+    /// (see `cache`): the Secret Service, the Windows side from WSL, and the
+    /// password store (gpg-agent is then asked once per cache period).
     pub fn cached(self) -> bool {
-        matches!(self, StoreKind::SecretService | StoreKind::WindowsViaWsl)
+        matches!(
+            self,
+            StoreKind::SecretService | StoreKind::WindowsViaWsl | StoreKind::Pass
+        )
     }
 }
 
@@ -380,9 +386,39 @@ pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
         // process: it cannot hang as a D-Bus call can, so it needs no
         // worker thread (a thread, its stack and an arena on every get).
         StoreKind::Keyutils => return Box::new(os::Os(kind)),
+        // Bounds its own gpg and git children, and kills them.
+        StoreKind::Pass => return Box::new(pass::Pass::new(timeout())),
         _ => {}
     }
     Box::new(bounded::Bounded::new(os::Os(kind), timeout()))
+}
+
+/// Where `kind` keeps things, for people: its name, and for the password
+/// store its directory.
+pub fn describe(kind: StoreKind) -> String {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::Pass
+        && let Ok(dir) = pass::store_dir()
+    {
+        return format!("{} in {}", kind.display(), dir.display());
+    }
+    kind.display().to_string()
+}
+
+/// What `login` adds about where `username`'s secret for `key` went in
+/// `kind`, when there is more to say than its name.
+pub fn kept_note(kind: StoreKind, key: &str, username: &str) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::Pass {
+        let file = pass::entry_file(key, username).ok()?;
+        return Some(format!(
+            "The secret is in {}, encrypted with GnuPG: it survives a reboot and follows the \
+             home directory (pass and docker-credential-pass read it too).",
+            file.display()
+        ));
+    }
+    let _ = (kind, key, username);
+    None
 }
 
 /// The entry under `key` in `kind`, or `None` when there is none.
