@@ -236,7 +236,8 @@ fn expiry(r: &Row, now: i64) -> String {
 /// when the keychain, not the registry, failed).
 fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
     use crate::harbor;
-    let stored = match crate::store::get(e.store, key) {
+    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let stored = match person.get(e.store, key) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return (
