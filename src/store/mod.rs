@@ -23,6 +23,8 @@ pub mod kind;
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod macos_status;
 #[cfg(test)]
 pub mod memory;
 mod os;
