@@ -116,9 +116,7 @@ pub fn login_files(docker: bool, podman: bool) -> Result<Vec<(Client, PathBuf)>>
 }
 
 pub fn home() -> Result<PathBuf> {
-    directories::BaseDirs::new()
-        .map(|b| b.home_dir().to_path_buf())
-        .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
+    crate::paths::home()
 }
 
 /// docker: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.

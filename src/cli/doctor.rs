@@ -49,6 +49,8 @@ struct Report {
     helper: Option<PathBuf>,
     /// The keychain new logins go to (its `status` name); `null` when none can be used.
     keychain: Option<&'static str>,
+    /// This tool's settings file (the default registry): read there only.
+    settings: Option<PathBuf>,
     registries: Vec<RegistryReport>,
     /// Problems outside any registry (the helper missing from PATH).
     problems: Vec<Problem>,
@@ -612,6 +614,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         version: JSON_VERSION,
         helper: clients::find_on_path(crate::NAME),
         keychain: None,
+        settings: crate::settings::path().ok(),
         registries: Vec::new(),
         problems: Vec::new(),
         problem_count: 0,
@@ -631,6 +634,9 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         ),
     }
     report_keychain(&mut r);
+    if !r.json {
+        say!("{}", crate::settings::line());
+    }
     for key in &keys {
         report_registry(&mut r, key)?;
     }

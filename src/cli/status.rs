@@ -57,9 +57,13 @@ struct Row {
 /// The `status --json` format; `version` changes when a field changes meaning.
 const JSON_VERSION: u32 = 1;
 
-/// `{"version": 1, "registries": [...]}`.
+/// `{"version": 1, "registries": [...], "settings": PATH}`.
 fn json(rows: &[Row]) -> String {
-    let doc = serde_json::json!({ "version": JSON_VERSION, "registries": rows });
+    let doc = serde_json::json!({
+        "version": JSON_VERSION,
+        "registries": rows,
+        "settings": crate::settings::path().ok(),
+    });
     crate::text::json(&doc).unwrap_or_else(|_| "{}".into())
 }
 
@@ -166,6 +170,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
                 );
             }
         }
+    }
+    if !a.json {
+        crate::text::say!("{}", crate::settings::line());
     }
     let failed = rows
         .iter()
