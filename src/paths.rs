@@ -115,13 +115,7 @@ pub fn file_stem(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())
-    }
+    use crate::platform::test_vars as vars;
 
     /// Where the README says, on Linux and macOS alike; Windows keeps its
     /// platform directory (docs/windows.md).

@@ -33,3 +33,18 @@ pub fn path_var(var: &dyn Fn(&str) -> Option<OsString>, name: &str) -> Option<Pa
 pub fn env_var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
+
+/// An environment holding only `pairs`, for the rules' unit tests.
+#[cfg(test)]
+pub fn test_vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + use<> {
+    let pairs: Vec<(String, OsString)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), OsString::from(v)))
+        .collect();
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
