@@ -437,6 +437,48 @@ pub fn helm_native_store() -> Option<&'static str> {
     find_on_path(&format!("docker-credential-{suffix}")).map(|_| suffix)
 }
 
+/// Where a GUI-started Docker Desktop on macOS looks for a credential
+/// helper: launchd's default PATH (not the shell profile's), and the two
+/// directories Docker Desktop adds to it.
+pub const MACOS_GUI_PATH: [&str; 6] = [
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/opt/homebrew/bin",
+];
+
+/// On macOS, when Docker Desktop started from the Dock would not find the
+/// helper (`~/.local/bin` is on the shell's PATH only): the problem and its
+/// fix. `helper` is the one found on PATH; `holds_helper` says whether a
+/// directory holds it. `None` elsewhere, and when one of those directories does.
+pub fn gui_path_problem(
+    platform: Platform,
+    helper: Option<&Path>,
+    holds_helper: &dyn Fn(&Path) -> bool,
+) -> Option<(String, String)> {
+    if platform != Platform::Macos || MACOS_GUI_PATH.iter().any(|d| holds_helper(Path::new(d))) {
+        return None;
+    }
+    let source = helper.map_or_else(
+        || format!("~/.local/bin/{}", crate::NAME),
+        |p| p.display().to_string(),
+    );
+    Some((
+        format!(
+            "{} is in none of {}: Docker Desktop started from the Dock or Finder (its PATH comes \
+             from launchd, not your shell profile) cannot run it",
+            crate::NAME,
+            MACOS_GUI_PATH.join(":")
+        ),
+        format!(
+            "link it into /usr/local/bin, which Docker Desktop's PATH has: \
+             `sudo mkdir -p /usr/local/bin && sudo ln -sf {source} /usr/local/bin/`"
+        ),
+    ))
+}
+
 /// The first `name` on PATH.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let name = if cfg!(windows) {
@@ -547,6 +589,38 @@ mod tests {
             let docker = home.join(".docker/config.json");
             let got = containers_files_on(platform, home, &vars(&[]), (&docker, ""));
             assert_eq!(got.files.len(), 3, "{platform:?}");
+        }
+    }
+
+    /// Docker Desktop from the Dock has launchd's PATH: a helper only in
+    /// ~/.local/bin is a problem on macOS, with the link as its fix.
+    #[test]
+    fn a_mac_helper_outside_launchds_path_is_named_with_its_fix() {
+        let local = Path::new("/Users/jdoe/.local/bin/docker-credential-harbor");
+        let nowhere = |_: &Path| false;
+        let (problem, fix) = gui_path_problem(Platform::Macos, Some(local), &nowhere).unwrap();
+        assert!(problem.contains("/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin"));
+        assert!(problem.contains("launchd"), "{problem}");
+        assert!(
+            fix.contains(&format!("sudo ln -sf {} /usr/local/bin/", local.display())),
+            "{fix}"
+        );
+        for dir in ["/usr/local/bin", "/opt/homebrew/bin"] {
+            let there = |d: &Path| d == Path::new(dir);
+            assert_eq!(
+                gui_path_problem(Platform::Macos, Some(local), &there),
+                None,
+                "{dir}"
+            );
+        }
+        // Not on PATH at all: the fix names where the installer puts it.
+        let (_, fix) = gui_path_problem(Platform::Macos, None, &nowhere).unwrap();
+        assert!(
+            fix.contains("~/.local/bin/docker-credential-harbor"),
+            "{fix}"
+        );
+        for platform in [Platform::Linux, Platform::Windows] {
+            assert_eq!(gui_path_problem(platform, Some(local), &nowhere), None);
         }
     }
 

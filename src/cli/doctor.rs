@@ -621,6 +621,14 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
             "add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)",
         ),
     }
+    let holds_helper = |d: &Path| d.join(crate::NAME).is_file();
+    if let Some((problem, fix)) = clients::gui_path_problem(
+        crate::platform::Platform::CURRENT,
+        r.helper.as_deref(),
+        &holds_helper,
+    ) {
+        r.add_problem(None, &problem, &fix);
+    }
     report_keychain(&mut r);
     if !r.json {
         say!("{}", crate::settings::line());
