@@ -74,26 +74,37 @@ pub enum Asked {
 
 impl Context {
     /// This machine's keychains, the user's index and the kernel-keyring
-    /// cache, for this tool's own commands (login, configure, kube): every
-    /// registry they name is theirs.
+    /// cache, for this tool's own commands run by a person (login, logout,
+    /// configure, kube-secret): every registry they name is theirs, and a
+    /// keychain call waits as long as a person needs to answer a dialog.
     pub fn system() -> Context {
+        Context::waited_on_by(store::Waiter::Person)
+    }
+
+    /// [`Context::system`] for a program waiting on the answer (kubelet):
+    /// every keychain call keeps a program's time limit.
+    pub fn unattended() -> Context {
+        Context::waited_on_by(store::Waiter::Program)
+    }
+
+    /// [`Context::unattended`] for a client's protocol request: what it is
+    /// meant for is decided from files alone, before any keychain call.
+    pub fn for_clients() -> Context {
         Context {
-            keychains: Box::new(store::System),
+            scope: clients_scope(),
+            ..Context::unattended()
+        }
+    }
+
+    fn waited_on_by(waiter: store::Waiter) -> Context {
+        Context {
+            keychains: Box::new(store::System::new(waiter)),
             cache: Box::new(cache::KernelKeyring),
             data_dir: paths::data_dir().ok(),
             notices: paths::cache_dir().ok(),
             ci: ci_env::credentials(),
             checks: true,
             scope: Scope::Everything,
-        }
-    }
-
-    /// [`Context::system`] for a client's protocol request: what it is
-    /// meant for is decided from files alone, before any keychain call.
-    pub fn for_clients() -> Context {
-        Context {
-            scope: clients_scope(),
-            ..Context::system()
         }
     }
 

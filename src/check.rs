@@ -328,7 +328,8 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
     if entry.kind == AccountKind::Token {
         return Ok(None);
     }
-    let Some(stored) = crate::store::get(entry.store, key)? else {
+    let unattended = crate::store::System::new(crate::store::Waiter::Program);
+    let Some(stored) = unattended.get(entry.store, key)? else {
         return Ok(None);
     };
     if stored.username != entry.username {

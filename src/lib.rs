@@ -33,6 +33,7 @@ pub mod index;
 pub mod kube;
 pub mod notice;
 pub mod paths;
+pub mod platform;
 pub mod private_file;
 pub mod protocol;
 pub mod registry;

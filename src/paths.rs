@@ -7,10 +7,21 @@ use std::path::{Path, PathBuf};
 use directories::ProjectDirs;
 
 use crate::error::{Error, Result};
+use crate::platform::{self, Platform};
 
 fn project() -> Result<ProjectDirs> {
-    ProjectDirs::from("", "", crate::NAME)
-        .ok_or_else(|| Error::Config("cannot find the home directory (is HOME set?)".into()))
+    ProjectDirs::from("", "", crate::NAME).ok_or_else(no_home)
+}
+
+fn no_home() -> Error {
+    Error::Config("cannot find the home directory (is HOME set?)".into())
+}
+
+/// The user's home directory.
+pub fn home() -> Result<PathBuf> {
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .ok_or_else(no_home)
 }
 
 /// Holds the index of stored registries.
@@ -18,9 +29,36 @@ pub fn data_dir() -> Result<PathBuf> {
     Ok(project()?.data_dir().to_path_buf())
 }
 
-/// Holds `config.json` (the default registry).
+/// Holds `config.json`, the settings file (see [`config_dir_on`]).
 pub fn config_dir() -> Result<PathBuf> {
-    Ok(project()?.config_dir().to_path_buf())
+    Ok(config_dir_on(
+        Platform::CURRENT,
+        &home()?,
+        &platform::env_var,
+        project()?.config_dir(),
+    ))
+}
+
+/// The settings file's directory on `platform`: on Linux and macOS
+/// `${XDG_CONFIG_HOME:-~/.config}/docker-credential-harbor`, where the README
+/// says and the installer writes its receipt (on macOS not the platform's
+/// `~/Library/Application Support`, where a file placed as the README says
+/// would be ignored); on Windows the platform's `windows_config`
+/// (`%APPDATA%\docker-credential-harbor\config`). As the XDG rules say, a
+/// relative `XDG_CONFIG_HOME` is ignored.
+pub fn config_dir_on(
+    platform: Platform,
+    home: &Path,
+    var: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    windows_config: &Path,
+) -> PathBuf {
+    match platform {
+        Platform::Windows => windows_config.to_path_buf(),
+        Platform::Linux | Platform::Macos => platform::path_var(var, "XDG_CONFIG_HOME")
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| home.join(".config"))
+            .join(crate::NAME),
+    }
 }
 
 /// Holds throw-away state such as when a warning was last shown.
@@ -76,6 +114,53 @@ pub fn file_stem(name: &str) -> String {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    use crate::platform::test_vars as vars;
+
+    /// Where the README says, on Linux and macOS alike; Windows keeps its
+    /// platform directory (docs/windows.md).
+    #[test]
+    fn the_settings_file_is_where_the_readme_says_on_each_platform() {
+        let win = Path::new(r"C:\Users\jdoe\AppData\Roaming\docker-credential-harbor\config");
+        let none = vars(&[]);
+        let xdg = vars(&[("XDG_CONFIG_HOME", "/xdg")]);
+        let relative = vars(&[("XDG_CONFIG_HOME", "rel")]);
+        let empty = vars(&[("XDG_CONFIG_HOME", "")]);
+        for (platform, home) in [
+            (Platform::Linux, "/home/jdoe"),
+            (Platform::Macos, "/Users/jdoe"),
+        ] {
+            let home = Path::new(home);
+            let dir = |var: &dyn Fn(&str) -> Option<std::ffi::OsString>| {
+                config_dir_on(platform, home, var, win)
+            };
+            let readme = home.join(".config/docker-credential-harbor");
+            assert_eq!(dir(&none), readme, "{platform:?}");
+            assert_eq!(dir(&empty), readme, "{platform:?}");
+            assert_eq!(dir(&relative), readme, "{platform:?}");
+            assert_eq!(
+                dir(&xdg),
+                Path::new("/xdg/docker-credential-harbor"),
+                "{platform:?}"
+            );
+        }
+        for var in [&none, &xdg] {
+            assert_eq!(
+                config_dir_on(Platform::Windows, Path::new(r"C:\Users\jdoe"), var, win),
+                win
+            );
+        }
+    }
+
+    /// On Linux the rule is the one the `directories` crate applied before.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn on_linux_the_settings_directory_did_not_move() {
+        assert_eq!(
+            config_dir().unwrap(),
+            project().unwrap().config_dir().to_path_buf()
+        );
+    }
 
     /// A file has the same name before and after it exists (configure
     /// records files by name between runs).

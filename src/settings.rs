@@ -27,6 +27,16 @@ pub fn path() -> Result<std::path::PathBuf> {
     Ok(paths::config_dir()?.join("config.json"))
 }
 
+/// The line `status` and `doctor` give the settings file: its path (a file
+/// anywhere else is not read), and whether it is there.
+pub fn line() -> String {
+    match path() {
+        Ok(p) if p.exists() => format!("settings: {}", p.display()),
+        Ok(p) => format!("settings: {} (not there: defaults)", p.display()),
+        Err(e) => format!("settings: {}", e.one_line()),
+    }
+}
+
 pub fn load() -> Result<Settings> {
     let p = path()?;
     match std::fs::read(&p) {

@@ -354,6 +354,15 @@ fn doctor_json_is_the_report_as_data() {
             .is_some_and(|h| h.ends_with("docker-credential-harbor")),
         "{v}"
     );
+    // The settings file it reads (issue 33, item 4), in the text too.
+    // (This rig sets no XDG_CONFIG_HOME.)
+    let settings = env
+        .home
+        .join(".config/docker-credential-harbor/config.json");
+    assert_eq!(v["settings"], settings.to_str().unwrap(), "{v}");
+    let text = helper(&rig, true, &["doctor", "--registry", &key]);
+    let line = format!("settings: {} (not there: defaults)", settings.display());
+    assert!(text.stdout.lines().any(|l| l == line), "{line}\n{text}");
     let reg = &v["registries"][0];
     assert_eq!(reg["registry"], key.as_str(), "{v}");
     assert_eq!(reg["problems"], serde_json::json!([]), "{v}");

@@ -1281,6 +1281,30 @@ fn default_registry_comes_from_env_then_settings_file_then_hub() {
     assert!(out.stderr.contains("config.json is not valid"), "{out}");
 }
 
+/// `status` names the settings file it reads (a file placed elsewhere is
+/// ignored: issue 33, item 4), in its text and in `--json`.
+#[test]
+fn status_names_the_settings_file() {
+    let home = Home::new();
+    let settings = home
+        .env
+        .config_home
+        .join("docker-credential-harbor/config.json");
+    let out = bin::run(&home.env, &["status"], b"");
+    assert_eq!(out.code(), 0, "{out}");
+    let line = format!("settings: {} (not there: defaults)", settings.display());
+    assert!(out.stdout.lines().any(|l| l == line), "{line}\n{out}");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"registry": "harbor.example.org"}"#).unwrap();
+    let out = bin::run(&home.env, &["status"], b"");
+    let line = format!("settings: {}", settings.display());
+    assert!(out.stdout.lines().any(|l| l == line), "{line}\n{out}");
+    let out = bin::run(&home.env, &["status", "--json"], b"");
+    let v: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(v["settings"], settings.to_str().unwrap(), "{v}");
+}
+
 // ---------------------------------------------------------------------------
 // Where a secret may go: plain HTTP only between loopback ends or with
 // --insecure; loopback never through a proxy; later checks reach the

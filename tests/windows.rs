@@ -468,11 +468,23 @@ fn readme_windows_steps_configure_login_status_undo() {
     let mut win = Win::new();
     win.watch(USER_SECRET);
     win.watch(WRONG_SECRET);
-    // "Copy the exe into a folder on PATH": %USERPROFILE%\bin.
-    let bin_dir = win.profile().join("bin");
+    // "Copy the exe into a folder on PATH": %USERPROFILE%\.local\bin, the
+    // installer's folder too (one folder: issue 33, item 7).
+    let bin_dir = win.profile().join(".local/bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     std::fs::copy(&rig().exe, bin_dir.join(format!("{NAME}.exe"))).unwrap();
-    win.set("WINEPATH", &format!("C:\\users\\{}\\bin", rig().user));
+    win.set(
+        "WINEPATH",
+        &format!("C:\\users\\{}\\.local\\bin", rig().user),
+    );
+    let readme = docs::page("README.md");
+    let windows = docs::section(&readme, "README.md", "Windows");
+    assert!(
+        windows
+            .contains(r#"Copy-Item .\docker-credential-harbor.exe "$env:USERPROFILE\.local\bin\""#)
+            && !windows.contains(r"$env:USERPROFILE\bin"),
+        "the README's Windows steps copy into the installer's folder, and only there"
+    );
     // The registry this company uses, as the README sets it for everyone.
     win.set("DOCKER_CREDENTIAL_HARBOR_REGISTRY", &harbor.registry.url());
 

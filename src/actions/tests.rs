@@ -705,3 +705,14 @@ fn a_store_for_a_new_login_never_replaces_one() {
     .unwrap();
     assert_eq!(s.run("get", KEY).ok(), answer(KEY, "jdoe", "user-secret"));
 }
+
+/// A human command's keychain calls wait for a person (a Keychain dialog);
+/// a client's protocol request and kubelet keep a program's bound, so
+/// `docker pull` never waits on a dialog.
+#[test]
+fn who_waits_bounds_the_keychain_calls() {
+    use crate::store::Waiter;
+    assert_eq!(Context::system().keychains.waiter(), Waiter::Person);
+    assert_eq!(Context::unattended().keychains.waiter(), Waiter::Program);
+    assert_eq!(Context::for_clients().keychains.waiter(), Waiter::Program);
+}

@@ -49,6 +49,8 @@ struct Report {
     helper: Option<PathBuf>,
     /// The keychain new logins go to (its `status` name); `null` when none can be used.
     keychain: Option<&'static str>,
+    /// This tool's settings file (the default registry): read there only.
+    settings: Option<PathBuf>,
     registries: Vec<RegistryReport>,
     /// Problems outside any registry (the helper missing from PATH).
     problems: Vec<Problem>,
@@ -422,24 +424,12 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     }
     plaintext_problems(r, &docker, key);
 
-    // podman, skopeo, buildah.
-    let mut files: Vec<(PathBuf, &str)> = Vec::new();
-    let home = clients::home()?;
-    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
-        files.push((PathBuf::from(f), " (REGISTRY_AUTH_FILE; login writes here)"));
-    } else {
-        match clients::runtime_auth_path() {
-            Some(p) => files.push((p, " (login writes here; emptied at reboot)")),
-            None => r.say(
-                "    note: XDG_RUNTIME_DIR is not set: podman login writes /run/containers/$UID/auth.json, not checked"
-                    .into(),
-            ),
-        }
-        let user = clients::containers_auth_path()?;
-        files.push((user, ""));
+    // podman, skopeo, buildah: what they read on this platform.
+    let containers = clients::containers_files(&docker, docker_note())?;
+    if let Some(note) = containers.note {
+        r.say(format!("    note: {note}"));
     }
-    files.push((docker.clone(), docker_note()));
-    files.push((home.join(".dockercfg"), ""));
+    let files = containers.files;
     walk(r, Client::Containers.who(), &files, key, key);
     if let Some((primary, _)) = files.first()
         && !matches!(says(primary, key, key), Says::Helper(ref h) if h == HELPER)
@@ -534,8 +524,8 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             }
         }
     }
-    // sudo docker: root's file and sudo's PATH.
-    #[cfg(unix)]
+    // sudo docker: root's file and sudo's PATH (Linux: macOS's sudo keeps HOME).
+    #[cfg(target_os = "linux")]
     // SAFETY: getuid(2) cannot fail.
     if unsafe { libc::getuid() } != 0 {
         let root = PathBuf::from("/root/.docker/config.json");
@@ -612,6 +602,7 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
         version: JSON_VERSION,
         helper: clients::find_on_path(crate::NAME),
         keychain: None,
+        settings: crate::settings::path().ok(),
         registries: Vec::new(),
         problems: Vec::new(),
         problem_count: 0,
@@ -630,7 +621,18 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
             "add the directory that holds it to PATH (install.sh puts it in ~/.local/bin)",
         ),
     }
+    let holds_helper = |d: &Path| d.join(crate::NAME).is_file();
+    if let Some((problem, fix)) = clients::gui_path_problem(
+        crate::platform::Platform::CURRENT,
+        r.helper.as_deref(),
+        &holds_helper,
+    ) {
+        r.add_problem(None, &problem, &fix);
+    }
     report_keychain(&mut r);
+    if !r.json {
+        say!("{}", crate::settings::line());
+    }
     for key in &keys {
         report_registry(&mut r, key)?;
     }

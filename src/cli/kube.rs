@@ -78,8 +78,9 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             (robot.name, robot.secret, robot.expires_at)
         }
         None => {
+            // kubelet waits on the answer: a program's bound.
             let (u, s) = crate::actions::lookup(
-                &crate::actions::Context::system(),
+                &crate::actions::Context::unattended(),
                 &registry,
                 &mut std::io::stderr(),
             )?;

@@ -60,7 +60,8 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         ))
     })?;
     only_users(&key, &entry)?;
-    let stored = crate::store::get(entry.store, &key)?.ok_or_else(|| {
+    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let stored = person.get(entry.store, &key)?.ok_or_else(|| {
         Error::Config(format!(
             "the {} no longer holds the secret for {key}; run {}",
             entry.store.display(),

@@ -57,9 +57,13 @@ struct Row {
 /// The `status --json` format; `version` changes when a field changes meaning.
 const JSON_VERSION: u32 = 1;
 
-/// `{"version": 1, "registries": [...]}`.
+/// `{"version": 1, "registries": [...], "settings": PATH}`.
 fn json(rows: &[Row]) -> String {
-    let doc = serde_json::json!({ "version": JSON_VERSION, "registries": rows });
+    let doc = serde_json::json!({
+        "version": JSON_VERSION,
+        "registries": rows,
+        "settings": crate::settings::path().ok(),
+    });
     crate::text::json(&doc).unwrap_or_else(|_| "{}".into())
 }
 
@@ -167,6 +171,9 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             }
         }
     }
+    if !a.json {
+        crate::text::say!("{}", crate::settings::line());
+    }
     let failed = rows
         .iter()
         .any(|r| r.expired || r.check.as_deref().is_some_and(|c| c != "accepted"));
@@ -236,7 +243,8 @@ fn expiry(r: &Row, now: i64) -> String {
 /// when the keychain, not the registry, failed).
 fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
     use crate::harbor;
-    let stored = match crate::store::get(e.store, key) {
+    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let stored = match person.get(e.store, key) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return (

@@ -55,6 +55,13 @@ pub fn look_again(_: StoreKind, _: &keyring_core::Error) -> bool {
 }
 
 pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+    if let Some(hint) = status_code(&e).and_then(super::macos_status::next_step) {
+        return Error::KeychainUnavailable {
+            store: kind,
+            reason: super::keyring_error(&e),
+            hint,
+        };
+    }
     match &e {
         keyring_core::Error::NoStorageAccess(_) => Error::KeychainUnavailable {
             store: kind,
@@ -68,6 +75,18 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     }
 }
 
+/// The OSStatus of a Keychain error: apple-native-keyring-store hands on
+/// security-framework's error inside keyring-core's.
+fn status_code(e: &keyring_core::Error) -> Option<i32> {
+    match e {
+        keyring_core::Error::PlatformFailure(inner)
+        | keyring_core::Error::NoStorageAccess(inner) => inner
+            .downcast_ref::<security_framework::base::Error>()
+            .map(|s| s.code()),
+        _ => None,
+    }
+}
+
 pub fn timeout_hint(_: StoreKind) -> &'static str {
-    "it may be waiting for you to allow access in a Keychain dialog"
+    super::macos_status::DIALOG_PENDING
 }

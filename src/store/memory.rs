@@ -149,4 +149,8 @@ impl super::Keychains for Keychains {
     fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
         Box::new(self.get(kind))
     }
+
+    fn waiter(&self) -> super::Waiter {
+        super::Waiter::Program
+    }
 }

@@ -4,9 +4,11 @@
 //! Credential Manager through the Windows build), `memory` (unit tests).
 //! Which keychain is used is decided here.
 //!
-//! Every call is bounded by [`timeout`] (`bounded`: a worker thread that is
-//! abandoned; the WSL bridge kills its process): a Secret Service that never
-//! answers must not hang `docker pull`.
+//! Every call is bounded (`bounded`: a worker thread that is abandoned; the
+//! WSL bridge kills its process): a Secret Service that never answers must
+//! not hang `docker pull`. How long depends on who waits ([`Waiter`]): a
+//! program 10 s, a person at a human command long enough to answer a
+//! Keychain or unlock dialog.
 
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub mod kind;
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+mod macos_status;
 #[cfg(test)]
 pub mod memory;
 mod os;
@@ -161,13 +165,61 @@ pub const SHARED_LOGIN: &str = wsl::HOW;
 #[cfg(not(target_os = "linux"))]
 pub const SHARED_LOGIN: &str = "";
 
+/// Who waits for a keychain call's answer, which decides how long it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiter {
+    /// docker, podman or kubelet (the protocol), or the background check:
+    /// docker must never hang on a keychain.
+    Program,
+    /// A person at a human command (login, logout, status, renew,
+    /// configure, kube-secret), who may have a dialog to answer first (the
+    /// macOS Keychain asks after every upgrade of an unsigned binary).
+    Person,
+}
+
+impl Waiter {
+    /// How long one keychain call may take: `DOCKER_CREDENTIAL_HARBOR_TIMEOUT`
+    /// seconds when set, else [`Waiter::default_limit`].
+    pub fn limit(self) -> Duration {
+        self.limit_with(std::env::var(crate::env_vars::TIMEOUT).ok().as_deref())
+    }
+
+    /// [`Waiter::limit`] with the variable's value given.
+    fn limit_with(self, var: Option<&str>) -> Duration {
+        var.and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(self.default_limit())
+    }
+
+    /// Long enough for a person to read a dialog and type a password; short
+    /// enough that `docker pull` fails rather than hangs.
+    fn default_limit(self) -> Duration {
+        match self {
+            Waiter::Program => Duration::from_secs(10),
+            Waiter::Person => Duration::from_secs(120),
+        }
+    }
+}
+
+/// The limit of a program's keychain call (see [`Waiter`]).
 pub fn timeout() -> Duration {
-    std::env::var(crate::env_vars::TIMEOUT)
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(10))
+    Waiter::Program.limit()
+}
+
+/// The line a person reads before the first call to `kind` may bring up a
+/// dialog: the macOS Keychain asks whether this (unsigned) program may read
+/// its entry after every upgrade. `None` for a program, which shows no dialog's
+/// answer to anyone, and for keychains that do not ask.
+fn before_first_call(waiter: Waiter, kind: StoreKind) -> Option<String> {
+    (waiter == Waiter::Person && kind == StoreKind::MacosKeychain).then(|| {
+        format!(
+            "note: the macOS Keychain may show a dialog asking whether {} may use its entry: \
+             choose \"Always Allow\" (waiting up to {} s)",
+            crate::NAME,
+            waiter.limit().as_secs()
+        )
+    })
 }
 
 /// What one keychain entry holds: the username travels with the secret so a
@@ -319,10 +371,26 @@ pub trait Keychains {
     fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>>;
     /// The keychain `kind`, every call bounded.
     fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_>;
+    /// Who waits for the answers, which bounds every call (see [`Waiter`]).
+    fn waiter(&self) -> Waiter;
 }
 
-/// This machine's keychains.
-pub struct System;
+/// This machine's keychains, opened for `waiter`: a human command's calls
+/// wait as long as a person needs, a client's are cut off in time.
+pub struct System {
+    waiter: Waiter,
+}
+
+impl System {
+    pub const fn new(waiter: Waiter) -> System {
+        System { waiter }
+    }
+
+    /// The entry under `key` in `kind`, or `None` when there is none.
+    pub fn get(&self, kind: StoreKind, key: &str) -> Result<Option<Stored>> {
+        self.open(kind).get(key)
+    }
+}
 
 impl Keychains for System {
     fn choose(&self) -> Result<StoreKind> {
@@ -338,7 +406,14 @@ impl Keychains for System {
         instead_of(kind, e)
     }
     fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
-        keychain(kind)
+        if let Some(line) = before_first_call(self.waiter, kind) {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| crate::text::say_err!("{line}"));
+        }
+        keychain(kind, self.waiter.limit())
+    }
+    fn waiter(&self) -> Waiter {
+        self.waiter
     }
 }
 
@@ -359,6 +434,9 @@ impl<K: Keychains + ?Sized> Keychains for &K {
     fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
         (**self).open(kind)
     }
+    fn waiter(&self) -> Waiter {
+        (**self).waiter()
+    }
 }
 
 impl<K: Keychain + ?Sized> Keychain for &K {
@@ -377,8 +455,9 @@ impl<K: Keychain + ?Sized> Keychain for &K {
 }
 
 /// The keychain `kind`, every call bounded: the OS keychains on a worker
-/// thread abandoned at [`timeout`]; the WSL bridge kills its own process.
-pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
+/// thread abandoned at `limit`; the WSL bridge kills its own process (at a
+/// program's limit: the Windows side shows no dialog).
+fn keychain(kind: StoreKind, limit: Duration) -> Box<dyn Keychain> {
     #[cfg(target_os = "linux")]
     match kind {
         StoreKind::WindowsViaWsl => return Box::new(wsl::Bridge::default()),
@@ -387,10 +466,10 @@ pub fn keychain(kind: StoreKind) -> Box<dyn Keychain> {
         // worker thread (a thread, its stack and an arena on every get).
         StoreKind::Keyutils => return Box::new(os::Os(kind)),
         // Bounds its own gpg and git children, and kills them.
-        StoreKind::Pass => return Box::new(pass::Pass::new(timeout())),
+        StoreKind::Pass => return Box::new(pass::Pass::new(limit)),
         _ => {}
     }
-    Box::new(bounded::Bounded::new(os::Os(kind), timeout()))
+    Box::new(bounded::Bounded::new(os::Os(kind), limit))
 }
 
 /// Where `kind` keeps things, for people: its name, and for the password
@@ -419,16 +498,6 @@ pub fn kept_note(kind: StoreKind, key: &str, username: &str) -> Option<String> {
     }
     let _ = (kind, key, username);
     None
-}
-
-/// The entry under `key` in `kind`, or `None` when there is none.
-pub fn get(kind: StoreKind, key: &str) -> Result<Option<Stored>> {
-    keychain(kind).get(key)
-}
-
-/// Remove the entry under `key` from `kind`; `false` when there was none.
-pub fn delete(kind: StoreKind, key: &str) -> Result<bool> {
-    keychain(kind).delete(key)
 }
 
 /// Refuse, with one line, what is too large for `kind`: checked before
@@ -481,6 +550,45 @@ mod tests {
 
     fn utf16le(s: &str) -> Vec<u8> {
         s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    /// A person at a human command may have a Keychain dialog to answer; a
+    /// client's call stays bounded as before, whatever a person needs.
+    #[test]
+    fn a_person_waits_longer_than_a_program() {
+        assert_eq!(Waiter::Program.limit_with(None), Duration::from_secs(10));
+        assert_eq!(Waiter::Person.limit_with(None), Duration::from_secs(120));
+        // The variable sets both; nonsense is ignored.
+        for w in [Waiter::Program, Waiter::Person] {
+            assert_eq!(w.limit_with(Some(" 2 ")), Duration::from_secs(2));
+            for bad in ["0", "-1", "nan", "601", "soon"] {
+                assert_eq!(w.limit_with(Some(bad)), w.default_limit(), "{bad}");
+            }
+        }
+        assert_eq!(System::new(Waiter::Person).waiter(), Waiter::Person);
+        assert_eq!(System::new(Waiter::Program).waiter(), Waiter::Program);
+    }
+
+    /// Said once before a human command's first macOS Keychain call; never
+    /// to a client (docker shows helpers' stderr) nor for other keychains.
+    #[test]
+    fn only_a_person_is_told_about_the_keychain_dialog() {
+        let line = before_first_call(Waiter::Person, StoreKind::MacosKeychain).unwrap();
+        assert!(line.contains("Keychain may show a dialog"), "{line}");
+        assert!(line.contains("\"Always Allow\""), "{line}");
+        assert!(line.contains("up to "), "{line}");
+        assert_eq!(
+            before_first_call(Waiter::Program, StoreKind::MacosKeychain),
+            None
+        );
+        for kind in [
+            StoreKind::SecretService,
+            StoreKind::Keyutils,
+            StoreKind::WindowsCredentialManager,
+            StoreKind::WindowsViaWsl,
+        ] {
+            assert_eq!(before_first_call(Waiter::Person, kind), None, "{kind:?}");
+        }
     }
 
     #[test]

@@ -266,8 +266,9 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
         },
         ..LoginFacts::default()
     };
+    let person = crate::store::System::new(crate::store::Waiter::Person);
     match actions::store_new(&cx, creds, facts, &mut std::io::stderr()) {
-        Ok(Some(kind)) => match crate::store::get(kind, &f.key) {
+        Ok(Some(kind)) => match person.get(kind, &f.key) {
             // Only a copy read back from the keychain lets the file's go.
             Ok(Some(s)) if s.username == login.username && s.secret == login.secret => Ok(()),
             _ => Err("the keychain did not give it back after the store".into()),
