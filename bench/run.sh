@@ -248,6 +248,9 @@ run_group store \
 # --- the floor: `keyctl pipe` reading the very key a warm get reads (the
 # cache copy), in interleaved rounds with the helper's gets (hyperfine runs
 # one command's runs after another's, so drift would skew a ratio).
+# The cold rows (CACHE_TTL=0) drop the cached copy on purpose: one warm get
+# puts it back.
+"$B" get <"$GIN" >/dev/null 2>&1 || die "get failed before the floor"
 CACHE_ID=$(keyctl search @s user "docker-credential-harbor-cache:reg-$GETK.example.com") \
     || die "no cache entry to read for the floor"
 KEYCTL=$(command -v keyctl)
