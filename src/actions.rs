@@ -111,7 +111,7 @@ impl Context {
     /// Whether this helper serves `key` (see [`Scope`]). For any other,
     /// `store` fails so the client's auth file keeps the secret, `get` says
     /// not found and `erase` succeeds, all without asking a keychain.
-    fn served(&self, key: &str, idx: &index::Index) -> bool {
+    fn served(&self, key: &str, indexed: bool) -> bool {
         if self.ci_for(key).is_some() {
             return true;
         }
@@ -120,7 +120,7 @@ impl Context {
             Scope::Asked(asked) => match asked(key) {
                 Asked::Configured => true,
                 Asked::Elsewhere => false,
-                Asked::Unknown => idx.registries.contains_key(key),
+                Asked::Unknown => indexed,
             },
         }
     }
@@ -147,6 +147,10 @@ impl Context {
 
     fn load_index(&self) -> Result<(index::Index, Option<String>)> {
         index::load_lenient_in(&self.index_dir()?)
+    }
+
+    fn load_entry(&self, key: &str) -> Result<(Option<index::Entry>, Option<String>)> {
+        index::load_entry_lenient_in(&self.index_dir()?, key)
     }
 
     fn notice_due(&self, name: &str, period_secs: u64) -> bool {
@@ -298,7 +302,7 @@ fn store_as(
     }
     // Refused from files alone, before a keychain is chosen (and decided
     // again under the lock below).
-    if only == Only::Served && !cx.served(&key, &cx.load_index()?.0) {
+    if only == Only::Served && !cx.served(&key, cx.load_entry(&key)?.0.is_some()) {
         return Err(Error::NotServed(key));
     }
     let kind = cx.keychains.choose()?;
@@ -390,7 +394,7 @@ fn store_in(
         |idx| {
             // Decided under the lock, on the index being replaced (a damaged
             // one leaves only the configuration to decide).
-            if only == Only::Served && !cx.served(key, idx) {
+            if only == Only::Served && !cx.served(key, idx.registries.contains_key(key)) {
                 return Err(Error::NotServed(key.to_string()));
             }
             let previous = idx.registries.get(key).cloned();
@@ -507,11 +511,12 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
             known: None,
         });
     }
-    let (idx, damaged) = cx.load_index()?;
+    let (known, damaged) = cx.load_entry(&key)?;
+    let known = known.as_ref();
     // Asked about every registry (containers/image with the drop-in): one
     // this helper does not serve is not found at once, whatever state the
     // keychains are in (a prompt nobody sees, a mistyped store name).
-    if !cx.served(&key, &idx) {
+    if !cx.served(&key, known.is_some()) {
         return Err(Error::NotFound);
     }
     // A mistyped DOCKER_CREDENTIAL_HARBOR_STORE is loud on every path.
@@ -522,7 +527,6 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
             &format!("warning: {why}; reading the keychain directly and starting a new index"),
         );
     }
-    let known = idx.registries.get(&key);
     let with_entry = |username: String, secret: Secret<String>| Found {
         username,
         secret,
@@ -667,7 +671,7 @@ pub fn erase(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<(
     }
     // Another's login (another auth file, a registry not served): as if
     // this helper were not installed, nothing here is erased.
-    if !cx.served(&key, &cx.load_index()?.0) {
+    if !cx.served(&key, cx.load_entry(&key)?.0.is_some()) {
         return Ok(());
     }
     let order = cx.keychains.search_order()?;
@@ -713,7 +717,7 @@ pub fn list(cx: &Context, stderr: &mut dyn Write) -> Result<BTreeMap<String, Str
     let mut out: BTreeMap<String, String> = idx
         .registries
         .iter()
-        .filter(|(k, _)| cx.served(k, &idx))
+        .filter(|(k, _)| cx.served(k, true))
         .map(|(k, e)| (k.clone(), e.username.clone()))
         .collect();
     if let Some(ci) = &cx.ci {
