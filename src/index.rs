@@ -379,7 +379,10 @@ pub fn load_entry_lenient_in(dir: &Path, key: &str) -> Result<(Option<Entry>, Op
             let v = version_of(&bytes).unwrap_or(VERSION);
             (None, Some(too_new(&p, v).to_string()))
         }
-        Err(e) => (None, Some(format!("{} is not a valid index ({e})", p.display()))),
+        Err(e) => (
+            None,
+            Some(format!("{} is not a valid index ({e})", p.display())),
+        ),
     })
 }
 
@@ -477,8 +480,11 @@ mod tests {
         };
         let one = |key: &str| load_entry_lenient_in(dir.path(), key).unwrap();
         assert_eq!(one("a.example"), (None, None), "no index");
-        let entry = r#"{"username":"u","kind":"user","store":"keyutils","stored_at":1,"generation":7}"#;
-        write(&format!(r#"{{"version":1,"registries":{{"a.example":{entry},"b.example":{entry}}}}}"#));
+        let entry =
+            r#"{"username":"u","kind":"user","store":"keyutils","stored_at":1,"generation":7}"#;
+        write(&format!(
+            r#"{{"version":1,"registries":{{"a.example":{entry},"b.example":{entry}}}}}"#
+        ));
         for key in ["a.example", "b.example", "c.example"] {
             assert_eq!(one(key), whole(key), "{key}");
         }
@@ -488,7 +494,7 @@ mod tests {
         for text in [
             "{\"registries\": {\"a.example\": ".to_string(),
             r#"{"version":1,"registries":{"a.example":{"kind":5}}}"#.to_string(),
-            format!(r#"{{"version":9,"registries":{{"a.example":{{"kind":"new"}}}}}}"#),
+            r#"{"version":9,"registries":{"a.example":{"kind":"new"}}}"#.to_string(),
         ] {
             write(&text);
             let (entry, why) = one("a.example");

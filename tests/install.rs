@@ -1,6 +1,7 @@
-//! install.sh from this checkout into a temporary HOME and PREFIX: it builds,
-//! installs, configures docker and podman, changes nothing when run again,
-//! and `--uninstall` leaves no trace of the tool in those files.
+//! install.sh from this checkout into a temporary HOME and PREFIX: it builds
+//! the release's static Linux binary (issue 34), installs, configures docker
+//! and podman, changes nothing when run again, and `--uninstall` leaves no
+//! trace of the tool in those files; without musl-gcc it says so in one line.
 
 #![cfg(target_os = "linux")]
 
@@ -115,6 +116,14 @@ fn install_rerun_and_uninstall() {
         let mode = std::fs::metadata(&bin_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755, "installed binary is executable");
     }
+    // The release's Linux build: static (no loader) and not a PIE.
+    let bytes = std::fs::read(&bin_path).unwrap();
+    assert_eq!(common::dist::elf_interpreter(&bytes), None, "static");
+    assert_eq!(
+        common::dist::elf_type(&bytes),
+        common::dist::ET_EXEC,
+        "non-PIE"
+    );
 
     // docker: credHelpers added, everything else kept.
     let docker = json(&h.docker_config());
@@ -192,19 +201,48 @@ fn install_rerun_and_uninstall() {
     assert!(out.stdout.contains("nothing to remove"), "{out}");
 }
 
+/// A directory of symlinks to `tools`, found on the machine's PATH: a PATH
+/// that has just those.
+fn only_tools(tools: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var("PATH").unwrap();
+    for t in tools {
+        let src = std::env::split_paths(&path)
+            .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
+            .map(|d| d.join(t))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{t} is on PATH"));
+        std::os::unix::fs::symlink(src, dir.path().join(t)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn install_without_musl_gcc_says_so_and_changes_nothing() {
+    let h = Home::new();
+    let tools = only_tools(&["sh", "dirname", "id", "cat", "sed", "uname", "cargo", "cc"]);
+    let out = h.install(&[], tools.path().to_str().unwrap());
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(
+        out.stderr,
+        "install.sh: the static build needs musl-gcc: install it (Debian, Ubuntu: apt install \
+         musl-tools; Fedora: dnf install musl-gcc), or run ./install.sh --glibc for a build \
+         against this system's C library (a warm get then takes about twice as long)\n",
+        "{out}"
+    );
+    assert!(!h.binary().exists());
+    assert_eq!(
+        std::fs::read_to_string(h.docker_config()).unwrap(),
+        ORIGINAL_DOCKER_CONFIG,
+        "nothing touched"
+    );
+}
+
 #[test]
 fn install_without_cargo_says_so() {
     let h = Home::new();
     // A PATH with the shell tools but no cargo.
-    let tools = tempfile::tempdir().unwrap();
-    for t in ["sh", "dirname", "id", "cat", "sed"] {
-        let src = ["/usr/bin", "/bin"]
-            .iter()
-            .map(|d| Path::new(d).join(t))
-            .find(|p| p.exists())
-            .unwrap();
-        std::os::unix::fs::symlink(src, tools.path().join(t)).unwrap();
-    }
+    let tools = only_tools(&["sh", "dirname", "id", "cat", "sed"]);
     let out = h.install(&[], tools.path().to_str().unwrap());
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("cargo not found"), "{out}");

@@ -1,11 +1,11 @@
 //! The release as cargo-dist makes it (`dist-workspace.toml`, the generated
 //! `.github/workflows/release.yml`), tested as far as Linux allows: the config
-//! matches the workflow and plans every target; the Linux archives (glibc and
-//! static musl), installers, Homebrew formula and checksums that `.ci/release`
+//! matches the workflow and plans every target; the Linux archive (the static
+//! musl build, non-PIE: issue 34), installers, Homebrew formula and checksums that `.ci/release`
 //! builds; the README's shell-installer line run against a loopback HTTPS
 //! server into a fresh HOME without cargo, then `configure`, `login` and a real
-//! `docker pull`; a tampered archive refused; the static binary chosen where
-//! glibc is too old or missing, and run in an empty root.
+//! `docker pull`; a tampered archive refused; the static binary chosen on
+//! every Linux, whatever its C library, and run in an empty root.
 //!
 //! The artifacts come from `$DCH_DIST_DIR` (`.ci/run` builds them once with
 //! `.ci/release`); without it this file runs `.ci/release` itself (minutes).
@@ -22,19 +22,20 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::bin::{self, Env, NAME, Output};
-use common::dist::{archive, dist_dir, elf_interpreter, sha256_file, unpack_binary};
+use common::dist::{
+    ET_EXEC, archive, dist_dir, elf_interpreter, elf_type, sha256_file, unpack_binary,
+};
 use common::docker::{self, Dockerd, assert_ok, skopeo};
 use common::harbor::Account;
 use common::keychain::{self, KeyutilsCleanup};
 use common::oci::make_oci_layout_with_digest;
 use common::registry::{Harbor, openssl};
 
-const GNU: &str = "x86_64-unknown-linux-gnu";
 const MUSL: &str = "x86_64-unknown-linux-musl";
+/// The x86_64 Linux archives the release has: the static build alone.
+const LINUX_ARCHIVES: &[&str] = &[MUSL];
 /// Every target the release builds (issue 18), and where each is built.
 const TARGETS: &[(&str, &str)] = &[
-    ("x86_64-unknown-linux-gnu", "ubuntu-"),
-    ("aarch64-unknown-linux-gnu", "ubuntu-"),
     ("x86_64-unknown-linux-musl", "ubuntu-"),
     ("aarch64-unknown-linux-musl", "ubuntu-"),
     ("x86_64-apple-darwin", "macos-"),
@@ -319,22 +320,28 @@ fn dist_config_matches_the_workflow_and_plans_every_target() {
     assert_eq!(
         artifacts.len(),
         TARGETS.len() * 2 + 4 + 2,
-        "7 archives and their sums, 2 installers, the formula, sha256.sum, the source tarball and its sum: {:?}",
+        "5 archives and their sums, 2 installers, the formula, sha256.sum, the source tarball and its sum: {:?}",
         artifacts.keys()
     );
 
-    // The installer's glibc check does not depend on where the global step ran.
-    let config = std::fs::read_to_string(bin::repo().join("dist-workspace.toml")).unwrap();
-    for gnu in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
-        assert!(
-            config.contains(&format!("\n{gnu} = \"2.35\"")),
-            "{gnu}'s glibc minimum is pinned to the runners' 2.35"
-        );
-    }
+    // Linux is the static build only: no glibc archive to pick by mistake.
+    assert!(
+        !artifacts.keys().any(|k| k.contains("linux-gnu")),
+        "no glibc build: {:?}",
+        artifacts.keys()
+    );
     // The formula is an artifact only: no tap, so no publish job.
     let workflow =
         std::fs::read_to_string(bin::repo().join(".github/workflows/release.yml")).unwrap();
     assert!(!workflow.contains("homebrew"), "no Homebrew publishing");
+    // The static Linux builds are linked non-PIE on the runners too: dist's
+    // own RUSTFLAGS hide .cargo/config.toml's (.github/build-setup.yml).
+    assert!(
+        workflow
+            .contains("echo \\\"RUSTFLAGS=-C relocation-model=static\\\" >> \\\"$GITHUB_ENV\\\"")
+            && workflow.contains("contains(join(matrix.targets, ','), 'linux-musl')"),
+        "the build jobs set the non-PIE link for musl only"
+    );
     assert!(
         workflow.contains("dist host"),
         "the workflow publishes a release"
@@ -353,7 +360,7 @@ fn archives_checksums_installers_and_formula_agree() {
     let formula = std::fs::read_to_string(dir.join(format!("{NAME}.rb"))).unwrap();
     let installer = std::fs::read_to_string(dir.join(format!("{NAME}-installer.sh"))).unwrap();
     let unpacked = tempfile::tempdir().unwrap();
-    for target in [GNU, MUSL] {
+    for &target in LINUX_ARCHIVES {
         let file = archive(target);
         let name = file.file_name().unwrap().to_str().unwrap();
         let sum = sha256_file(&file);
@@ -364,32 +371,28 @@ fn archives_checksums_installers_and_formula_agree() {
         );
         let single = std::fs::read_to_string(dir.join(format!("{name}.sha256"))).unwrap();
         assert_eq!(single.split_whitespace().next(), Some(sum.as_str()));
-        // The installer pins the same sum; so does the formula, which
-        // takes the glibc build on Linux (Homebrew brings its own glibc).
+        // The installer pins the same sum; so does the formula on Linux.
         assert!(installer.contains(&sum), "installer.sh pins {name}");
-        if target == GNU {
-            assert!(
-                formula.contains(&format!("url \"{base}/{name}\"\n      sha256 \"{sum}\"")),
-                "the formula fetches {name} from {base} and checks {sum}:\n{formula}"
-            );
-        }
-        let bin = unpack_binary(target, unpacked.path());
-        let interp = elf_interpreter(&std::fs::read(&bin).unwrap());
-        if target == MUSL {
-            assert_eq!(interp, None, "the musl binary is static (no loader)");
-        } else {
-            assert!(
-                interp.as_deref().is_some_and(|i| i.contains("ld-linux")),
-                "the glibc binary uses the glibc loader: {interp:?}"
-            );
-        }
+        assert!(
+            formula.contains(&format!("url \"{base}/{name}\"\n      sha256 \"{sum}\"")),
+            "the formula fetches {name} from {base} and checks {sum}:\n{formula}"
+        );
+        let bin = std::fs::read(unpack_binary(target, unpacked.path())).unwrap();
+        assert_eq!(
+            elf_interpreter(&bin),
+            None,
+            "the musl binary is static (no loader)"
+        );
+        // Linked at a fixed address (.cargo/config.toml): a static PIE
+        // would relocate itself at every start (issue 34).
+        assert_eq!(elf_type(&bin), ET_EXEC, "the musl binary is not a PIE");
     }
     // The README's checks by hand, on Linux and (shasum) macOS.
     for sum in [&["sha256sum"][..], &["shasum", "-a", "256"]] {
         let out = check_sums(dir, sum);
         assert!(out.status.success(), "{sum:?} -c: {out:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        for target in [GNU, MUSL] {
+        for &target in LINUX_ARCHIVES {
             assert!(
                 text.contains(&format!("{NAME}-{target}.tar.xz: OK")),
                 "{text}"
@@ -410,11 +413,9 @@ fn archives_checksums_installers_and_formula_agree() {
         installer.contains(&base),
         "installer.sh downloads from {base} by default"
     );
-    // The glibc build only where `ldd` reports glibc 2.35 or newer.
-    assert!(
-        installer.contains("check_glibc \"2\" \"35\""),
-        "glibc check"
-    );
+    // No glibc build to choose: every Linux machine gets the static one
+    // (installer_takes_the_static_binary_on_every_linux runs it).
+    assert!(!installer.contains("linux-gnu.tar.xz"), "no glibc archive");
     // Installs into ~/.local/bin, as install.sh does.
     assert!(installer.contains("$HOME/.local/bin"), "install path");
     let ps1 = std::fs::read_to_string(dir.join(format!("{NAME}-installer.ps1"))).unwrap();
@@ -439,16 +440,16 @@ fn release_install_then_configure_login_and_docker_pull() {
     assert_eq!(out.code(), 0, "the installer\n{out}");
     let bin_path = installed(&env.home);
     assert_eq!(bin::mode_of(&bin_path) & 0o111, 0o111, "executable");
-    // This machine's glibc is new enough: the glibc build, checked and unpacked.
+    // The static build, on this glibc machine too, checked and unpacked.
     let fetched = serve.fetched();
     assert!(
-        fetched.contains(&format!("/{NAME}-{GNU}.tar.xz")),
-        "fetched the glibc archive: {fetched:?}"
+        fetched.contains(&format!("/{NAME}-{MUSL}.tar.xz")),
+        "fetched the static archive: {fetched:?}"
     );
     let unpacked = tempfile::tempdir().unwrap();
     assert_eq!(
         sha256_file(&bin_path),
-        sha256_file(&unpack_binary(GNU, unpacked.path())),
+        sha256_file(&unpack_binary(MUSL, unpacked.path())),
         "the installed binary is the archive's"
     );
     assert!(
@@ -561,7 +562,7 @@ fn release_install_then_configure_login_and_docker_pull() {
 fn the_installer_embeds_the_sha256_of_every_archive() {
     let installer =
         std::fs::read_to_string(dist_dir().join(format!("{NAME}-installer.sh"))).unwrap();
-    for target in [GNU, MUSL] {
+    for &target in LINUX_ARCHIVES {
         let archive = format!("{NAME}-{target}.tar.xz");
         let listed = std::fs::read_to_string(dist_dir().join(format!("{archive}.sha256"))).unwrap();
         let sum = listed.split_whitespace().next().unwrap();
@@ -596,7 +597,7 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
         }
     }
     // Unpack the archive this machine gets, change the binary, pack it again.
-    let archive = format!("{NAME}-{GNU}.tar.xz");
+    let archive = format!("{NAME}-{MUSL}.tar.xz");
     let work = tempfile::tempdir().unwrap();
     let tar = |args: &[&str], dir: &Path| {
         let out = Command::new("tar")
@@ -614,7 +615,7 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
         &["-xJf", copy.path().join(&archive).to_str().unwrap()],
         work.path(),
     );
-    let inner = format!("{NAME}-{GNU}");
+    let inner = format!("{NAME}-{MUSL}");
     let bin = work.path().join(&inner).join(NAME);
     let mut bytes = std::fs::read(&bin).unwrap();
     bytes.extend_from_slice(b"tampered");
@@ -708,15 +709,15 @@ fn path_with_ldd(dir: &Path, ldd_says: Option<&str>) -> String {
 }
 
 #[test]
-fn installer_picks_the_static_binary_where_glibc_is_old_or_missing() {
+fn installer_takes_the_static_binary_on_every_linux() {
     let serve = Serve::start(dist_dir());
     let unpacked = tempfile::tempdir().unwrap();
-    let sums: BTreeMap<&str, String> = [GNU, MUSL]
+    let sums: BTreeMap<&str, String> = [MUSL]
         .into_iter()
         .map(|t| (t, sha256_file(&unpack_binary(t, unpacked.path()))))
         .collect();
     // What `ldd --version` says first (None: there is no ldd), and the build
-    // the installer must take. The release's glibc builds need 2.35.
+    // the installer must take: the static one, old glibc or new (issue 34).
     for (case, ldd, want) in [
         (
             "glibc 2.34 (older than the build's)",
@@ -729,7 +730,7 @@ fn installer_picks_the_static_binary_where_glibc_is_old_or_missing() {
         (
             "glibc 2.35 (Ubuntu 22.04)",
             Some("ldd (Ubuntu GLIBC 2.35-0ubuntu3.1) 2.35"),
-            GNU,
+            MUSL,
         ),
     ] {
         let tmp = tempfile::tempdir().unwrap();

@@ -152,6 +152,15 @@ pub fn sha256_file(p: &Path) -> String {
     sha256_hex(&std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
 }
 
+/// `e_type` of an executable linked at a fixed address (a PIE is `ET_DYN`, 3).
+pub const ET_EXEC: u16 = 2;
+
+/// An ELF file's `e_type`.
+pub fn elf_type(bytes: &[u8]) -> u16 {
+    assert_eq!(&bytes[..4], b"\x7fELF", "an ELF file");
+    u16::from_le_bytes([bytes[16], bytes[17]])
+}
+
 /// The ELF program interpreter (the dynamic loader) a binary asks for, if
 /// any: none means a static binary.
 pub fn elf_interpreter(bytes: &[u8]) -> Option<String> {
