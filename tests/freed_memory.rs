@@ -3,6 +3,9 @@
 //! the parsers and encoders that handle secrets run (security review 2,
 //! item 7: a growing stdin buffer, serde_json's scratch buffer for strings
 //! with escapes, and the keychain blob each left one behind).
+//!
+//! A binary of its own, not a module of tests/suite: its scanning global
+//! allocator would see every other test's allocations (and slow them all).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

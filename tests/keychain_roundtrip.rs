@@ -3,8 +3,9 @@
 //! kernel keyring. `.github/workflows/ci.yml` runs this file on macOS and
 //! Windows runners (it cannot run here); `.ci/run` runs it on Linux.
 //!
-//! Self-contained on purpose: tests/common is Linux-only and this file must
-//! build on macOS and Windows. Each step also asks the OS's own tool (`security`,
+//! Self-contained on purpose, and a binary of its own rather than a module of
+//! tests/suite: tests/common is Linux-only and this file must build on macOS
+//! and Windows. Each step also asks the OS's own tool (`security`,
 //! `cmdkey`, `keyctl`) whether the entry is there, so the round trip cannot
 //! pass through a file or a cache instead of the keychain.
 

@@ -189,7 +189,7 @@ pub fn vanished(e: &keyring_core::Error) -> bool {
 /// before it is believed. The kernel keyring store searches for the key, then
 /// links and reads it; a key invalidated in between is no longer possessed
 /// by this process, and the kernel answers EACCES ("access denied") instead
-/// of "no such key" (seen once in 300 racing helpers, tests/reliability.rs).
+/// of "no such key" (seen once in 300 racing helpers, tests/suite/reliability.rs).
 /// A real denial repeats; a vanished key is then not found.
 pub fn look_again(kind: StoreKind, e: &keyring_core::Error) -> bool {
     kind == StoreKind::Keyutils && matches!(e, keyring_core::Error::NoStorageAccess(_))

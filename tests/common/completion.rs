@@ -1,7 +1,7 @@
 //! Driving bash's programmable completion without a terminal: what bash
 //! offers for `docker-credential-harbor WORD<TAB>`, shared by
-//! tests/completions.rs (the script the binary prints) and
-//! tests/packages.rs (the script a package installs).
+//! tests/suite/completions.rs (the script the binary prints) and
+//! tests/suite/packages.rs (the script a package installs).
 
 use crate::bin::NAME;
 

@@ -1,7 +1,7 @@
 //! The release artifacts `.ci/release` builds into `distrib` in cargo's
 //! build directory ([`build_dir`])
 //! (archives, installers, checksums, the .deb and .rpm), shared by
-//! tests/release.rs and tests/packages.rs, and the digests and ELF facts
+//! tests/suite/release.rs and tests/suite/packages.rs, and the digests and ELF facts
 //! both check them with.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
-//! The protocol table that `tests/peer_compat.rs` runs through both our
-//! helper and `docker-credential-secretservice`, and `tests/windows.rs` through
+//! The protocol table that `tests/suite/peer_compat.rs` runs through both our
+//! helper and `docker-credential-secretservice`, and `tests/suite/windows.rs` through
 //! the Windows build under Wine: rows of protocol calls, in order, with the
 //! answers where ours deliberately differs from the peer's and why.
 

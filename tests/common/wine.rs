@@ -1,4 +1,4 @@
-//! The Windows build under Wine, shared by tests/windows.rs and tests/wsl.rs.
+//! The Windows build under Wine, shared by tests/suite/windows.rs and tests/suite/wsl.rs.
 //!
 //! The test binary builds the exe itself, once, with mingw-w64 into its own
 //! target directory (`<target>/wine`, so it never waits on the outer cargo),

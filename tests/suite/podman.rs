@@ -3,10 +3,8 @@
 //! `XDG_CONFIG_HOME` unset. There `login` writes only
 //! `$XDG_RUNTIME_DIR/containers/auth.json`; after `configure` it must store
 //! through the helper, leave the secret in no file, survive the runtime dir
-//! being emptied, and leave other registries alone. (tests/e2e.rs covers the
+//! being emptied, and leave other registries alone. (tests/suite/e2e.rs covers the
 //! same clients with `REGISTRY_AUTH_FILE`.)
-
-#![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,8 +11,6 @@
 //! them this file builds them itself (minutes, debootstrap needs the
 //! network). Needs root (chroot), dpkg and rpm.
 
-#![cfg(target_os = "linux")]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
@@ -283,7 +281,7 @@ fn each_package_has_a_sha256_that_sha256sum_accepts() {
 }
 
 /// The release workflow publishes both: dist's plan calls the packages job
-/// (dist-workspace.toml; tests/release.rs checks the generated workflow with
+/// (dist-workspace.toml; tests/suite/release.rs checks the generated workflow with
 /// `dist generate --check`), and that job runs `.ci/packages` on the
 /// archives the build jobs made and uploads the packages and their sums as
 /// an `artifacts-*` artifact, which the host job attaches to the release.

@@ -1,8 +1,6 @@
 //! Secrets stay out of core dumps and other processes' reach: the helper
 //! marks itself non-dumpable on Linux before it reads anything.
 
-#![cfg(target_os = "linux")]
-
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -7,10 +7,8 @@
 //! keyring), so every registry name is unique per test, keychain and run, and
 //! whatever a test stores is removed again, also when it fails.
 //!
-//! Run with `keyctl session - cargo test --test protocol` (see
+//! Run with `keyctl session - cargo test --test suite protocol::` (see
 //! `require_own_session_keyring`).
-
-#![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
 use std::sync::Barrier;

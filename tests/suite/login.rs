@@ -12,9 +12,7 @@
 //! waits for the secret on a held-open stdin, and again until it exits).
 //!
 //! Run under a session keyring of its own:
-//! `keyctl session - cargo test --test login`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --test suite login::`.
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -2,8 +2,6 @@
 //! binary (default features, TLS included) against Wine's Credential Manager.
 //! The rig (the exe, credtool, one Wine prefix per test) is common::wine.
 
-#![cfg(target_os = "linux")]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -156,7 +154,7 @@ fn utf16le(s: &str) -> Vec<u8> {
 // The protocol
 
 /// Every row of the peer-compatibility table answers under Wine exactly as
-/// the Linux build answers it (which tests/peer_compat.rs holds to the Go
+/// the Linux build answers it (which tests/suite/peer_compat.rs holds to the Go
 /// helper's answers, or to the stated differences).
 #[test]
 fn protocol_table_answers_as_the_linux_build_does() {

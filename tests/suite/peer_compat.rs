@@ -15,8 +15,6 @@
 //! in a shared (or the user's real) collection it would show more than its
 //! own stores.
 
-#![cfg(target_os = "linux")]
-
 use common::bin::{self, Env, NO_SERVER_URL, NO_USERNAME, NOT_FOUND, Output, run_program};
 use common::keychain::SecretService;
 use common::peer_table::{Answer, Expect, PEER, Row, table};

@@ -1,8 +1,6 @@
 //! `doctor`: every way a client could bypass the helper is named with its
 //! file and its fix, and what `configure` fixes is gone after it. File level
-//! only (the clients themselves run in tests/podman.rs and tests/e2e.rs).
-
-#![cfg(target_os = "linux")]
+//! only (the clients themselves run in tests/suite/podman.rs and tests/suite/e2e.rs).
 
 use std::path::{Path, PathBuf};
 

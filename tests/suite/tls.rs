@@ -8,9 +8,7 @@
 //!
 //! Each test has its own registry, port, HOME and certificates, so they run
 //! in parallel. Run under a session keyring of its own:
-//! `keyctl session - cargo test --locked --test tls`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --locked --test suite tls::`.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, UdpSocket};

@@ -5,8 +5,6 @@
 //! its own GnuPG home and key (with or without a passphrase) and its own
 //! store, with no D-Bus session: the headless machine the store is for.
 
-#![cfg(target_os = "linux")]
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -10,9 +10,7 @@
 //! The artifacts come from `$DCH_DIST_DIR` (`.ci/run` builds them once with
 //! `.ci/release`); without it this file runs `.ci/release` itself (minutes).
 //! Needs `dist` on PATH, root (chroot) and its own session keyring:
-//! `keyctl session - cargo test --test release`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --test suite release::`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -11,8 +11,6 @@
 //!
 //! Wine runs are slow (about a second each): the tests count them.
 
-#![cfg(target_os = "linux")]
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -88,7 +86,7 @@ fn register_interop() {
             .expect("run mount");
         assert!(
             out.status.success(),
-            "tests/wsl.rs needs binfmt_misc (mount -t binfmt_misc): {}",
+            "tests/suite/wsl.rs needs binfmt_misc (mount -t binfmt_misc): {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -374,7 +372,7 @@ fn a_windows_side_store_is_served_in_wsl_and_erase_removes_it_everywhere() {
 }
 
 /// Every row of the peer-compatibility table answers through the bridge
-/// exactly as the Linux build answers it on its own (tests/peer_compat.rs
+/// exactly as the Linux build answers it on its own (tests/suite/peer_compat.rs
 /// holds that to the Go helper's answers).
 #[test]
 fn protocol_table_answers_through_the_bridge_as_on_linux() {
@@ -745,7 +743,7 @@ fn readme_has_a_wsl_section() {
     }
     let doc = docs::page("docs/wsl.md");
     let simulated = docs::section(&doc, "docs/wsl.md", "What could only be simulated here");
-    for needle in ["tests/wsl.rs", "Wine", "Not run:"] {
+    for needle in ["tests/suite/wsl.rs", "Wine", "Not run:"] {
         assert!(
             simulated.contains(needle),
             "docs/wsl.md's simulated-here section mentions {needle}"

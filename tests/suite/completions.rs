@@ -2,8 +2,6 @@
 //! definitions as the commands: bash really completes, the page names every
 //! command, and the protocol actions are untouched by either.
 
-#![cfg(target_os = "linux")]
-
 use common::bin::{self, Env, NAME};
 use common::completion;
 

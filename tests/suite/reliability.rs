@@ -41,9 +41,7 @@
 //! `configure --undo`, for both keychains, with 7 watched secrets each.
 //!
 //! Run as root (for the tmpfs mounts) with
-//! `keyctl session - cargo test --test reliability`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --test suite reliability::`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -1427,7 +1425,7 @@ fn secret_sweep(kind: Backend) {
     // The same login in podman's file, as base64 `auth`: docker's (separate
     // fields) is moved, podman's is then a copy and goes too. (A different
     // login there would stay, with one line: configure never stores one
-    // login over another; tests/configure.rs covers that.)
+    // login over another; tests/suite/configure.rs covers that.)
     let podman_auth = base64::engine::general_purpose::STANDARD.encode(format!("duser:{s_docker}"));
     for s in [
         &s_store,

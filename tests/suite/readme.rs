@@ -14,8 +14,6 @@
 //! and checks what can be checked). Each check sets up what it needs itself,
 //! so rows do not depend on the README's order.
 
-#![cfg(target_os = "linux")]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,7 +123,7 @@ const CHECKS: &[(&str, How)] = &[
     (
         "curl --proto '=https' --tlsv1.2 -LsSf ",
         CannotRun(
-            "it downloads from GitHub, which CI cannot reach; tests/release.rs runs this very line \
+            "it downloads from GitHub, which CI cannot reach; tests/suite/release.rs runs this very line \
              against the release artifacts served from loopback HTTPS",
             release_line_is_the_tested_one,
         ),
@@ -146,7 +144,7 @@ const CHECKS: &[(&str, How)] = &[
     (
         "sudo dnf install ./",
         CannotRun(
-            "dnf is not in Debian; tests/packages.rs checks the .rpm with rpm -qlp and installs it \
+            "dnf is not in Debian; tests/suite/packages.rs checks the .rpm with rpm -qlp and installs it \
              with rpm into an empty root, where its static binary runs",
             dnf_line_names_the_rpm,
         ),
@@ -172,7 +170,7 @@ const CHECKS: &[(&str, How)] = &[
 ];
 
 const NO_POWERSHELL: &str = "PowerShell does not run here (no Debian package); the \
-     helper's own lines of these blocks run with the Linux build, and tests/windows.rs \
+     helper's own lines of these blocks run with the Linux build, and tests/suite/windows.rs \
      runs them with the Windows build under Wine";
 
 /// Code block languages: those whose lines are commands, and those that are not.
@@ -219,7 +217,7 @@ fn readme_commands() -> Vec<String> {
                     None if COMMAND_BLOCKS.contains(&lang) => Some(true),
                     None if OTHER_BLOCKS.contains(&lang) => Some(false),
                     None => panic!(
-                        "{page} has a ```{lang} block: tests/readme.rs does not know whether \
+                        "{page} has a ```{lang} block: tests/suite/readme.rs does not know whether \
                          it holds commands; add the language to COMMAND_BLOCKS (and rows to \
                          CHECKS) or to OTHER_BLOCKS"
                     ),
@@ -252,7 +250,7 @@ fn every_readme_command_has_a_behaviour_check() {
     let unknown: Vec<&String> = cmds.iter().filter(|c| row_for(c).is_none()).collect();
     assert!(
         unknown.is_empty(),
-        "README command lines without a behaviour check in tests/readme.rs: {unknown:#?}\n\
+        "README command lines without a behaviour check in tests/suite/readme.rs: {unknown:#?}\n\
          Add a row to CHECKS that runs the line and asserts what it does (or a CannotRun \
          row saying why it cannot run here)."
     );
@@ -279,7 +277,7 @@ fn readme_commands_do_what_the_readme_says() {
         if ran.is_err() {
             panic!(
                 "the README line {cmd:?} does not do what its check (the row {start:?} in \
-                 tests/readme.rs) expects: see the failure above"
+                 tests/suite/readme.rs) expects: see the failure above"
             );
         }
     }
@@ -985,7 +983,7 @@ fn skopeo_inspect(t: &mut Tour, cmd: &str) {
     );
 }
 
-const NO_HOMEBREW: &str = "Homebrew is not packaged for Debian; tests/release.rs checks the \
+const NO_HOMEBREW: &str = "Homebrew is not packaged for Debian; tests/suite/release.rs checks the \
      formula these lines install (its URLs and sums)";
 
 fn readme_says_homebrew_did_not_run(_: &mut Tour, _: &str) {
@@ -1001,7 +999,7 @@ fn readme_says_homebrew_did_not_run(_: &mut Tour, _: &str) {
     );
 }
 
-/// tests/release.rs asserts that the README holds exactly the line it runs;
+/// tests/suite/release.rs asserts that the README holds exactly the line it runs;
 /// here: the line names this package's repository and installer.
 fn release_line_is_the_tested_one(_: &mut Tour, cmd: &str) {
     let manifest = std::fs::read_to_string(

@@ -7,8 +7,6 @@
 //! (map of match key to {username, password})), and the pull secret against
 //! what the real `kubectl create secret docker-registry` produces.
 
-#![cfg(target_os = "linux")]
-
 use base64::Engine;
 use common::bin::{self, Env};
 use serde_json::Value;

@@ -3,8 +3,6 @@
 //! and podman, changes nothing when run again, and `--uninstall` leaves no
 //! trace of the tool in those files; without musl-gcc it says so in one line.
 
-#![cfg(target_os = "linux")]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -6,9 +6,7 @@
 //! (With real docker: `dead_cli_secret_is_noticed_named_and_renewed` in e2e.rs.)
 //!
 //! Run under a session keyring of its own:
-//! `keyctl session - cargo test --test lifecycle`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --test suite lifecycle::`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,8 +2,6 @@
 //! of file people have, what it must keep, what it must refuse, plaintext
 //! migration, and `--undo`.
 
-#![cfg(target_os = "linux")]
-
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

@@ -5,9 +5,7 @@
 //! Each test has its own stand-in, registry, HOME and keychain (a private
 //! Secret Service, or the kernel keyring); the Docker engine is shared.
 //! The kernel-keyring test needs its own session keyring:
-//! `keyctl session - cargo test --test e2e`.
-
-#![cfg(target_os = "linux")]
+//! `keyctl session - cargo test --test suite e2e::`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
