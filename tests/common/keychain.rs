@@ -603,6 +603,18 @@ const KEYCTL: &str = "/usr/bin/keyctl";
 /// the process shares the user-session keyring, where adding keys is denied,
 /// and every keyutils test would fail for the wrong reason. Fails (never skips)
 /// with the command to use.
+/// gnome-keyring-daemon (Debian 42.1) aborts in glib (a trap in libglib,
+/// seen in dmesg) when two private daemons are each hammered by dozens to
+/// hundreds of clients at the same moment; one at a time it holds. The
+/// helper then reports the vanished service correctly, but a test would
+/// measure gnome-keyring, so every burst of clients against a Secret
+/// Service takes its turn: one lock for the whole test binary, whichever
+/// module the burst is in (tests/suite is one process).
+pub fn secret_service_burst() -> std::sync::MutexGuard<'static, ()> {
+    static BURST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    BURST.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn require_own_session_keyring() {
     require(KEYCTL, "keyutils");
     let out = Command::new(KEYCTL)

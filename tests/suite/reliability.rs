@@ -1085,19 +1085,9 @@ fn shuffle<T>(v: &mut [T]) {
     }
 }
 
-/// gnome-keyring-daemon (Debian 42.1) aborts in glib (a trap in
-/// libglib, seen in dmesg) when two private daemons are each hammered by
-/// 100-200 clients at the same moment; one at a time it holds. The helper
-/// then reports the vanished service correctly, but the test would measure
-/// gnome-keyring, so the Secret Service bursts take turns.
-static SECRET_SERVICE_BURST: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// A Secret Service burst waits for any other (common::keychain says why).
 fn burst_turn(kind: Backend) -> Option<std::sync::MutexGuard<'static, ()>> {
-    (kind == Backend::SecretService).then(|| {
-        SECRET_SERVICE_BURST
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    })
+    (kind == Backend::SecretService).then(common::keychain::secret_service_burst)
 }
 
 fn parallel_mixed(kind: Backend) {
