@@ -375,14 +375,9 @@ fn store_in(
     stderr: &mut dyn Write,
 ) -> Result<()> {
     let Keep {
-        only,
-        key,
-        server_url,
-        stored,
-        facts,
+        only, key, stored, ..
     } = *keep;
     store::check_size(kind, stored)?;
-    let username = &stored.username;
     // What the first pull after this login is served from, without a
     // slow keychain's round trip (see `cache`).
     let cache_copy = kind.cached().then(|| Stored {
@@ -398,34 +393,7 @@ fn store_in(
                 return Err(Error::NotServed(key.to_string()));
             }
             let previous = idx.registries.get(key).cloned();
-            let same_account = previous.as_ref().filter(|p| &p.username == username);
-            let entry = index::Entry {
-                kind: facts.kind.unwrap_or_else(|| AccountKind::guess(username)),
-                username: username.clone(),
-                store: kind,
-                stored_at: index::now(),
-                // A passed date is not kept: clients store only what the
-                // registry accepted, so the robot was extended.
-                expires_at: facts.expires_at.or_else(|| {
-                    same_account
-                        .and_then(|p| p.expires_at)
-                        .filter(|e| !index::robot_date_passed(Some(*e), index::now()))
-                }),
-                server_url: Some(server_url.to_string()),
-                generation: Some(generation),
-                verified_at: facts.verified_at,
-                check: None,
-                net: facts
-                    .net
-                    .clone()
-                    .or_else(|| same_account.map(|p| p.net.clone()))
-                    .unwrap_or_default(),
-                lives: same_account
-                    .map(|p| p.lives.for_new_store())
-                    .unwrap_or_default(),
-                adopted_from: facts.adopted_from.clone(),
-                extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
-            };
+            let entry = new_entry(keep, kind, generation, previous.as_ref());
             idx.registries.insert(key.to_string(), entry);
             Ok(previous)
         },
@@ -461,6 +429,51 @@ fn store_in(
         warn(stderr, &format!("warning: {n}"));
     }
     Ok(())
+}
+
+/// The index entry a store writes. What the registry's previous entry for
+/// the same account knew and this store does not say is carried over.
+fn new_entry(
+    keep: &Keep,
+    kind: StoreKind,
+    generation: u64,
+    previous: Option<&index::Entry>,
+) -> index::Entry {
+    let Keep {
+        server_url,
+        stored,
+        facts,
+        ..
+    } = *keep;
+    let username = &stored.username;
+    let same_account = previous.filter(|p| &p.username == username);
+    index::Entry {
+        kind: facts.kind.unwrap_or_else(|| AccountKind::guess(username)),
+        username: username.clone(),
+        store: kind,
+        stored_at: index::now(),
+        // A passed date is not kept: clients store only what the
+        // registry accepted, so the robot was extended.
+        expires_at: facts.expires_at.or_else(|| {
+            same_account
+                .and_then(|p| p.expires_at)
+                .filter(|e| !index::robot_date_passed(Some(*e), index::now()))
+        }),
+        server_url: Some(server_url.to_string()),
+        generation: Some(generation),
+        verified_at: facts.verified_at,
+        check: None,
+        net: facts
+            .net
+            .clone()
+            .or_else(|| same_account.map(|p| p.net.clone()))
+            .unwrap_or_default(),
+        lives: same_account
+            .map(|p| p.lives.for_new_store())
+            .unwrap_or_default(),
+        adopted_from: facts.adopted_from.clone(),
+        extra: same_account.map(|p| p.extra.clone()).unwrap_or_default(),
+    }
 }
 
 /// Look up the credentials for `server_url`; prints them as one JSON line.
@@ -500,6 +513,8 @@ struct Found {
     known: Option<(String, index::Entry)>,
 }
 
+/// docker's `Get`, in order: CI mode, the index entry, whether this helper
+/// serves the key, the cache, the keychains, and what to remember.
 fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found> {
     // A key nobody could have stored is simply not found: clients then go on
     // anonymously instead of failing hard.
@@ -512,7 +527,6 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
         });
     }
     let (known, damaged) = cx.load_entry(&key)?;
-    let known = known.as_ref();
     // Asked about every registry (containers/image with the drop-in): one
     // this helper does not serve is not found at once, whatever state the
     // keychains are in (a prompt nobody sees, a mistyped store name).
@@ -527,21 +541,59 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
             &format!("warning: {why}; reading the keychain directly and starting a new index"),
         );
     }
-    let with_entry = |username: String, secret: Secret<String>| Found {
-        username,
-        secret,
-        known: known.map(|e| (key.clone(), e.clone())),
-    };
     // Warm path: a kernel-keyring copy made for this very index generation.
-    let cached_generation = known
-        .filter(|e| e.store.cached())
-        .and_then(|e| e.generation);
-    if let (Some(e), Some(g)) = (known, cached_generation)
+    let cached_generation = known.as_ref().and_then(cache_generation);
+    if let (Some(e), Some(g)) = (&known, cached_generation)
         && let Some(hit) = cx.cache.get(&key, g)
     {
         warnings::expiry(cx, &key, e, stderr);
-        return Ok(with_entry(hit.username, hit.secret));
+        return Ok(Found::of(hit, &key, known));
     }
+    let (kind, stored) = read_keychains(cx, &key, known.as_ref(), stderr)?;
+    match &known {
+        Some(e) => {
+            if let Some(g) = cached_generation
+                && e.store == kind
+            {
+                cx.cache.put(&key, g, &stored);
+            }
+            warnings::expiry(cx, &key, e, stderr);
+        }
+        None => {
+            if let Some(g) = remember(cx, &key, kind, &stored.username, server_url)
+                && kind.cached()
+            {
+                cx.cache.put(&key, g, &stored);
+            }
+        }
+    }
+    Ok(Found::of(stored, &key, known))
+}
+
+/// The index generation a cached copy of `entry`'s secret is kept for,
+/// when its keychain is one the cache sits in front of.
+fn cache_generation(entry: &index::Entry) -> Option<u64> {
+    entry.generation.filter(|_| entry.store.cached())
+}
+
+impl Found {
+    fn of(stored: store::Stored, key: &str, known: Option<index::Entry>) -> Found {
+        Found {
+            username: stored.username,
+            secret: stored.secret,
+            known: known.map(|e| (key.to_string(), e)),
+        }
+    }
+}
+
+/// `key`'s secret from its keychain (the index's), or searched for in every
+/// keychain when the index does not know it; which keychain answered.
+fn read_keychains(
+    cx: &Context,
+    key: &str,
+    known: Option<&index::Entry>,
+    stderr: &mut dyn Write,
+) -> Result<(StoreKind, store::Stored)> {
     let mut order = match known {
         Some(e) => vec![e.store],
         None => cx.keychains.search_order()?,
@@ -550,60 +602,40 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
     let mut i = 0;
     while let Some(&kind) = order.get(i) {
         i += 1;
-        let found = match cx.keychains.open(kind).get(&key) {
-            Ok(f) => f,
-            Err(e) => {
-                // In WSL with the Windows side out of reach: the Linux
-                // keychains, said once; a secret in neither is not found.
-                if let Some((linux, why)) = cx.keychains.instead_of(kind, &e)? {
-                    warn(
-                        stderr,
-                        &format!(
-                            "warning: {why}; looking in the Linux keychain instead; {}",
-                            store::SHARED_LOGIN
-                        ),
-                    );
-                    for k in linux {
-                        if !order.contains(&k) {
-                            order.push(k);
-                        }
-                    }
-                    continue;
-                }
-                match e {
-                    _ if known.is_some() && order.len() == 1 => return Err(e),
-                    // Searching for a key the index does not know: a keychain that
-                    // cannot be used cannot hold it either; the kernel keyring
-                    // refusing a process without a session keyring is no news at all.
-                    Error::KeychainUnavailable {
-                        store: StoreKind::Keyutils,
-                        ..
-                    } => {}
-                    e => {
-                        first_error.get_or_insert(e);
-                    }
-                }
-                continue;
-            }
+        let e = match cx.keychains.open(kind).get(key) {
+            Ok(Some(stored)) => return Ok((kind, stored)),
+            Ok(None) => continue,
+            Err(e) => e,
         };
-        if let Some(found) = found {
-            let home = known.map(|e| e.store);
-            if let Some(g) = cached_generation
-                && home == Some(kind)
-            {
-                cx.cache.put(&key, g, &found);
-            }
-            match known {
-                Some(e) => warnings::expiry(cx, &key, e, stderr),
-                None => {
-                    if let Some(g) = remember(cx, &key, kind, &found.username, server_url)
-                        && kind.cached()
-                    {
-                        cx.cache.put(&key, g, &found);
-                    }
+        // In WSL with the Windows side out of reach: the Linux keychains,
+        // said once; a secret in neither is not found.
+        if let Some((linux, why)) = cx.keychains.instead_of(kind, &e)? {
+            warn(
+                stderr,
+                &format!(
+                    "warning: {why}; looking in the Linux keychain instead; {}",
+                    store::SHARED_LOGIN
+                ),
+            );
+            for k in linux {
+                if !order.contains(&k) {
+                    order.push(k);
                 }
             }
-            return Ok(with_entry(found.username, found.secret));
+            continue;
+        }
+        match e {
+            _ if known.is_some() && order.len() == 1 => return Err(e),
+            // Searching for a key the index does not know: a keychain that
+            // cannot be used cannot hold it either; the kernel keyring
+            // refusing a process without a session keyring is no news at all.
+            Error::KeychainUnavailable {
+                store: StoreKind::Keyutils,
+                ..
+            } => {}
+            e => {
+                first_error.get_or_insert(e);
+            }
         }
     }
     Err(first_error.unwrap_or(Error::NotFound))

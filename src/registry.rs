@@ -86,23 +86,7 @@ pub fn parse(input: &str) -> Result<Registry> {
     let (host, port) =
         split_host_port(authority).ok_or_else(|| invalid("malformed host or port"))?;
     let host = canonical_host(host).map_err(invalid)?;
-    let port = match port {
-        Some("") => return Err(invalid("empty port")),
-        Some(p) => {
-            let n: u16 = p
-                .parse()
-                .map_err(|_| invalid("port is not a number from 1 to 65535"))?;
-            if n == 0 {
-                return Err(invalid("port is not a number from 1 to 65535"));
-            }
-            // Registries default to TLS on 443, so `:443` names the same
-            // registry as no port, however it was spelled. Any other port
-            // stays, 80 included: the key is host[:port] without a scheme,
-            // and `h` alone would mean 443 (this keeps normalize idempotent).
-            if n == 443 { None } else { Some(n) }
-        }
-        None => None,
-    };
+    let port = port_of(port).map_err(invalid)?;
     let host = match port {
         Some(p) => format!("{host}:{p}"),
         None => host,
@@ -111,21 +95,7 @@ pub fn parse(input: &str) -> Result<Registry> {
         return Err(invalid("too long"));
     }
     let key = if DOCKER_HUB_HOSTS.contains(&host.as_str()) {
-        let p = path.trim_end_matches('/');
-        if p.is_empty() || p == "/v1" {
-            DOCKER_HUB.to_string()
-        } else if path
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._/-".contains(&b))
-        {
-            format!("https://index.docker.io{path}")
-        } else {
-            // The path is part of this key and is printed: no control bytes,
-            // no query or fragment, nothing a terminal would act on.
-            return Err(invalid(
-                "a Docker Hub path may hold only a-z, 0-9, '.', '_', '/' and '-'",
-            ));
-        }
+        docker_hub_key(path).map_err(invalid)?
     } else {
         host.clone()
     };
@@ -138,6 +108,41 @@ pub fn parse(input: &str) -> Result<Registry> {
         host
     };
     Ok(Registry { key, host, scheme })
+}
+
+/// The port that is part of a registry's identity: none for 443.
+fn port_of(port: Option<&str>) -> std::result::Result<Option<u16>, &'static str> {
+    const NOT_A_PORT: &str = "port is not a number from 1 to 65535";
+    match port {
+        None => Ok(None),
+        Some("") => Err("empty port"),
+        Some(p) => match p.parse::<u16>().map_err(|_| NOT_A_PORT)? {
+            0 => Err(NOT_A_PORT),
+            // Registries default to TLS on 443, so `:443` names the same
+            // registry as no port, however it was spelled. Any other port
+            // stays, 80 included: the key is host[:port] without a scheme,
+            // and `h` alone would mean 443 (this keeps normalize idempotent).
+            443 => Ok(None),
+            n => Ok(Some(n)),
+        },
+    }
+}
+
+/// Docker Hub's key for `path` on one of its hosts.
+fn docker_hub_key(path: &str) -> std::result::Result<String, &'static str> {
+    let p = path.trim_end_matches('/');
+    if p.is_empty() || p == "/v1" {
+        Ok(DOCKER_HUB.to_string())
+    } else if path
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._/-".contains(&b))
+    {
+        Ok(format!("https://index.docker.io{path}"))
+    } else {
+        // The path is part of this key and is printed: no control bytes,
+        // no query or fragment, nothing a terminal would act on.
+        Err("a Docker Hub path may hold only a-z, 0-9, '.', '_', '/' and '-'")
+    }
 }
 
 /// Why `0.0.0.0` and `::` are no registry.

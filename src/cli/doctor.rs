@@ -375,6 +375,19 @@ fn docker_note() -> &'static str {
 /// What each client reads for `key`, printed; problems go to `r`.
 fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     r.registry(key);
+    report_adoption(r, key);
+    let docker = clients::docker_config_path()?;
+    report_docker(r, &docker, key);
+    report_containers(r, &docker, key)?;
+    report_credential_helpers(r, key);
+    report_other_clients(r, &docker, key)?;
+    #[cfg(target_os = "linux")]
+    report_sudo_docker(r, key);
+    Ok(())
+}
+
+/// Where the login came from, when configure took it over.
+fn report_adoption(r: &mut Report, key: &str) {
     if let Some(from) = crate::index::load_lenient()
         .ok()
         .and_then(|(mut i, _)| i.registries.remove(key))
@@ -384,30 +397,31 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             "  the login was taken over by configure from docker-credential-{from} (still there too)"
         ));
     }
-    let docker = clients::docker_config_path()?;
+}
 
-    // docker: credHelpers, then credsStore, then auths, in one file.
+/// docker: credHelpers, then credsStore, then auths, in one file.
+fn report_docker(r: &mut Report, docker: &Path, key: &str) {
     r.client(
         "docker",
         format!("  docker reads {}{}", docker.display(), docker_note()),
     );
-    r.file(&docker, docker_note(), &says(&docker, key, key));
-    match open(&docker) {
+    r.file(docker, docker_note(), &says(docker, key, key));
+    match open(docker) {
         Ok(Some(f)) => match f.cred_helper(key) {
             Some(HELPER) => r.say("    credHelpers: this helper".into()),
             Some(h) => r.problem(
-                &docker,
+                docker,
                 &format!("credHelpers sends {key} to docker-credential-{h}"),
                 CONFIGURE,
             ),
             None => match f.creds_store() {
                 Some(s) => r.problem(
-                    &docker,
+                    docker,
                     &format!("no credHelpers entry: credsStore docker-credential-{s} keeps {key}"),
                     CONFIGURE,
                 ),
                 None => r.problem(
-                    &docker,
+                    docker,
                     &format!(
                         "no credHelpers entry: docker login {key} writes a plaintext secret here"
                     ),
@@ -416,16 +430,19 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             },
         },
         Ok(None) => r.problem(
-            &docker,
+            docker,
             "does not exist: docker login writes a plaintext secret here",
             CONFIGURE,
         ),
-        Err(e) => r.problem(&docker, &format!("cannot be read ({e})"), "fix the file"),
+        Err(e) => r.problem(docker, &format!("cannot be read ({e})"), "fix the file"),
     }
-    plaintext_problems(r, &docker, key);
+    plaintext_problems(r, docker, key);
+}
 
-    // podman, skopeo, buildah: what they read on this platform.
-    let containers = clients::containers_files(&docker, docker_note())?;
+/// podman, skopeo, buildah: what they read on this platform, and what puts
+/// the runtime file's entry back after a reboot.
+fn report_containers(r: &mut Report, docker: &Path, key: &str) -> Result<()> {
+    let containers = clients::containers_files(docker, docker_note())?;
     if let Some(note) = containers.note {
         r.say(format!("    note: {note}"));
     }
@@ -456,6 +473,12 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// containers' registries.conf: whether podman reads the auth files, and in
+/// which order it asks the helpers.
+fn report_credential_helpers(r: &mut Report, key: &str) {
     match credential_helpers() {
         Some((file, list)) if !list.iter().any(|h| h == "containers-auth.json") => r.problem(
             &file,
@@ -488,13 +511,16 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
         )),
         None => {}
     }
+}
 
+/// Helm, Apptainer, SingularityCE and nerdctl, each in its read order.
+fn report_other_clients(r: &mut Report, docker: &Path, key: &str) -> Result<()> {
     // Helm: its own file, then docker's.
     if let Some(helm) = clients::helm_registry_config_path()? {
         walk(
             r,
             Client::Helm.who(),
-            &[(helm, ""), (docker.clone(), docker_note())],
+            &[(helm, ""), (docker.to_path_buf(), docker_note())],
             key,
             key,
         );
@@ -511,9 +537,9 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
     if clients::find_on_path("nerdctl").is_some() {
         let k443 = format!("{key}:443");
         if !key.contains(':') {
-            match says(&docker, key, &k443) {
+            match says(docker, key, &k443) {
                 Says::Helper(h) if h != HELPER => r.problem(
-                    &docker,
+                    docker,
                     &format!("nerdctl looks up {k443} first, and credHelpers sends it to docker-credential-{h}"),
                     CONFIGURE,
                 ),
@@ -524,8 +550,12 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             }
         }
     }
-    // sudo docker: root's file and sudo's PATH (Linux: macOS's sudo keeps HOME).
-    #[cfg(target_os = "linux")]
+    Ok(())
+}
+
+/// sudo docker: root's file and sudo's PATH (Linux: macOS's sudo keeps HOME).
+#[cfg(target_os = "linux")]
+fn report_sudo_docker(r: &mut Report, key: &str) {
     // SAFETY: getuid(2) cannot fail.
     if unsafe { libc::getuid() } != 0 {
         let root = PathBuf::from("/root/.docker/config.json");
@@ -569,7 +599,6 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
             )),
         }
     }
-    Ok(())
 }
 
 /// Where new logins go (a Secret Service that hangs costs the keychain timeout).

@@ -73,19 +73,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
     // secret and moves the date, so past it the registry decides.
     let passed = passed_expiry(&login, now);
     let net = a.net.options(None);
-    let verified_at = if a.no_verify {
-        if let Some(ago) = &passed {
-            return Err(Error::Usage(format!(
-                "the file of robot account {} says it expired {ago}; an admin may have extended it, and only the \
-                 registry can tell: drop --no-verify",
-                login.username
-            )));
-        }
-        None
-    } else {
-        verify(&registry, &net, &login, passed.as_deref())?;
-        Some(index::now())
-    };
+    let verified_at = verified_at(&a, &registry, &net, &login, passed.as_deref())?;
     let username = login.username.clone();
     let kind = login.kind;
     // Accepted past its date: extended, to a date nobody tells a robot.
@@ -106,21 +94,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         },
         &mut std::io::stderr(),
     )?;
-    match stored_in {
-        Some(store) => {
-            say!(
-                "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
-                kind.name(),
-                store.display()
-            );
-            if let Some(note) = crate::store::kept_note(store, &key, &username) {
-                say!("{note}");
-            }
-        }
-        None => say!(
-            "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
-        ),
-    }
+    say_kept(stored_in, &username, kind, &key);
     if let Some(ago) = &passed {
         say!(
             "Its file says the robot expired {ago}, but {key} accepts it: an admin probably extended it; \
@@ -140,6 +114,53 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
     }
     hint_if_docker_does_not_ask_us(&key);
     Ok(ExitCode::SUCCESS)
+}
+
+/// When the registry accepted the secret (now), or `None` with
+/// `--no-verify`, which a robot file past its date does not allow.
+fn verified_at(
+    a: &LoginArgs,
+    registry: &str,
+    net: &crate::index::NetOptions,
+    login: &Login,
+    passed: Option<&str>,
+) -> Result<Option<i64>> {
+    if !a.no_verify {
+        verify(registry, net, login, passed)?;
+        return Ok(Some(index::now()));
+    }
+    match passed {
+        Some(ago) => Err(Error::Usage(format!(
+            "the file of robot account {} says it expired {ago}; an admin may have extended it, and only the \
+             registry can tell: drop --no-verify",
+            login.username
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// "Login Succeeded", and where the secret is kept.
+fn say_kept(
+    stored_in: Option<crate::store::StoreKind>,
+    username: &str,
+    kind: AccountKind,
+    key: &str,
+) {
+    match stored_in {
+        Some(store) => {
+            say!(
+                "Login Succeeded: {username} ({}) for {key}, kept in the {}.",
+                kind.name(),
+                store.display()
+            );
+            if let Some(note) = crate::store::kept_note(store, key, username) {
+                say!("{note}");
+            }
+        }
+        None => say!(
+            "Login Succeeded: {username} for {key}; HARBOR_USERNAME/HARBOR_PASSWORD are set, so nothing was stored."
+        ),
+    }
 }
 
 /// A login docker never uses helps nobody: say how to connect the two.

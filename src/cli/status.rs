@@ -81,46 +81,12 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         .map(crate::registry::normalize)
         .transpose()?;
     let now = index::now();
-    let mut rows = Vec::new();
-    for (key, e) in &idx.registries {
-        if only.as_ref().is_some_and(|o| o != key) {
-            continue;
-        }
-        let check = if a.check {
-            let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
-            if let Some(found) = verdict
-                && let Err(err) = crate::check::record(key, e.generation, found)
-            {
-                eprintln!("warning: cannot record the check: {}", err.one_line());
-            }
-            Some(text)
-        } else {
-            None
-        };
-        // What `get` knows; re-read so a `--check` just made shows up (an
-        // acceptance past a robot's recorded expiry also drops that date).
-        let checked = a
-            .check
-            .then(|| index::load_lenient().ok())
-            .flatten()
-            .and_then(|(mut i, _)| i.registries.remove(key));
-        let e = checked.as_ref().unwrap_or(e);
-        let last_check = last_check(e);
-        let expired = index::robot_expired(e, now);
-        rows.push(Row {
-            registry: key.clone(),
-            username: e.username.clone(),
-            kind: e.kind,
-            keychain: e.store.name(),
-            stored_at: e.stored_at,
-            expires_at: e.expires_at,
-            expired,
-            last_check,
-            check,
-            session_lives: e.lives.spans.clone(),
-            offline_access_hint: e.kind == AccountKind::User && e.lives.short() >= SHORT_LIVES,
-        });
-    }
+    let rows: Vec<Row> = idx
+        .registries
+        .iter()
+        .filter(|(key, _)| only.as_ref().is_none_or(|o| o == *key))
+        .map(|(key, e)| row(&a, key, e, now))
+        .collect();
     if let Some(o) = &only
         && rows.is_empty()
     {
@@ -140,36 +106,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
             crate::cmd("login")
         );
     } else {
-        for r in &rows {
-            // The index is a file: what it holds is shown, never obeyed.
-            println!("{}", escape(&r.registry));
-            println!("  account:  {} ({})", escape(&r.username), r.kind.name());
-            println!("  keychain: {}", r.keychain);
-            println!("  stored:   {}", notice::ago(now - r.stored_at));
-            if r.expires_at.is_some() {
-                println!("  expiry:   {}", expiry(r, now));
-            } else if r.kind == AccountKind::Robot {
-                println!("  expiry:   unknown (import with --robot-file to track it)");
-            }
-            print_last_check(r.last_check.as_ref(), now);
-            if let Some(c) = &r.check {
-                println!("  check:    {}", escape(c));
-            }
-            if !r.session_lives.is_empty() {
-                let spans: Vec<String> = r.session_lives.iter().map(|s| notice::span(*s)).collect();
-                println!(
-                    "  lived:    {} (from its store or renewal until Harbor refused it)",
-                    spans.join(", ")
-                );
-            }
-            if r.offline_access_hint {
-                println!(
-                    "  note:     {SHORT_LIVES} web sessions ended within a day: the Harbor administrator's OIDC scope \
-                     probably lacks offline_access, so Harbor cannot refresh the session (Harbor's documentation \
-                     names that scope for refresh tokens)"
-                );
-            }
-        }
+        rows.iter().for_each(|r| print_row(r, now));
     }
     if !a.json {
         crate::text::say!("{}", crate::settings::line());
@@ -182,6 +119,71 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One registry's row; with `--check`, checked (and the verdict recorded) first.
+fn row(a: &StatusArgs, key: &str, e: &index::Entry, now: i64) -> Row {
+    let check = a.check.then(|| {
+        let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
+        if let Some(found) = verdict
+            && let Err(err) = crate::check::record(key, e.generation, found)
+        {
+            eprintln!("warning: cannot record the check: {}", err.one_line());
+        }
+        text
+    });
+    // What `get` knows; re-read so a `--check` just made shows up (an
+    // acceptance past a robot's recorded expiry also drops that date).
+    let checked = a
+        .check
+        .then(|| index::load_lenient().ok())
+        .flatten()
+        .and_then(|(mut i, _)| i.registries.remove(key));
+    let e = checked.as_ref().unwrap_or(e);
+    Row {
+        registry: key.to_string(),
+        username: e.username.clone(),
+        kind: e.kind,
+        keychain: e.store.name(),
+        stored_at: e.stored_at,
+        expires_at: e.expires_at,
+        expired: index::robot_expired(e, now),
+        last_check: last_check(e),
+        check,
+        session_lives: e.lives.spans.clone(),
+        offline_access_hint: e.kind == AccountKind::User && e.lives.short() >= SHORT_LIVES,
+    }
+}
+
+/// A row as text. The index is a file: what it holds is shown, never obeyed.
+fn print_row(r: &Row, now: i64) {
+    println!("{}", escape(&r.registry));
+    println!("  account:  {} ({})", escape(&r.username), r.kind.name());
+    println!("  keychain: {}", r.keychain);
+    println!("  stored:   {}", notice::ago(now - r.stored_at));
+    if r.expires_at.is_some() {
+        println!("  expiry:   {}", expiry(r, now));
+    } else if r.kind == AccountKind::Robot {
+        println!("  expiry:   unknown (import with --robot-file to track it)");
+    }
+    print_last_check(r.last_check.as_ref(), now);
+    if let Some(c) = &r.check {
+        println!("  check:    {}", escape(c));
+    }
+    if !r.session_lives.is_empty() {
+        let spans: Vec<String> = r.session_lives.iter().map(|s| notice::span(*s)).collect();
+        println!(
+            "  lived:    {} (from its store or renewal until Harbor refused it)",
+            spans.join(", ")
+        );
+    }
+    if r.offline_access_hint {
+        println!(
+            "  note:     {SHORT_LIVES} web sessions ended within a day: the Harbor administrator's OIDC scope \
+             probably lacks offline_access, so Harbor cannot refresh the session (Harbor's documentation \
+             names that scope for refresh tokens)"
+        );
+    }
 }
 
 /// What `get` knows of the secret: the last check recorded since its store

@@ -282,29 +282,7 @@ enum Answer {
 fn run(action: &str, input: Secret<String>) -> Ran {
     let exe = exe().map_err(unavailable)?;
     let shown = exe.display().to_string();
-    let mut cmd = Command::new(&exe);
-    // A Windows directory: a Linux one reaches it as a \\wsl$ path, and one
-    // deleted under the caller would fail the start.
-    if let Some(dir) = exe.parent().filter(|d| d.is_dir()) {
-        cmd.current_dir(dir);
-    }
-    cmd.arg(action)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so a timeout kills whatever it started too.
-        .process_group(0)
-        // Settings for this side only; the CI variables would be secrets in
-        // its environment.
-        .env_remove(crate::env_vars::STORE)
-        .env_remove(crate::env_vars::HARBOR_USERNAME)
-        .env_remove(crate::env_vars::HARBOR_PASSWORD)
-        .env_remove(crate::env_vars::HARBOR_HOST)
-        // This side runs the background checks; the bridge's gets must not
-        // start a second one on Windows. WSLENV carries it across interop.
-        .env(crate::env_vars::CHECK_INTERVAL, "off")
-        .env(crate::env_vars::BRIDGED, "1")
-        .env("WSLENV", wslenv());
+    let mut cmd = command(&exe, action);
     let limit = super::timeout();
     let started = Instant::now();
     let mut child = cmd
@@ -348,11 +326,52 @@ fn run(action: &str, input: Secret<String>) -> Ran {
     let grace = Instant::now() + PIPE_GRACE;
     let stdout = collect(&out, grace);
     let stderr = collect(&err, grace);
-    let text = Secret::new(String::from_utf8(stdout.to_vec()).unwrap_or_else(|e| {
-        let mut bytes = e.into_bytes();
-        zeroize::Zeroize::zeroize(&mut bytes);
-        String::new()
-    }));
+    answer(action, &shown, status, stdout, &stderr)
+}
+
+/// The Windows build, set up to run `action` (not started).
+fn command(exe: &std::path::Path, action: &str) -> Command {
+    let mut cmd = Command::new(exe);
+    // A Windows directory: a Linux one reaches it as a \\wsl$ path, and one
+    // deleted under the caller would fail the start.
+    if let Some(dir) = exe.parent().filter(|d| d.is_dir()) {
+        cmd.current_dir(dir);
+    }
+    cmd.arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a timeout kills whatever it started too.
+        .process_group(0)
+        // Settings for this side only; the CI variables would be secrets in
+        // its environment.
+        .env_remove(crate::env_vars::STORE)
+        .env_remove(crate::env_vars::HARBOR_USERNAME)
+        .env_remove(crate::env_vars::HARBOR_PASSWORD)
+        .env_remove(crate::env_vars::HARBOR_HOST)
+        // This side runs the background checks; the bridge's gets must not
+        // start a second one on Windows. WSLENV carries it across interop.
+        .env(crate::env_vars::CHECK_INTERVAL, "off")
+        .env(crate::env_vars::BRIDGED, "1")
+        .env("WSLENV", wslenv());
+    cmd
+}
+
+/// What the Windows build's exit status and output mean.
+fn answer(
+    action: &str,
+    shown: &str,
+    status: std::process::ExitStatus,
+    stdout: impl AsRef<[u8]>,
+    stderr: &[u8],
+) -> Ran {
+    let text = Secret::new(
+        String::from_utf8(stdout.as_ref().to_vec()).unwrap_or_else(|e| {
+            let mut bytes = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            String::new()
+        }),
+    );
     let first_line = |s: &str| s.lines().next().unwrap_or("").trim().to_string();
     match status.code() {
         Some(0) => Ok(Ok(text)),
@@ -370,7 +389,7 @@ fn run(action: &str, input: Secret<String>) -> Ran {
         // Not the protocol's answer: interop failed to start it (its own
         // message is on stderr, never a secret there), or it died.
         _ => {
-            let why = String::from_utf8_lossy(&stderr)
+            let why = String::from_utf8_lossy(stderr)
                 .lines()
                 .map(str::trim)
                 .find(|l| !l.is_empty())
