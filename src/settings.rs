@@ -2,6 +2,8 @@
 //! the default registry for `login`, `logout` and `status`, and how often a
 //! stored secret is checked in the background; in WSL, where the Windows build is.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -10,7 +12,7 @@ use crate::paths;
 /// The registry this tool was first built for.
 pub const DEFAULT_REGISTRY: &str = "hub.k8s.ucar.edu";
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
@@ -37,7 +39,20 @@ pub fn line() -> String {
     }
 }
 
+/// The settings, read once per process: one `get` asks for them in three
+/// places (the default registry, the check interval, the WSL bridge), and
+/// nothing in a run writes them. A file that cannot be read is not
+/// remembered: each caller gets its error.
 pub fn load() -> Result<Settings> {
+    static READ: OnceLock<Settings> = OnceLock::new();
+    if let Some(s) = READ.get() {
+        return Ok(s.clone());
+    }
+    let read = read()?;
+    Ok(READ.get_or_init(|| read).clone())
+}
+
+fn read() -> Result<Settings> {
     let p = path()?;
     match std::fs::read(&p) {
         Ok(b) => serde_json::from_slice(&b)

@@ -1271,6 +1271,7 @@ fn secret_service_gone_falls_back_to_kernel_keyring() {
 
 fn parallel_stores(kind: Backend) {
     const N: usize = 32;
+    let _turn = (kind == Backend::SecretService).then(keychain::secret_service_burst);
     let rig = Rig::new(kind, "parallel");
     let env = &rig.env;
     let hosts: Vec<String> = (0..N).map(|i| rig.host(&format!("r{i:02}"))).collect();
@@ -1355,4 +1356,70 @@ fn version_line() {
     assert_eq!(out.stdout, want, "{out}");
     assert!(out.stderr_lines().is_empty(), "{out}");
     assert_eq!(env.index_bytes(), None);
+}
+
+/// One `get` reads the settings file once (issue 35, item 3): it was read
+/// again for each thing it decides (with the containers drop-in, whether
+/// the default registry is this one; then the check interval).
+#[test]
+fn a_get_reads_the_settings_file_once() {
+    keychain::require_own_session_keyring();
+    let env = Env::new();
+    let key = format!("settings-once-{}.example", std::process::id());
+    let cleanup = KeyutilsCleanup::default();
+    cleanup.add(&key);
+    let settings = env
+        .root()
+        .join("xdg-config/docker-credential-harbor/config.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(
+        &settings,
+        format!(r#"{{"registry":"{key}","check_interval":3600}}"#),
+    )
+    .unwrap();
+    // The drop-in (HOME's, as containers reads it) asks about every registry.
+    let drop_in = env
+        .home
+        .join(".config/containers/registries.conf.d/50-docker-credential-harbor.conf");
+    std::fs::create_dir_all(drop_in.parent().unwrap()).unwrap();
+    std::fs::write(
+        &drop_in,
+        "credential-helpers = [\"harbor\", \"containers-auth.json\"]\n",
+    )
+    .unwrap();
+    let keyutils = [(STORE_ENV, Some("keyutils"))];
+    run_with(
+        &env,
+        &keyutils,
+        &["store"],
+        bin::store_json(&key, "u", "s").as_bytes(),
+    )
+    .assert_silent_success();
+    let trace = env.root().join("open.trace");
+    let trace_arg = trace.to_str().unwrap();
+    let strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=open,openat",
+        "-o",
+        trace_arg,
+    ];
+    let out = run_via(&env, &keyutils, &strace, &["get"], key.as_bytes());
+    assert_eq!(
+        bin::parse_get(&out, &key),
+        ("u".to_string(), "s".to_string())
+    );
+    let opened = std::fs::read_to_string(&trace).unwrap();
+    let reads: Vec<&str> = opened
+        .lines()
+        .filter(|l| l.contains(settings.to_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reads.len(),
+        1,
+        "the settings file opened once:\n{}",
+        reads.join("\n")
+    );
 }
