@@ -484,7 +484,7 @@ pub fn get(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Sec
     if let Some((key, entry)) = &found.known {
         warnings::refusal(key, entry, stderr);
         if cx.checks {
-            crate::check::maybe_start(key, entry, stderr);
+            crate::check::background::maybe_start(key, entry, stderr);
         }
     }
     Ok(protocol::format_get(

@@ -70,7 +70,7 @@ enum Command {
     /// Print the manual page (roff) to stdout.
     Man,
     /// Started by `get`, detached: check one stored secret with its registry.
-    #[command(name = crate::check::COMMAND, hide = true)]
+    #[command(name = crate::check::background::COMMAND, hide = true)]
     BackgroundCheck {
         /// The registry key.
         key: String,
@@ -179,7 +179,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| crate::error::Error::Config(format!("cannot write the man page: {e}"))),
         Command::BackgroundCheck { key } => {
-            crate::check::run_background(&key);
+            crate::check::background::run(&key);
             Ok(ExitCode::SUCCESS)
         }
     };

@@ -241,10 +241,10 @@ fn expiry(r: &Row, now: i64) -> String {
     }
 }
 
-/// Check one stored secret: the line to show, and what to record (nothing
-/// when the keychain, not the registry, failed).
+/// Check one stored secret (the one check service, [`crate::check::ask`]):
+/// the line to show, and what to record (nothing when the keychain, not
+/// the registry, failed).
 fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
-    use crate::harbor;
     let person = crate::store::System::new(crate::store::Waiter::Person);
     let stored = match person.get(e.store, key) {
         Ok(Some(s)) => s,
@@ -256,44 +256,31 @@ fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Optio
         }
         Err(err) => return (format!("error: {}", err.one_line()), None),
     };
-    let result = harbor::Client::connect_key(key, e.server_url.as_deref(), net).and_then(|c| {
-        let (v, api) = c.verify(&stored.username, &stored.secret)?;
-        Ok((v, api, c))
-    });
-    match result {
-        Ok((Verdict::Refused, api, c)) => {
-            let down = (e.kind == AccountKind::User)
-                .then(|| c.identity_provider_down(api.as_deref()))
-                .flatten();
-            if let Some(status) = down {
-                let text = format!(
-                    "refused: {} (its sign-in page {} answered HTTP {status})",
-                    crate::check::idp_down_text(key),
-                    crate::harbor::SIGN_IN_PATH
-                );
-                let found = Finding {
-                    idp_down: true,
-                    ..Finding::of(Verdict::Refused)
-                };
-                return (text, Some(found));
-            }
-            let refusal = c.why_refused(api.as_deref(), &stored.username, e.kind);
-            let mut text = format!("refused: {}", refusal.why);
-            if refusal.renewable {
-                text.push_str(" (or run ");
-                text.push_str(&crate::cmd(&format!("renew {key}")));
-                text.push(')');
-            }
-            (text, Some(Finding::of(Verdict::Refused)))
+    let answer = crate::check::ask(key, e, net, &stored, true);
+    (answer_line(key, &answer), Some(answer.finding))
+}
+
+/// The `check:` line for the registry's answer.
+fn answer_line(key: &str, a: &crate::check::Answer) -> String {
+    if let Some(status) = a.idp_status {
+        return format!(
+            "refused: {} (its sign-in page {} answered HTTP {status})",
+            crate::check::idp_down_text(key),
+            crate::harbor::SIGN_IN_PATH
+        );
+    }
+    if let Some(refusal) = &a.refusal {
+        let mut text = format!("refused: {}", refusal.why);
+        if refusal.renewable {
+            text.push_str(" (or run ");
+            text.push_str(&crate::cmd(&format!("renew {key}")));
+            text.push(')');
         }
-        Ok((v, _, _)) => ("accepted".into(), Some(Finding::of(v))),
-        Err(err) => {
-            let found = crate::check::verdict_of(&err);
-            let text = match (&found.verdict, &found.detail) {
-                (Verdict::Blocked, Some(why)) => format!("blocked: {why}"),
-                _ => format!("error: {}", err.one_line()),
-            };
-            (text, Some(found))
-        }
+        return text;
+    }
+    match (&a.error, &a.finding.detail) {
+        (Some(_), Some(why)) if a.finding.verdict == Verdict::Blocked => format!("blocked: {why}"),
+        (Some(err), _) => format!("error: {}", err.one_line()),
+        (None, _) => "accepted".into(),
     }
 }
