@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::account::AccountKind;
 use crate::cache::{self, Cache};
 use crate::ci_env::{self, CiCredentials};
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind};
+use crate::index;
 use crate::paths;
 use crate::protocol;
 use crate::registry;
@@ -242,7 +243,7 @@ pub struct LoginFacts {
     pub expires_at: Option<i64>,
     pub verified_at: Option<i64>,
     /// How login reached the registry; `None` keeps what the same account had.
-    pub net: Option<index::NetOptions>,
+    pub net: Option<crate::registry::NetOptions>,
     /// The credential helper `configure` took the login over from.
     pub adopted_from: Option<String>,
 }
@@ -670,7 +671,7 @@ fn remember(
                         generation: Some(generation),
                         verified_at: None,
                         check: None,
-                        net: index::NetOptions::default(),
+                        net: crate::registry::NetOptions::default(),
                         lives: index::Lives::default(),
                         adopted_from: None,
                         extra: serde_json::Map::new(),

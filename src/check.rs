@@ -9,8 +9,11 @@
 
 pub mod background;
 
+use crate::account::AccountKind;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, Check, Entry, NetOptions, Verdict};
+use crate::index::{self, Entry};
+use crate::registry::NetOptions;
+use crate::verdict::{Check, Verdict};
 
 /// The last thing known about the entry's secret: a recorded check made
 /// since it was stored, else the store itself (docker and podman verify

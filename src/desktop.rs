@@ -6,7 +6,9 @@
 //! desktop, no notification daemon, no GUI session) means no notification;
 //! the text is escaped (crate::text::escape) before it goes anywhere.
 
-use crate::index::{AccountKind, Entry};
+use crate::index::Entry;
+
+use crate::account::AccountKind;
 
 /// The notification's text for a refused `entry` at `key`.
 pub fn refused_text(key: &str, entry: &Entry) -> (String, String) {

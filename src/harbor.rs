@@ -13,9 +13,11 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::HeaderValue;
 
+use crate::account::AccountKind;
 use crate::error::{Error, Result};
-use crate::index::{AccountKind, NetOptions, Verdict};
+use crate::registry::NetOptions;
 use crate::secret::Secret;
+use crate::verdict::Verdict;
 
 mod challenge;
 mod explain;

@@ -14,10 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::AccountKind;
 use crate::error::{Error, Result};
 use crate::paths;
 use crate::private_file;
+use crate::registry::NetOptions;
 use crate::store::StoreKind;
+use crate::verdict::{Check, Verdict};
 
 pub const FILE_NAME: &str = "index.json";
 /// The index format this binary writes. A newer one is read (unknown fields
@@ -26,43 +29,6 @@ pub const VERSION: u32 = 1;
 const LOCK_NAME: &str = "index.lock";
 /// Longest wait for another process's index update (which may itself wait on a keychain).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccountKind {
-    /// A Harbor user with a CLI secret (or a password on a non-OIDC Harbor).
-    User,
-    /// A robot account (`robot$project+name`, or a site-specific prefix such as `robot-`).
-    Robot,
-    /// An identity token (username `<token>`).
-    Token,
-}
-
-impl AccountKind {
-    /// Harbor robot names start with the robot prefix: `robot$` by default,
-    /// `robot-` at sites that changed it (UCAR's hub does).
-    pub fn guess(username: &str) -> AccountKind {
-        let lower = username.to_ascii_lowercase();
-        if username == crate::protocol::TOKEN_USERNAME {
-            AccountKind::Token
-        } else if lower.starts_with("robot$")
-            || lower.starts_with("robot-")
-            || lower.starts_with("robot+")
-        {
-            AccountKind::Robot
-        } else {
-            AccountKind::User
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AccountKind::User => "user",
-            AccountKind::Robot => "robot",
-            AccountKind::Token => "token",
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -100,24 +66,6 @@ pub struct Entry {
     /// Fields a newer version wrote: kept through a rewrite.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The non-secret options that decide how a registry is reached: given to
-/// `login` and remembered for the background check, `status --check` and `renew`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetOptions {
-    /// PEM file with the CA (or the self-signed certificate) to trust.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Plain `http://` allowed to this registry and its token service.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure: bool,
-}
-
-impl NetOptions {
-    pub fn is_default(&self) -> bool {
-        *self == NetOptions::default()
-    }
 }
 
 /// A Harbor CLI secret works only while Harbor can refresh the user's OIDC
@@ -183,48 +131,6 @@ impl Lives {
         Lives {
             spans: self.spans.clone(),
             ..Lives::default()
-        }
-    }
-}
-
-/// One credential check: when, and what the registry said.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// Unix seconds.
-    pub at: i64,
-    pub verdict: Verdict,
-    /// For [`Verdict::Blocked`]: the one-line reason, which names the fix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// For [`Verdict::Refused`]: Harbor could not reach its identity provider
-    /// then (it refuses every CLI secret meanwhile). Absent: an ordinary
-    /// refusal, which is all an older version knows.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub idp_down: bool,
-}
-
-/// What a check found. Offline is not a refusal: a laptop on a train must not
-/// be told its secret is dead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Accepted,
-    Refused,
-    /// The network failed: no answer, no name, connection refused.
-    Unreachable,
-    /// This tool would not send the secret (plain HTTP without `--insecure`, a
-    /// certificate it does not trust), or something in front of the registry
-    /// answered 403: no verdict on the secret. The detail says why.
-    Blocked,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Accepted => "accepted",
-            Verdict::Refused => "refused",
-            Verdict::Unreachable => "unreachable",
-            Verdict::Blocked => "blocked",
         }
     }
 }

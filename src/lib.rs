@@ -12,6 +12,7 @@ pub fn cmd(args: &str) -> String {
     format!("`{NAME} {args}`")
 }
 
+pub mod account;
 pub mod actions;
 pub mod auth_file;
 pub mod cache;
@@ -42,3 +43,4 @@ pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod text;
+pub mod verdict;

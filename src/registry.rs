@@ -5,6 +5,10 @@
 //! spellings; podman sends `host[:port]`. All of them must land on one keychain
 //! entry, so every protocol call goes through [`normalize`].
 
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 
 /// The key Docker Hub has always used; podman's `docker.io` maps onto it.
@@ -283,6 +287,24 @@ fn truncate(input: &str) -> String {
         format!("{t}…")
     } else {
         t
+    }
+}
+
+/// The non-secret options that decide how a registry is reached: given to
+/// `login` and remembered for the background check, `status --check` and `renew`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetOptions {
+    /// PEM file with the CA (or the self-signed certificate) to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Plain `http://` allowed to this registry and its token service.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+impl NetOptions {
+    pub fn is_default(&self) -> bool {
+        *self == NetOptions::default()
     }
 }
 

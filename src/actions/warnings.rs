@@ -4,8 +4,10 @@
 use std::io::Write;
 
 use super::{Context, warn};
-use crate::index::{self, AccountKind, Verdict};
+use crate::account::AccountKind;
+use crate::index;
 use crate::registry;
+use crate::verdict::Verdict;
 
 /// One line on stderr on every `get` while the registry's last verdict on
 /// this secret is a refusal: docker prints it next to its own bare
@@ -106,9 +108,9 @@ mod tests {
         s.store(KEY, "alice", "s3cr3t").ok();
         let refused = |s: &Session| {
             s.edit(|e| {
-                e.check = Some(index::Check {
+                e.check = Some(crate::verdict::Check {
                     at: index::now(),
-                    verdict: index::Verdict::Refused,
+                    verdict: crate::verdict::Verdict::Refused,
                     detail: None,
                     idp_down: false,
                 })
@@ -144,7 +146,7 @@ mod tests {
         s.store(KEY, "alice", "s3cr3t").ok();
         let recorded = |s: &Session, verdict, detail: Option<&str>, idp_down| {
             s.edit(|e| {
-                e.check = Some(index::Check {
+                e.check = Some(crate::verdict::Check {
                     at: index::now(),
                     verdict,
                     detail: detail.map(str::to_string),
@@ -152,7 +154,7 @@ mod tests {
                 })
             })
         };
-        recorded(&s, index::Verdict::Refused, None, true);
+        recorded(&s, crate::verdict::Verdict::Refused, None, true);
         let out = s.get(KEY);
         out.ok();
         assert!(
@@ -164,7 +166,7 @@ mod tests {
         );
         assert!(!out.stderr.contains("renew"), "{}", out.stderr);
         let line = "h answered HTTP 403 (\"Request blocked\") to the credential check";
-        recorded(&s, index::Verdict::Blocked, Some(line), false);
+        recorded(&s, crate::verdict::Verdict::Blocked, Some(line), false);
         let out = s.get(KEY);
         out.ok();
         assert!(
@@ -173,7 +175,7 @@ mod tests {
             out.stderr
         );
         assert!(!out.stderr.contains("renew"), "{}", out.stderr);
-        recorded(&s, index::Verdict::Unreachable, None, false);
+        recorded(&s, crate::verdict::Verdict::Unreachable, None, false);
         s.get(KEY).quiet();
     }
 

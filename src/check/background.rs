@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{check_stored, last};
+use crate::account::AccountKind;
 use crate::error::Result;
-use crate::index::{self, AccountKind, Check, Entry, Verdict};
+use crate::index::{self, Entry};
 use crate::paths;
 use crate::private_file;
+use crate::verdict::{Check, Verdict};
 
 /// Six hours: a web session outlives that, and a pull a few times a day
 /// then costs one token request per registry.

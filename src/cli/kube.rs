@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::account::AccountKind;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind};
+use crate::index;
 use crate::kube;
 use crate::secret::Secret;
 use crate::text::say_err;

@@ -9,12 +9,15 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::NetArgs;
+use crate::account::AccountKind;
 use crate::actions::{self, LoginFacts};
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, NetOptions, Verdict};
+use crate::index;
 use crate::protocol::{self, Credentials};
+use crate::registry::NetOptions;
 use crate::secret::Secret;
 use crate::text::{escape, say};
+use crate::verdict::Verdict;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -121,7 +124,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
 fn verified_at(
     a: &LoginArgs,
     registry: &str,
-    net: &crate::index::NetOptions,
+    net: &crate::registry::NetOptions,
     login: &Login,
     passed: Option<&str>,
 ) -> Result<Option<i64>> {

@@ -128,10 +128,10 @@ impl NetArgs {
     /// background check that reuses it runs elsewhere.
     pub fn options(
         &self,
-        remembered: Option<&crate::index::NetOptions>,
-    ) -> crate::index::NetOptions {
+        remembered: Option<&crate::registry::NetOptions>,
+    ) -> crate::registry::NetOptions {
         let remembered = remembered.cloned().unwrap_or_default();
-        crate::index::NetOptions {
+        crate::registry::NetOptions {
             ca_file: self
                 .ca_file
                 .as_deref()

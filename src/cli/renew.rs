@@ -11,11 +11,13 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::NetArgs;
+use crate::account::AccountKind;
 use crate::check::{self, Finding};
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, Verdict};
+use crate::index;
 use crate::secret::Secret;
 use crate::text::{say, say_err};
+use crate::verdict::Verdict;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -249,7 +251,7 @@ fn take_new_secret(
     key: &str,
     address: &str,
     user: &str,
-    opts: &index::NetOptions,
+    opts: &crate::registry::NetOptions,
     client: &crate::harbor::Client,
 ) -> Result<ExitCode> {
     let secret = rpassword::prompt_password(

@@ -7,11 +7,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::NetArgs;
+use crate::account::AccountKind;
 use crate::check::Finding;
 use crate::error::{Error, Result};
-use crate::index::{self, AccountKind, NetOptions, Verdict};
+use crate::index;
 use crate::notice;
+use crate::registry::NetOptions;
 use crate::text::escape;
+use crate::verdict::Verdict;
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -39,7 +42,7 @@ struct Row {
     expired: bool,
     /// The last verdict recorded (background check, `--check`, `renew`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    last_check: Option<index::Check>,
+    last_check: Option<crate::verdict::Check>,
     /// "accepted", "refused: ...", "missing: ...", "blocked: ..." (no verdict
     /// on the secret: nothing was sent, or a 403 in front of Harbor; and why)
     /// or "error: ..."; only with --check.
@@ -189,9 +192,9 @@ fn print_row(r: &Row, now: i64) {
 /// What `get` knows of the secret: the last check recorded since its store
 /// (the caller re-reads the entry after `--check`), else the
 /// verification `login`, `renew` or `configure` made just before storing it.
-fn last_check(e: &index::Entry) -> Option<index::Check> {
+fn last_check(e: &index::Entry) -> Option<crate::verdict::Check> {
     e.check.clone().filter(|c| c.at >= e.stored_at).or_else(|| {
-        e.verified_at.map(|at| index::Check {
+        e.verified_at.map(|at| crate::verdict::Check {
             at,
             verdict: Verdict::Accepted,
             detail: None,
@@ -201,7 +204,7 @@ fn last_check(e: &index::Entry) -> Option<index::Check> {
 }
 
 /// The `checked:` lines: the last verdict, when, and what goes with it.
-fn print_last_check(last: Option<&index::Check>, now: i64) {
+fn print_last_check(last: Option<&crate::verdict::Check>, now: i64) {
     let Some(c) = last else {
         println!("  checked:  not since it was stored");
         return;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::index::AccountKind;
+use crate::account::AccountKind;
 
 /// The Harbor this tool is first built for, whose robots are `robot-...`.
 const UCAR_HUB: &str = "hub.k8s.ucar.edu";

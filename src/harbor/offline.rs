@@ -2,9 +2,11 @@
 //! checks): the same interface, every connection refused with one line, so
 //! no caller needs a `cfg` of its own.
 
+use crate::account::AccountKind;
 use crate::error::{Error, Result};
-use crate::index::{AccountKind, NetOptions, Verdict};
+use crate::registry::NetOptions;
 use crate::secret::Secret;
+use crate::verdict::Verdict;
 
 pub const SIGN_IN_PATH: &str = "/c/oidc/login";
 

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use reqwest::Url;
 
 use crate::error::{Error, Result};
-use crate::index::NetOptions;
 use crate::registry;
+use crate::registry::NetOptions;
 
 /// Where and how to reach a registry.
 #[derive(Debug, Clone)]

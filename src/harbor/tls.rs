@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
 use crate::error::{Error, Result};
-use crate::index::NetOptions;
+use crate::registry::NetOptions;
 
 /// The rustls configuration for a client of `host` (`host[:port]`), and the
 /// certs.d entries it could not use ("PATH (why)"), for error messages.

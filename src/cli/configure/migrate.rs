@@ -20,9 +20,11 @@ use std::path::PathBuf;
 use crate::actions::{self, LoginFacts};
 use crate::auth_file::{AuthFile, Login, Plaintext};
 use crate::error::{Error, Result};
-use crate::index::{self, NetOptions, Verdict};
+use crate::index;
 use crate::protocol::Credentials;
+use crate::registry::NetOptions;
 use crate::text::{escape, say, say_err};
+use crate::verdict::Verdict;
 
 /// A login found for a registry configure routes to the helper.
 pub struct Found {
