@@ -2,23 +2,23 @@
 //! `credHelpers` entry, move any plaintext secret for those registries into
 //! the keychain, and (`--undo`) take back exactly what it added.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
 
 use super::NetArgs;
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths;
-use crate::private_file;
 use crate::text::{escape, say, say_err};
 
 mod adopt;
 mod migrate;
+mod record;
+
+use record::{FileRecord, State, load_state, save_state};
 
 #[derive(Args)]
 pub struct ConfigureArgs {
@@ -39,61 +39,6 @@ pub struct ConfigureArgs {
     no_verify: bool,
     #[command(flatten)]
     net: NetArgs,
-}
-
-/// What configure changed in one file, so `--undo` can take back just that.
-#[derive(Default, Serialize, Deserialize)]
-struct FileRecord {
-    created_file: bool,
-    created_helpers: bool,
-    /// Registry key to the helper it had before (None: it had none).
-    keys: BTreeMap<String, Option<String>>,
-    /// The `credsStore` configure wrote (Helm's file: the store Helm had chosen by itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    added_creds_store: Option<String>,
-    /// The empty `auths` entries configure added (Apptainer, SingularityCE).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    added_auths: Vec<String>,
-}
-
-#[derive(Default, Serialize, Deserialize)]
-struct State {
-    files: BTreeMap<PathBuf, FileRecord>,
-}
-
-fn state_path() -> Result<PathBuf> {
-    Ok(paths::data_dir()?.join("configure.json"))
-}
-
-fn load_state() -> Result<State> {
-    let p = state_path()?;
-    match std::fs::read(&p) {
-        Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_default()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-        Err(e) => Err(Error::file("cannot read", p, e)),
-    }
-}
-
-fn save_state(s: &State) -> Result<()> {
-    let p = state_path()?;
-    if s.files.is_empty() {
-        return match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::file("cannot remove", p, e))
-            }
-            _ => Ok(()),
-        };
-    }
-    private_file::ensure_private_dir(p.parent().unwrap_or(std::path::Path::new(".")))?;
-    let text = serde_json::to_vec_pretty(s).map_err(|e| Error::Config(e.to_string()))?;
-    private_file::write_atomic(&p, &text, 0o600)
-}
-
-/// nerdctl 2.x looks a registry up as `host:443` before `host`: give that
-/// spelling the helper too (the helper maps it to the same key).
-fn nerdctl_key(key: &str) -> Option<String> {
-    let has_port = !key.ends_with(']') && key.contains(':');
-    (!key.contains("://") && !has_port).then(|| format!("{key}:443"))
 }
 
 /// The files configure edits, one per canonical path: where two clients
@@ -181,7 +126,7 @@ fn previous_helper(client: Client, file: &AuthFile, key: &str) -> Option<String>
     match file.cred_helper(key) {
         Some(HELPER) => None,
         Some(h) if !h.is_empty() => Some(h.to_string()),
-        _ if matches!(client, Client::Docker | Client::Helm) => file
+        _ if client.row().honours_creds_store => file
             .creds_store()
             .filter(|s| *s != HELPER)
             .map(str::to_string),
@@ -284,9 +229,9 @@ fn edit(
         record.created_file = true;
     }
     let had_helpers = file.has_cred_helpers();
-    if client == Client::Helm
+    if let Some(native_store) = client.row().native_store
         && !file.has_auth_configured()
-        && let Some(native) = clients::helm_native_store()
+        && let Some(native) = native_store()
     {
         // With no auth in its file Helm picked this store for every
         // registry; a credHelpers entry turns that off, so name it.
@@ -320,9 +265,7 @@ fn edit(
 fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord) -> Result<()> {
     let who = client.who();
     let mut names = vec![key.to_string()];
-    if client == Client::Docker {
-        names.extend(nerdctl_key(key));
-    }
+    names.extend((client.row().also_asks)(key));
     for name in &names {
         let previous = file.set_cred_helper(name, HELPER)?;
         if previous.as_deref() == Some(HELPER) {
@@ -345,7 +288,7 @@ fn route(client: Client, file: &mut AuthFile, key: &str, record: &mut FileRecord
             ),
         }
     }
-    if clients::logout_needs_auths_entry(client) && file.add_empty_auth(key)? {
+    if client.row().logout_needs_auths_entry && file.add_empty_auth(key)? {
         record.added_auths.push(key.to_string());
         say!(
             "{who}: {}: added an empty auths[{key}], so that `{who} registry logout` finds the login",

@@ -513,25 +513,20 @@ fn report_credential_helpers(r: &mut Report, key: &str) {
     }
 }
 
-/// Helm, Apptainer, SingularityCE and nerdctl, each in its read order.
+/// Every client with a read order of its own (Helm, Apptainer,
+/// SingularityCE: `clients::CLIENTS`), walked in that order; then nerdctl.
 fn report_other_clients(r: &mut Report, docker: &Path, key: &str) -> Result<()> {
-    // Helm: its own file, then docker's.
-    if let Some(helm) = clients::helm_registry_config_path()? {
-        walk(
-            r,
-            Client::Helm.who(),
-            &[(helm, ""), (docker.to_path_buf(), docker_note())],
-            key,
-            key,
-        );
-    }
-    // Apptainer: its own file if it exists, else docker's (never both).
-    if let Some(app) = clients::apptainer_config_path()? {
-        walk(r, Client::Apptainer.who(), &[(app, "")], key, key);
-    }
-    // SingularityCE: its own file only.
-    if let Some(sing) = clients::singularity_config_path()? {
-        walk(r, Client::Singularity.who(), &[(sing, "")], key, key);
+    for row in &clients::CLIENTS {
+        let Some(reads) = row.reads else {
+            continue;
+        };
+        let files: Vec<(PathBuf, &'static str)> = reads(docker)?
+            .into_iter()
+            .map(|(p, fallback)| (p, if fallback { docker_note() } else { "" }))
+            .collect();
+        if !files.is_empty() {
+            walk(r, row.who, &files, key, key);
+        }
     }
     // nerdctl: docker's file, `host:443` before `host`.
     if clients::find_on_path("nerdctl").is_some() {
