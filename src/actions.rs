@@ -13,11 +13,11 @@ use crate::cache::{self, Cache};
 use crate::ci_env::{self, CiCredentials};
 use crate::error::{Error, Result};
 use crate::index;
+use crate::keychain::{self, KeychainKind, Keychains, Stored};
 use crate::paths;
 use crate::protocol;
 use crate::registry;
 use crate::secret::Secret;
-use crate::store::{self, Keychains, StoreKind, Stored};
 
 use crate::NAME;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -79,13 +79,13 @@ impl Context {
     /// configure, kube-secret): every registry they name is theirs, and a
     /// keychain call waits as long as a person needs to answer a dialog.
     pub fn system() -> Context {
-        Context::waited_on_by(store::Waiter::Person)
+        Context::waited_on_by(keychain::Waiter::Person)
     }
 
     /// [`Context::system`] for a program waiting on the answer (kubelet):
     /// every keychain call keeps a program's time limit.
     pub fn unattended() -> Context {
-        Context::waited_on_by(store::Waiter::Program)
+        Context::waited_on_by(keychain::Waiter::Program)
     }
 
     /// [`Context::unattended`] for a client's protocol request: what it is
@@ -97,9 +97,9 @@ impl Context {
         }
     }
 
-    fn waited_on_by(waiter: store::Waiter) -> Context {
+    fn waited_on_by(waiter: keychain::Waiter) -> Context {
         Context {
-            keychains: Box::new(store::System::new(waiter)),
+            keychains: Box::new(keychain::System::new(waiter)),
             cache: Box::new(cache::KernelKeyring),
             data_dir: paths::data_dir().ok(),
             notices: paths::cache_dir().ok(),
@@ -254,7 +254,7 @@ pub fn store(
     cx: &Context,
     creds: protocol::Credentials,
     stderr: &mut dyn Write,
-) -> Result<Option<StoreKind>> {
+) -> Result<Option<KeychainKind>> {
     store_with(cx, creds, LoginFacts::default(), stderr)
 }
 
@@ -263,7 +263,7 @@ pub fn store_with(
     creds: protocol::Credentials,
     facts: LoginFacts,
     stderr: &mut dyn Write,
-) -> Result<Option<StoreKind>> {
+) -> Result<Option<KeychainKind>> {
     store_as(cx, creds, facts, Only::Any, stderr)
 }
 
@@ -285,7 +285,7 @@ pub fn store_new(
     creds: protocol::Credentials,
     facts: LoginFacts,
     stderr: &mut dyn Write,
-) -> Result<Option<StoreKind>> {
+) -> Result<Option<KeychainKind>> {
     store_as(cx, creds, facts, Only::New, stderr)
 }
 
@@ -295,7 +295,7 @@ fn store_as(
     facts: LoginFacts,
     only: Only,
     stderr: &mut dyn Write,
-) -> Result<Option<StoreKind>> {
+) -> Result<Option<KeychainKind>> {
     let key = registry::normalize(&creds.server_url)?;
     if cx.ci_for(&key).is_some() {
         // CI mode: the pipeline's variables are the credentials; keep nothing.
@@ -331,12 +331,12 @@ fn store_as(
                     &format!(
                         "warning: {why}; the secret is kept in the {} instead{}; {}",
                         other.display(),
-                        if other == StoreKind::Keyutils {
+                        if other == KeychainKind::Keyutils {
                             ", which WSL empties when its VM stops"
                         } else {
                             ""
                         },
-                        store::SHARED_LOGIN
+                        keychain::SHARED_LOGIN
                     ),
                 );
                 store_in(cx, other, Some(kind), &keep, stderr)?;
@@ -345,7 +345,7 @@ fn store_as(
             None => return Err(e),
         },
     };
-    if kind == StoreKind::Keyutils {
+    if kind == KeychainKind::Keyutils {
         warn(
             stderr,
             "no Secret Service in this session: the secret is kept in the Linux kernel keyring, \
@@ -370,15 +370,15 @@ struct Keep<'a> {
 /// in `unreachable` (which just failed) is not chased.
 fn store_in(
     cx: &Context,
-    kind: StoreKind,
-    unreachable: Option<StoreKind>,
+    kind: KeychainKind,
+    unreachable: Option<KeychainKind>,
     keep: &Keep,
     stderr: &mut dyn Write,
 ) -> Result<()> {
     let Keep {
         only, key, stored, ..
     } = *keep;
-    store::check_size(kind, stored)?;
+    keychain::check_size(kind, stored)?;
     // What the first pull after this login is served from, without a
     // slow keychain's round trip (see `cache`).
     let cache_copy = kind.cached().then(|| Stored {
@@ -436,7 +436,7 @@ fn store_in(
 /// the same account knew and this store does not say is carried over.
 fn new_entry(
     keep: &Keep,
-    kind: StoreKind,
+    kind: KeychainKind,
     generation: u64,
     previous: Option<&index::Entry>,
 ) -> index::Entry {
@@ -578,7 +578,7 @@ fn cache_generation(entry: &index::Entry) -> Option<u64> {
 }
 
 impl Found {
-    fn of(stored: store::Stored, key: &str, known: Option<index::Entry>) -> Found {
+    fn of(stored: keychain::Stored, key: &str, known: Option<index::Entry>) -> Found {
         Found {
             username: stored.username,
             secret: stored.secret,
@@ -594,7 +594,7 @@ fn read_keychains(
     key: &str,
     known: Option<&index::Entry>,
     stderr: &mut dyn Write,
-) -> Result<(StoreKind, store::Stored)> {
+) -> Result<(KeychainKind, keychain::Stored)> {
     let mut order = match known {
         Some(e) => vec![e.store],
         None => cx.keychains.search_order()?,
@@ -615,7 +615,7 @@ fn read_keychains(
                 stderr,
                 &format!(
                     "warning: {why}; looking in the Linux keychain instead; {}",
-                    store::SHARED_LOGIN
+                    keychain::SHARED_LOGIN
                 ),
             );
             for k in linux {
@@ -631,7 +631,7 @@ fn read_keychains(
             // cannot be used cannot hold it either; the kernel keyring
             // refusing a process without a session keyring is no news at all.
             Error::KeychainUnavailable {
-                store: StoreKind::Keyutils,
+                store: KeychainKind::Keyutils,
                 ..
             } => {}
             e => {
@@ -648,7 +648,7 @@ fn read_keychains(
 fn remember(
     cx: &Context,
     key: &str,
-    kind: StoreKind,
+    kind: KeychainKind,
     username: &str,
     server_url: &str,
 ) -> Option<u64> {

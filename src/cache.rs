@@ -9,7 +9,7 @@
 //! it stale at once. Processes without a session keyring of their own simply
 //! do not cache.
 
-use crate::store::Stored;
+use crate::keychain::Stored;
 
 const DEFAULT_TTL: u64 = 600;
 
@@ -35,7 +35,7 @@ mod imp {
     /// The caller's own session keyring; never the shared fallback, where a
     /// copy would outlive the session and be unreachable to erase.
     fn session() -> Option<KeyRing> {
-        if !crate::store::own_session_keyring() {
+        if !crate::keychain::own_session_keyring() {
             return None;
         }
         KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok()
@@ -74,7 +74,7 @@ mod imp {
         if gen_text.parse::<u64>().ok()? != generation {
             return None;
         }
-        crate::store::decode_blob(rest)
+        crate::keychain::decode_blob(rest)
     }
 
     /// Keep a copy of `stored` for `generation`; failures are ignored (no cache).
@@ -88,7 +88,7 @@ mod imp {
         let Some(ring) = session() else { return };
         let blob = Secret::new(format!(
             "{generation}\n{}",
-            crate::store::encode_blob(stored).expose()
+            crate::keychain::encode_blob(stored).expose()
         ));
         if let Ok(k) = ring.add_key(&description(key), blob.expose().as_bytes()) {
             let _ = k.set_timeout(usize::try_from(ttl).unwrap_or(usize::MAX));
@@ -174,10 +174,10 @@ impl Cache for Memory {
     fn get(&self, key: &str, generation: u64) -> Option<Stored> {
         let copies = self.0.lock().unwrap();
         let (_, blob) = copies.get(key).filter(|(g, _)| *g == generation)?;
-        crate::store::decode_blob(blob.expose())
+        crate::keychain::decode_blob(blob.expose())
     }
     fn put(&self, key: &str, generation: u64, stored: &Stored) {
-        let blob = crate::store::encode_blob(stored);
+        let blob = crate::keychain::encode_blob(stored);
         self.0
             .lock()
             .unwrap()

@@ -78,7 +78,7 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
     if entry.kind == AccountKind::Token {
         return Ok(None);
     }
-    let unattended = crate::store::System::new(crate::store::Waiter::Program);
+    let unattended = crate::keychain::System::new(crate::keychain::Waiter::Program);
     let Some(stored) = unattended.get(entry.store, key)? else {
         return Ok(None);
     };
@@ -123,7 +123,7 @@ pub fn ask(
     key: &str,
     entry: &Entry,
     net: &NetOptions,
-    stored: &crate::store::Stored,
+    stored: &crate::keychain::Stored,
     explain: bool,
 ) -> Answer {
     let answer = |finding| Answer {
@@ -228,14 +228,14 @@ fn forget_a_passed_expiry(e: &mut Entry) {
 mod tests {
     use super::background::*;
     use super::*;
-    use crate::store::StoreKind;
+    use crate::keychain::KeychainKind;
     use serde_json::json;
 
     fn entry(stored_at: i64, check: Option<(i64, Verdict)>) -> Entry {
         Entry {
             username: "jdoe@ucar.edu".into(),
             kind: AccountKind::User,
-            store: StoreKind::Keyutils,
+            store: KeychainKind::Keyutils,
             stored_at,
             expires_at: None,
             server_url: None,

@@ -20,7 +20,7 @@ pub const HARBOR_USERNAME: &str = "HARBOR_USERNAME";
 pub const HARBOR_PASSWORD: &str = "HARBOR_PASSWORD";
 /// ...and the one registry they are for.
 pub const HARBOR_HOST: &str = "HARBOR_HOST";
-/// The `pass` password store (see `store::pass`), read as `pass` reads them:
+/// The `pass` password store (see `keychain::pass`), read as `pass` reads them:
 /// its directory (default `~/.password-store`)...
 pub const PASSWORD_STORE_DIR: &str = "PASSWORD_STORE_DIR";
 /// ...key ids that replace the `.gpg-id` files...

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::store::kind::StoreKind;
+use crate::keychain::kind::KeychainKind;
 
 /// Texts that docker, podman and skopeo compare byte for byte.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
@@ -27,18 +27,18 @@ pub enum Error {
     /// The keychain could not be reached or refused access; `hint` says what to do.
     #[error("{store}: {reason}{}", hint_suffix(.hint))]
     KeychainUnavailable {
-        store: StoreKind,
+        store: KeychainKind,
         reason: String,
         hint: &'static str,
     },
     #[error("{store} did not answer within {secs} s{}", hint_suffix(.hint))]
     KeychainTimeout {
-        store: StoreKind,
+        store: KeychainKind,
         secs: u64,
         hint: &'static str,
     },
     #[error("{store}: {reason}")]
-    Keychain { store: StoreKind, reason: String },
+    Keychain { store: KeychainKind, reason: String },
     #[error("{action} {}: {source}", .path.display())]
     File {
         action: &'static str,

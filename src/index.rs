@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::AccountKind;
 use crate::error::{Error, Result};
+use crate::keychain::KeychainKind;
 use crate::paths;
 use crate::private_file;
 use crate::registry::NetOptions;
-use crate::store::StoreKind;
 use crate::verdict::{Check, Verdict};
 
 pub const FILE_NAME: &str = "index.json";
@@ -34,7 +34,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct Entry {
     pub username: String,
     pub kind: AccountKind,
-    pub store: StoreKind,
+    pub store: KeychainKind,
     /// Unix seconds.
     pub stored_at: i64,
     /// Robot expiry in Unix seconds, when known; never for users.
@@ -494,7 +494,7 @@ mod tests {
         let e = &i.registries["h"];
         assert_eq!(
             (e.kind, e.store, e.expires_at),
-            (AccountKind::Robot, StoreKind::Keyutils, Some(9))
+            (AccountKind::Robot, KeychainKind::Keyutils, Some(9))
         );
         let again: Index = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
         assert_eq!(again, i);

@@ -31,6 +31,7 @@ pub mod harbor;
 pub mod harbor;
 
 pub mod index;
+pub mod keychain;
 pub mod kube;
 pub mod notice;
 pub mod paths;
@@ -41,6 +42,5 @@ pub mod registry;
 pub mod robot;
 pub mod secret;
 pub mod settings;
-pub mod store;
 pub mod text;
 pub mod verdict;

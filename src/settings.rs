@@ -20,7 +20,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_interval: Option<serde_json::Value>,
     /// In WSL: the Windows build's path (e.g. under `/mnt/c/`), when it is
-    /// not on PATH; see `store::wsl`.
+    /// not on PATH; see `keychain::wsl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_helper: Option<String>,
 }

@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use docker_credential_harbor::secret::{Secret, SecretBuf};
-use docker_credential_harbor::{protocol, robot, store};
+use docker_credential_harbor::{keychain, protocol, robot};
 
 const CANARY: &[u8] = b"freed-canary-3b9f";
 
@@ -123,13 +123,13 @@ fn secrets_leave_no_copy_in_freed_memory() {
         failures.push(format!("parse_store: {n} freed blocks held the secret"));
     }
 
-    let stored = store::Stored {
+    let stored = keychain::Stored {
         username: "u".into(),
         secret: secret_text(&[canary, &filler, "\"\\<&\u{1}"]),
     };
     let n = leaks(|| {
-        let blob = store::encode_blob(&stored);
-        let back = store::decode_blob(blob.expose()).unwrap();
+        let blob = keychain::encode_blob(&stored);
+        let back = keychain::decode_blob(blob.expose()).unwrap();
         assert_eq!(back.secret, stored.secret);
     });
     if n > 0 {
@@ -170,7 +170,7 @@ fn secrets_leave_no_copy_in_freed_memory() {
         .enumerate()
     {
         let key = format!("freed-memory-{}-{i}.example", std::process::id());
-        let stored = store::Stored {
+        let stored = keychain::Stored {
             username: "u".into(),
             secret,
         };

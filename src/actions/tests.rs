@@ -2,9 +2,9 @@
 //! the integration suites drive through the binary, without spawning it.
 
 use super::*;
-use crate::store::Keychain;
-use crate::store::memory;
-use StoreKind::{Keyutils, SecretService, WindowsViaWsl};
+use crate::keychain::Keychain;
+use crate::keychain::memory;
+use KeychainKind::{Keyutils, SecretService, WindowsViaWsl};
 
 pub(super) const KEY: &str = "hub.example.org";
 
@@ -41,7 +41,7 @@ impl Out {
 }
 
 impl Session {
-    pub(super) fn new(kinds: &[StoreKind]) -> Session {
+    pub(super) fn new(kinds: &[KeychainKind]) -> Session {
         Session {
             keychains: Box::leak(Box::new(memory::Keychains::new(kinds))),
             cache: Box::leak(Box::default()),
@@ -129,12 +129,12 @@ impl Session {
         .unwrap();
     }
 
-    pub(super) fn in_keychain(&self, kind: StoreKind) -> Option<(String, String)> {
+    pub(super) fn in_keychain(&self, kind: KeychainKind) -> Option<(String, String)> {
         let s = self.keychains.get(kind).get(KEY).unwrap()?;
         Some((s.username, s.secret.expose().clone()))
     }
 
-    pub(super) fn put_in_keychain(&self, kind: StoreKind, username: &str, secret: &str) {
+    pub(super) fn put_in_keychain(&self, kind: KeychainKind, username: &str, secret: &str) {
         let stored = Stored {
             username: username.into(),
             secret: Secret::new(secret.into()),
@@ -711,7 +711,7 @@ fn a_store_for_a_new_login_never_replaces_one() {
 /// `docker pull` never waits on a dialog.
 #[test]
 fn who_waits_bounds_the_keychain_calls() {
-    use crate::store::Waiter;
+    use crate::keychain::Waiter;
     assert_eq!(Context::system().keychains.waiter(), Waiter::Person);
     assert_eq!(Context::unattended().keychains.waiter(), Waiter::Program);
     assert_eq!(Context::for_clients().keychains.waiter(), Waiter::Program);

@@ -100,7 +100,7 @@ pub(super) fn expiry(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut
 mod tests {
     use crate::actions::tests::{KEY, Session};
     use crate::index;
-    use crate::store::StoreKind::SecretService;
+    use crate::keychain::KeychainKind::SecretService;
 
     #[test]
     fn a_refused_secret_is_named_on_every_get() {

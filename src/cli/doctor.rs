@@ -598,13 +598,13 @@ fn report_sudo_docker(r: &mut Report, key: &str) {
 
 /// Where new logins go (a Secret Service that hangs costs the keychain timeout).
 fn report_keychain(r: &mut Report) {
-    match crate::store::choose() {
+    match crate::keychain::choose() {
         Ok(kind) => {
             r.keychain = Some(kind.name());
             if !r.json {
                 say!(
                     "keychain: new logins go to the {}",
-                    crate::store::describe(kind)
+                    crate::keychain::describe(kind)
                 );
             }
         }

@@ -144,7 +144,7 @@ fn verified_at(
 
 /// "Login Succeeded", and where the secret is kept.
 fn say_kept(
-    stored_in: Option<crate::store::StoreKind>,
+    stored_in: Option<crate::keychain::KeychainKind>,
     username: &str,
     kind: AccountKind,
     key: &str,
@@ -156,7 +156,7 @@ fn say_kept(
                 kind.name(),
                 store.display()
             );
-            if let Some(note) = crate::store::kept_note(store, key, username) {
+            if let Some(note) = crate::keychain::kept_note(store, key, username) {
                 say!("{note}");
             }
         }

@@ -62,7 +62,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         ))
     })?;
     only_users(&key, &entry)?;
-    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
     let stored = person.get(entry.store, &key)?.ok_or_else(|| {
         Error::Config(format!(
             "the {} no longer holds the secret for {key}; run {}",

@@ -248,7 +248,7 @@ fn expiry(r: &Row, now: i64) -> String {
 /// the line to show, and what to record (nothing when the keychain, not
 /// the registry, failed).
 fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
-    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
     let stored = match person.get(e.store, key) {
         Ok(Some(s)) => s,
         Ok(None) => {

@@ -16,7 +16,7 @@ use common::registry::Harbor;
 use common::wine::{Prefix, rig};
 use serde_json::Value;
 
-/// The service name the helper files entries under (src/store/mod.rs).
+/// The service name the helper files entries under (src/keychain/mod.rs).
 const SERVICE: &str = "docker-credential-harbor";
 /// CRED_MAX_CREDENTIAL_BLOB_SIZE.
 const BLOB_CAP: usize = 2560;

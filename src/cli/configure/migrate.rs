@@ -268,7 +268,7 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
         },
         ..LoginFacts::default()
     };
-    let person = crate::store::System::new(crate::store::Waiter::Person);
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
     match actions::store_new(&cx, creds, facts, &mut std::io::stderr()) {
         Ok(Some(kind)) => match person.get(kind, &f.key) {
             // Only a copy read back from the keychain lets the file's go.

@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use super::{Keychain, MAX_SECRET, StoreKind, Stored};
+use super::{Keychain, KeychainKind, MAX_SECRET, Stored};
 use crate::env_vars;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-const KIND: StoreKind = StoreKind::Pass;
+const KIND: KeychainKind = KeychainKind::Pass;
 /// docker-credential-pass's folder in the store (its `PASS_FOLDER`).
 pub const FOLDER: &str = "docker-credential-helpers";
 /// What to do when there is no store to use.
@@ -181,7 +181,7 @@ fn first_entry(dir: &Path) -> Result<Option<(String, PathBuf)>> {
 }
 
 impl Keychain for Pass {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         KIND
     }
 

@@ -8,15 +8,15 @@ use std::sync::{Arc, OnceLock};
 
 use keyring_core::CredentialStore;
 
-use super::StoreKind;
+use super::KeychainKind;
 use crate::error::{Error, Result};
 
 /// Best first: the order in which a key of unknown home is looked for.
-pub const SUPPORTED: &[StoreKind] = &[
-    StoreKind::WindowsViaWsl,
-    StoreKind::SecretService,
-    StoreKind::Pass,
-    StoreKind::Keyutils,
+pub const SUPPORTED: &[KeychainKind] = &[
+    KeychainKind::WindowsViaWsl,
+    KeychainKind::SecretService,
+    KeychainKind::Pass,
+    KeychainKind::Keyutils,
 ];
 
 const SS_HINT: &str = "start a Secret Service (gnome-keyring, KeePassXC) in this D-Bus session, \
@@ -38,21 +38,21 @@ fn session_bus_present() -> bool {
         .is_some_and(|p| p.exists())
 }
 
-pub fn reachable(kind: StoreKind) -> bool {
+pub fn reachable(kind: KeychainKind) -> bool {
     match kind {
-        StoreKind::SecretService => session_bus_present(),
-        StoreKind::Keyutils => true,
-        StoreKind::Pass => super::pass::initialised(),
-        StoreKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe().is_ok(),
+        KeychainKind::SecretService => session_bus_present(),
+        KeychainKind::Keyutils => true,
+        KeychainKind::Pass => super::pass::initialised(),
+        KeychainKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe().is_ok(),
         _ => false,
     }
 }
 
 /// In WSL the Windows side (when it cannot be used, the caller falls back to
 /// [`detect_linux`], saying why); elsewhere [`detect_linux`].
-pub fn detect() -> Result<StoreKind> {
+pub fn detect() -> Result<KeychainKind> {
     if super::wsl::detected() {
-        return Ok(StoreKind::WindowsViaWsl);
+        return Ok(KeychainKind::WindowsViaWsl);
     }
     detect_linux()
 }
@@ -61,13 +61,13 @@ pub fn detect() -> Result<StoreKind> {
 /// initialised password store, else the kernel keyring.
 /// A Secret Service that is there but hangs is an error, not a reason to put
 /// the secret somewhere the user does not expect.
-pub fn detect_linux() -> Result<StoreKind> {
+pub fn detect_linux() -> Result<KeychainKind> {
     if !session_bus_present() {
         return Ok(without_secret_service());
     }
-    let kind = StoreKind::SecretService;
+    let kind = KeychainKind::SecretService;
     match super::bounded::call(kind, super::timeout(), move || open(kind).map(|_| ())) {
-        Ok(()) => Ok(StoreKind::SecretService),
+        Ok(()) => Ok(KeychainKind::SecretService),
         Err(e @ Error::KeychainTimeout { .. }) => Err(e),
         Err(_) => Ok(without_secret_service()),
     }
@@ -75,11 +75,11 @@ pub fn detect_linux() -> Result<StoreKind> {
 
 /// No Secret Service: the password store once it is set up (it survives a
 /// reboot and follows the home directory), else the kernel keyring.
-fn without_secret_service() -> StoreKind {
+fn without_secret_service() -> KeychainKind {
     if super::pass::initialised() {
-        StoreKind::Pass
+        KeychainKind::Pass
     } else {
-        StoreKind::Keyutils
+        KeychainKind::Keyutils
     }
 }
 
@@ -116,9 +116,9 @@ static SECRET_SERVICE: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 static KEYUTILS: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
 /// Open (once per process) the store for `kind`.
-pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
+pub fn open(kind: KeychainKind) -> Result<Arc<CredentialStore>> {
     match kind {
-        StoreKind::SecretService => {
+        KeychainKind::SecretService => {
             if let Some(s) = SECRET_SERVICE.get() {
                 return Ok(s.clone());
             }
@@ -137,7 +137,7 @@ pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
                 })?;
             Ok(SECRET_SERVICE.get_or_init(|| store).clone())
         }
-        StoreKind::Keyutils => {
+        KeychainKind::Keyutils => {
             if let Some(s) = KEYUTILS.get() {
                 return Ok(s.clone());
             }
@@ -167,10 +167,10 @@ pub fn entry_name(key: &str) -> String {
 /// can pass that within [`super::MAX_SECRET`] (a control character takes 6 bytes as `\u0001`).
 /// Through WSL the Windows build keeps the same blob in Credential Manager,
 /// which holds 2,560 bytes (CRED_MAX_CREDENTIAL_BLOB_SIZE).
-pub fn max_blob(kind: StoreKind) -> Option<usize> {
+pub fn max_blob(kind: KeychainKind) -> Option<usize> {
     match kind {
-        StoreKind::Keyutils => Some(32_767),
-        StoreKind::WindowsViaWsl => Some(5 * 512),
+        KeychainKind::Keyutils => Some(32_767),
+        KeychainKind::WindowsViaWsl => Some(5 * 512),
         _ => None,
     }
 }
@@ -191,20 +191,20 @@ pub fn vanished(e: &keyring_core::Error) -> bool {
 /// by this process, and the kernel answers EACCES ("access denied") instead
 /// of "no such key" (seen once in 300 racing helpers, tests/suite/reliability.rs).
 /// A real denial repeats; a vanished key is then not found.
-pub fn look_again(kind: StoreKind, e: &keyring_core::Error) -> bool {
-    kind == StoreKind::Keyutils && matches!(e, keyring_core::Error::NoStorageAccess(_))
+pub fn look_again(kind: KeychainKind, e: &keyring_core::Error) -> bool {
+    kind == KeychainKind::Keyutils && matches!(e, keyring_core::Error::NoStorageAccess(_))
 }
 
-pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+pub fn map_error(kind: KeychainKind, e: keyring_core::Error) -> Error {
     use keyring_core::Error as K;
     let reason = super::keyring_error(&e);
     match (kind, &e) {
-        (StoreKind::Keyutils, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
+        (KeychainKind::Keyutils, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
             store: kind,
             reason: "access denied".into(),
             hint: KEYUTILS_DENIED_HINT,
         },
-        (StoreKind::SecretService, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
+        (KeychainKind::SecretService, K::NoStorageAccess(_)) => Error::KeychainUnavailable {
             store: kind,
             reason: if reason.contains("prompt") {
                 "the collection is locked and the unlock prompt was dismissed or cannot be shown"
@@ -215,7 +215,7 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
             hint: SS_LOCKED_HINT,
         },
         // The daemon went away between connecting and this call.
-        (StoreKind::SecretService, K::PlatformFailure(_))
+        (KeychainKind::SecretService, K::PlatformFailure(_))
             if [
                 "ServiceUnknown",
                 "NameHasNoOwner",
@@ -239,9 +239,9 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     }
 }
 
-pub fn timeout_hint(kind: StoreKind) -> &'static str {
+pub fn timeout_hint(kind: KeychainKind) -> &'static str {
     match kind {
-        StoreKind::SecretService => {
+        KeychainKind::SecretService => {
             "it may be waiting for an unlock prompt; unlock the keyring, or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils"
         }
         _ => "",

@@ -51,9 +51,9 @@ pub const SERVICE: &str = crate::NAME;
 /// JWT identity tokens a few KiB) and would overflow some keychains.
 pub const MAX_SECRET: usize = 16 * 1024;
 
-pub use kind::StoreKind;
+pub use kind::KeychainKind;
 
-impl StoreKind {
+impl KeychainKind {
     /// Whether this build can talk to this keychain at all.
     pub fn supported(self) -> bool {
         platform::SUPPORTED.contains(&self)
@@ -65,14 +65,14 @@ impl StoreKind {
     pub fn cached(self) -> bool {
         matches!(
             self,
-            StoreKind::SecretService | StoreKind::WindowsViaWsl | StoreKind::Pass
+            KeychainKind::SecretService | KeychainKind::WindowsViaWsl | KeychainKind::Pass
         )
     }
 }
 
 /// The keychain that a new secret goes to: the forced one, or the best one
 /// this session offers.
-pub fn choose() -> Result<StoreKind> {
+pub fn choose() -> Result<KeychainKind> {
     if let Some(kind) = forced()? {
         return Ok(kind);
     }
@@ -80,11 +80,11 @@ pub fn choose() -> Result<StoreKind> {
 }
 
 /// The keychain named by `DOCKER_CREDENTIAL_HARBOR_STORE`, if any.
-pub fn forced() -> Result<Option<StoreKind>> {
+pub fn forced() -> Result<Option<KeychainKind>> {
     let var = crate::env_vars::STORE;
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => {
-            let kind = StoreKind::parse(&v).ok_or_else(|| {
+            let kind = KeychainKind::parse(&v).ok_or_else(|| {
                 Error::Config(format!(
                     "{var}={v:?} is not a keychain this program knows; use one of: {}",
                     platform::SUPPORTED
@@ -97,11 +97,11 @@ pub fn forced() -> Result<Option<StoreKind>> {
             // On Linux, "the Windows one" can only mean the Windows side from WSL.
             #[cfg(target_os = "linux")]
             let kind = match kind {
-                StoreKind::WindowsCredentialManager => StoreKind::WindowsViaWsl,
+                KeychainKind::WindowsCredentialManager => KeychainKind::WindowsViaWsl,
                 k => k,
             };
             #[cfg(target_os = "linux")]
-            if kind == StoreKind::WindowsViaWsl && !wsl::detected() {
+            if kind == KeychainKind::WindowsViaWsl && !wsl::detected() {
                 return Err(Error::Config(format!(
                     "{var}={} needs WSL, and this is not WSL (WSL_DISTRO_NAME and \
                      WSL_INTEROP are not both set and there is no WSLInterop binfmt entry)",
@@ -123,7 +123,7 @@ pub fn forced() -> Result<Option<StoreKind>> {
 /// Keychains to search for a key whose home is unknown (no index entry):
 /// the preferred one first, then the others this session can reach.
 /// No probing here: each keychain is asked once, so a hung one costs one timeout.
-pub fn search_order() -> Result<Vec<StoreKind>> {
+pub fn search_order() -> Result<Vec<KeychainKind>> {
     if let Some(kind) = forced()? {
         return Ok(vec![kind]);
     }
@@ -138,9 +138,9 @@ pub fn search_order() -> Result<Vec<StoreKind>> {
 /// .exe, interop down) and it was not forced: the Linux keychains to use
 /// instead, best first, and the reason, for one line on stderr that also
 /// says how to get the shared login ([`SHARED_LOGIN`]).
-pub fn instead_of(kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+pub fn instead_of(kind: KeychainKind, e: &Error) -> Result<Option<(Vec<KeychainKind>, String)>> {
     #[cfg(target_os = "linux")]
-    if kind == StoreKind::WindowsViaWsl && wsl::unusable(e) && forced()?.is_none() {
+    if kind == KeychainKind::WindowsViaWsl && wsl::unusable(e) && forced()?.is_none() {
         let reason = match e {
             Error::KeychainUnavailable { reason, .. } => format!("{}: {reason}", kind.display()),
             other => other.one_line(),
@@ -211,8 +211,8 @@ pub fn timeout() -> Duration {
 /// dialog: the macOS Keychain asks whether this (unsigned) program may read
 /// its entry after every upgrade. `None` for a program, which shows no dialog's
 /// answer to anyone, and for keychains that do not ask.
-fn before_first_call(waiter: Waiter, kind: StoreKind) -> Option<String> {
-    (waiter == Waiter::Person && kind == StoreKind::MacosKeychain).then(|| {
+fn before_first_call(waiter: Waiter, kind: KeychainKind) -> Option<String> {
+    (waiter == Waiter::Person && kind == KeychainKind::MacosKeychain).then(|| {
         format!(
             "note: the macOS Keychain may show a dialog asking whether {} may use its entry: \
              choose \"Always Allow\" (waiting up to {} s)",
@@ -277,11 +277,11 @@ impl Stored {
         s.into_secret()
     }
 
-    fn decode(kind: StoreKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
+    fn decode(kind: KeychainKind, key: &str, mut bytes: Vec<u8>) -> Result<Stored> {
         let parsed = parse_blob(&bytes).or_else(|| {
             // 0.1.0 wrote through `set_password`, which the Windows store keeps
             // as UTF-16LE: read those entries, so existing logins keep working.
-            (kind == StoreKind::WindowsCredentialManager)
+            (kind == KeychainKind::WindowsCredentialManager)
                 .then(|| utf16le_to_utf8(&bytes))
                 .flatten()
                 .and_then(|mut utf8| {
@@ -290,7 +290,7 @@ impl Stored {
                     parsed
                 })
         });
-        if kind == StoreKind::Keyutils {
+        if kind == KeychainKind::Keyutils {
             // keyutils reads into a fresh 64 KiB buffer (`read_to_vec`) and
             // writes only its payload: wiping what was written is wiping
             // every byte that held the secret, without touching 16 pages.
@@ -348,7 +348,7 @@ fn utf16le_to_utf8(bytes: &[u8]) -> Option<Vec<u8>> {
 /// the index): each backend implements these, in its own file. What a
 /// caller gets from [`keychain`] returns within [`timeout`].
 pub trait Keychain: Send + Sync {
-    fn kind(&self) -> StoreKind;
+    fn kind(&self) -> KeychainKind;
     /// Keep `stored` under `key`, replacing what was there.
     fn set(&self, key: &str, stored: Stored) -> Result<()>;
     /// The entry under `key`, or `None` when there is none.
@@ -362,15 +362,19 @@ pub trait Keychain: Send + Sync {
 /// `memory::Keychains` stands in for it in unit tests.
 pub trait Keychains {
     /// The keychain a new secret goes to (see [`choose`]).
-    fn choose(&self) -> Result<StoreKind>;
+    fn choose(&self) -> Result<KeychainKind>;
     /// The forced keychain; an error when the variable names none (see [`forced`]).
-    fn forced(&self) -> Result<Option<StoreKind>>;
+    fn forced(&self) -> Result<Option<KeychainKind>>;
     /// Where to look for a key the index does not know (see [`search_order`]).
-    fn search_order(&self) -> Result<Vec<StoreKind>>;
+    fn search_order(&self) -> Result<Vec<KeychainKind>>;
     /// The keychains to use when `kind` failed with `e` (see [`instead_of`]).
-    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>>;
+    fn instead_of(
+        &self,
+        kind: KeychainKind,
+        e: &Error,
+    ) -> Result<Option<(Vec<KeychainKind>, String)>>;
     /// The keychain `kind`, every call bounded.
-    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_>;
+    fn open(&self, kind: KeychainKind) -> Box<dyn Keychain + '_>;
     /// Who waits for the answers, which bounds every call (see [`Waiter`]).
     fn waiter(&self) -> Waiter;
 }
@@ -387,25 +391,29 @@ impl System {
     }
 
     /// The entry under `key` in `kind`, or `None` when there is none.
-    pub fn get(&self, kind: StoreKind, key: &str) -> Result<Option<Stored>> {
+    pub fn get(&self, kind: KeychainKind, key: &str) -> Result<Option<Stored>> {
         self.open(kind).get(key)
     }
 }
 
 impl Keychains for System {
-    fn choose(&self) -> Result<StoreKind> {
+    fn choose(&self) -> Result<KeychainKind> {
         choose()
     }
-    fn forced(&self) -> Result<Option<StoreKind>> {
+    fn forced(&self) -> Result<Option<KeychainKind>> {
         forced()
     }
-    fn search_order(&self) -> Result<Vec<StoreKind>> {
+    fn search_order(&self) -> Result<Vec<KeychainKind>> {
         search_order()
     }
-    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+    fn instead_of(
+        &self,
+        kind: KeychainKind,
+        e: &Error,
+    ) -> Result<Option<(Vec<KeychainKind>, String)>> {
         instead_of(kind, e)
     }
-    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
+    fn open(&self, kind: KeychainKind) -> Box<dyn Keychain + '_> {
         if let Some(line) = before_first_call(self.waiter, kind) {
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| crate::text::say_err!("{line}"));
@@ -419,19 +427,23 @@ impl Keychains for System {
 
 /// A borrowed set serves as well (tests share one between contexts).
 impl<K: Keychains + ?Sized> Keychains for &K {
-    fn choose(&self) -> Result<StoreKind> {
+    fn choose(&self) -> Result<KeychainKind> {
         (**self).choose()
     }
-    fn forced(&self) -> Result<Option<StoreKind>> {
+    fn forced(&self) -> Result<Option<KeychainKind>> {
         (**self).forced()
     }
-    fn search_order(&self) -> Result<Vec<StoreKind>> {
+    fn search_order(&self) -> Result<Vec<KeychainKind>> {
         (**self).search_order()
     }
-    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+    fn instead_of(
+        &self,
+        kind: KeychainKind,
+        e: &Error,
+    ) -> Result<Option<(Vec<KeychainKind>, String)>> {
         (**self).instead_of(kind, e)
     }
-    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
+    fn open(&self, kind: KeychainKind) -> Box<dyn Keychain + '_> {
         (**self).open(kind)
     }
     fn waiter(&self) -> Waiter {
@@ -440,7 +452,7 @@ impl<K: Keychains + ?Sized> Keychains for &K {
 }
 
 impl<K: Keychain + ?Sized> Keychain for &K {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         (**self).kind()
     }
     fn set(&self, key: &str, stored: Stored) -> Result<()> {
@@ -457,16 +469,16 @@ impl<K: Keychain + ?Sized> Keychain for &K {
 /// The keychain `kind`, every call bounded: the OS keychains on a worker
 /// thread abandoned at `limit`; the WSL bridge kills its own process (at a
 /// program's limit: the Windows side shows no dialog).
-fn keychain(kind: StoreKind, limit: Duration) -> Box<dyn Keychain> {
+fn keychain(kind: KeychainKind, limit: Duration) -> Box<dyn Keychain> {
     #[cfg(target_os = "linux")]
     match kind {
-        StoreKind::WindowsViaWsl => return Box::new(wsl::Bridge::default()),
+        KeychainKind::WindowsViaWsl => return Box::new(wsl::Bridge::default()),
         // A kernel keyring call is a syscall that waits on no other
         // process: it cannot hang as a D-Bus call can, so it needs no
         // worker thread (a thread, its stack and an arena on every get).
-        StoreKind::Keyutils => return Box::new(os::Os(kind)),
+        KeychainKind::Keyutils => return Box::new(os::Os(kind)),
         // Bounds its own gpg and git children, and kills them.
-        StoreKind::Pass => return Box::new(pass::Pass::new(limit)),
+        KeychainKind::Pass => return Box::new(pass::Pass::new(limit)),
         _ => {}
     }
     Box::new(bounded::Bounded::new(os::Os(kind), limit))
@@ -474,9 +486,9 @@ fn keychain(kind: StoreKind, limit: Duration) -> Box<dyn Keychain> {
 
 /// Where `kind` keeps things, for people: its name, and for the password
 /// store its directory.
-pub fn describe(kind: StoreKind) -> String {
+pub fn describe(kind: KeychainKind) -> String {
     #[cfg(target_os = "linux")]
-    if kind == StoreKind::Pass
+    if kind == KeychainKind::Pass
         && let Ok(dir) = pass::store_dir()
     {
         return format!("{} in {}", kind.display(), dir.display());
@@ -486,9 +498,9 @@ pub fn describe(kind: StoreKind) -> String {
 
 /// What `login` adds about where `username`'s secret for `key` went in
 /// `kind`, when there is more to say than its name.
-pub fn kept_note(kind: StoreKind, key: &str, username: &str) -> Option<String> {
+pub fn kept_note(kind: KeychainKind, key: &str, username: &str) -> Option<String> {
     #[cfg(target_os = "linux")]
-    if kind == StoreKind::Pass {
+    if kind == KeychainKind::Pass {
         let file = pass::entry_file(key, username).ok()?;
         return Some(format!(
             "The secret is in {}, encrypted with GnuPG: it survives a reboot and follows the \
@@ -502,7 +514,7 @@ pub fn kept_note(kind: StoreKind, key: &str, username: &str) -> Option<String> {
 
 /// Refuse, with one line, what is too large for `kind`: checked before
 /// anything is written.
-pub fn check_size(kind: StoreKind, stored: &Stored) -> Result<()> {
+pub fn check_size(kind: KeychainKind, stored: &Stored) -> Result<()> {
     if stored.secret.expose().len() > MAX_SECRET {
         return Err(Error::BadInput(format!(
             "the secret is longer than {} KiB; registry secrets are much shorter",
@@ -573,19 +585,19 @@ mod tests {
     /// to a client (docker shows helpers' stderr) nor for other keychains.
     #[test]
     fn only_a_person_is_told_about_the_keychain_dialog() {
-        let line = before_first_call(Waiter::Person, StoreKind::MacosKeychain).unwrap();
+        let line = before_first_call(Waiter::Person, KeychainKind::MacosKeychain).unwrap();
         assert!(line.contains("Keychain may show a dialog"), "{line}");
         assert!(line.contains("\"Always Allow\""), "{line}");
         assert!(line.contains("up to "), "{line}");
         assert_eq!(
-            before_first_call(Waiter::Program, StoreKind::MacosKeychain),
+            before_first_call(Waiter::Program, KeychainKind::MacosKeychain),
             None
         );
         for kind in [
-            StoreKind::SecretService,
-            StoreKind::Keyutils,
-            StoreKind::WindowsCredentialManager,
-            StoreKind::WindowsViaWsl,
+            KeychainKind::SecretService,
+            KeychainKind::Keyutils,
+            KeychainKind::WindowsCredentialManager,
+            KeychainKind::WindowsViaWsl,
         ] {
             assert_eq!(before_first_call(Waiter::Person, kind), None, "{kind:?}");
         }
@@ -595,11 +607,11 @@ mod tests {
     fn utf8_blob_reads_back_on_every_keychain() {
         let text = blob("jdoe é<&>", "s3cret \u{2028} ü");
         for kind in [
-            StoreKind::SecretService,
-            StoreKind::Keyutils,
-            StoreKind::MacosKeychain,
-            StoreKind::WindowsCredentialManager,
-            StoreKind::WindowsViaWsl,
+            KeychainKind::SecretService,
+            KeychainKind::Keyutils,
+            KeychainKind::MacosKeychain,
+            KeychainKind::WindowsCredentialManager,
+            KeychainKind::WindowsViaWsl,
         ] {
             let s = Stored::decode(kind, "h.example", text.clone().into_bytes()).unwrap();
             assert_eq!(s.username, "jdoe é<&>");
@@ -627,7 +639,7 @@ mod tests {
     fn utf16_blob_from_0_1_0_reads_back_on_windows_only() {
         let old = utf16le(&blob("jdoe", "s3cret-ü"));
         let s = Stored::decode(
-            StoreKind::WindowsCredentialManager,
+            KeychainKind::WindowsCredentialManager,
             "h.example",
             old.clone(),
         )
@@ -637,7 +649,7 @@ mod tests {
             ("jdoe", "s3cret-ü")
         );
         // Elsewhere 0.1.0 wrote UTF-8; UTF-16 there is someone else's data.
-        assert!(Stored::decode(StoreKind::Keyutils, "h.example", old).is_err());
+        assert!(Stored::decode(KeychainKind::Keyutils, "h.example", old).is_err());
     }
 
     /// Refused before any keychain is opened, with one line that names the limit.
@@ -648,7 +660,7 @@ mod tests {
             username: "u".into(),
             secret: Secret::new("\u{1}".repeat(6000)),
         };
-        let e = check_size(StoreKind::Keyutils, &stored).unwrap_err();
+        let e = check_size(KeychainKind::Keyutils, &stored).unwrap_err();
         assert!(matches!(e, Error::BadInput(_)), "{e:?}");
         assert_eq!(
             e.one_line(),
@@ -667,7 +679,7 @@ mod tests {
             Vec::new(),
             br#"{"Username":"u"}"#.to_vec(),
         ] {
-            let e = Stored::decode(StoreKind::WindowsCredentialManager, "h.example", bytes)
+            let e = Stored::decode(KeychainKind::WindowsCredentialManager, "h.example", bytes)
                 .unwrap_err()
                 .one_line();
             assert!(e.contains("not written by this program"), "{e}");

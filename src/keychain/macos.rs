@@ -6,23 +6,23 @@ use std::sync::{Arc, OnceLock};
 
 use keyring_core::CredentialStore;
 
-use super::StoreKind;
+use super::KeychainKind;
 use crate::error::{Error, Result};
 
-pub const SUPPORTED: &[StoreKind] = &[StoreKind::MacosKeychain];
+pub const SUPPORTED: &[KeychainKind] = &[KeychainKind::MacosKeychain];
 
-pub fn reachable(kind: StoreKind) -> bool {
-    kind == StoreKind::MacosKeychain
+pub fn reachable(kind: KeychainKind) -> bool {
+    kind == KeychainKind::MacosKeychain
 }
 
-pub fn detect() -> Result<StoreKind> {
-    Ok(StoreKind::MacosKeychain)
+pub fn detect() -> Result<KeychainKind> {
+    Ok(KeychainKind::MacosKeychain)
 }
 
 static KEYCHAIN: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
-pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
-    if kind != StoreKind::MacosKeychain {
+pub fn open(kind: KeychainKind) -> Result<Arc<CredentialStore>> {
+    if kind != KeychainKind::MacosKeychain {
         return Err(Error::Config(format!(
             "{} is not available on macOS",
             kind.display()
@@ -42,7 +42,7 @@ pub fn entry_name(key: &str) -> String {
 }
 
 /// No size limit below [`super::MAX_SECRET`] is known for a generic password.
-pub fn max_blob(_: StoreKind) -> Option<usize> {
+pub fn max_blob(_: KeychainKind) -> Option<usize> {
     None
 }
 
@@ -50,11 +50,11 @@ pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
 
-pub fn look_again(_: StoreKind, _: &keyring_core::Error) -> bool {
+pub fn look_again(_: KeychainKind, _: &keyring_core::Error) -> bool {
     false
 }
 
-pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+pub fn map_error(kind: KeychainKind, e: keyring_core::Error) -> Error {
     if let Some(hint) = status_code(&e).and_then(super::macos_status::next_step) {
         return Error::KeychainUnavailable {
             store: kind,
@@ -87,6 +87,6 @@ fn status_code(e: &keyring_core::Error) -> Option<i32> {
     }
 }
 
-pub fn timeout_hint(_: StoreKind) -> &'static str {
+pub fn timeout_hint(_: KeychainKind) -> &'static str {
     super::macos_status::DIALOG_PENDING
 }

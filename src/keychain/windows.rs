@@ -4,23 +4,23 @@ use std::sync::{Arc, OnceLock};
 
 use keyring_core::CredentialStore;
 
-use super::StoreKind;
+use super::KeychainKind;
 use crate::error::{Error, Result};
 
-pub const SUPPORTED: &[StoreKind] = &[StoreKind::WindowsCredentialManager];
+pub const SUPPORTED: &[KeychainKind] = &[KeychainKind::WindowsCredentialManager];
 
-pub fn reachable(kind: StoreKind) -> bool {
-    kind == StoreKind::WindowsCredentialManager
+pub fn reachable(kind: KeychainKind) -> bool {
+    kind == KeychainKind::WindowsCredentialManager
 }
 
-pub fn detect() -> Result<StoreKind> {
-    Ok(StoreKind::WindowsCredentialManager)
+pub fn detect() -> Result<KeychainKind> {
+    Ok(KeychainKind::WindowsCredentialManager)
 }
 
 static CREDMAN: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
-pub fn open(kind: StoreKind) -> Result<Arc<CredentialStore>> {
-    if kind != StoreKind::WindowsCredentialManager {
+pub fn open(kind: KeychainKind) -> Result<Arc<CredentialStore>> {
+    if kind != KeychainKind::WindowsCredentialManager {
         return Err(Error::Config(format!(
             "{} is not available on Windows",
             kind.display()
@@ -41,7 +41,7 @@ pub fn entry_name(key: &str) -> String {
 }
 
 /// CRED_MAX_CREDENTIAL_BLOB_SIZE (wincred.h): 5 * 512 bytes per credential.
-pub fn max_blob(_: StoreKind) -> Option<usize> {
+pub fn max_blob(_: KeychainKind) -> Option<usize> {
     Some(5 * 512)
 }
 
@@ -49,11 +49,11 @@ pub fn vanished(_: &keyring_core::Error) -> bool {
     false
 }
 
-pub fn look_again(_: StoreKind, _: &keyring_core::Error) -> bool {
+pub fn look_again(_: KeychainKind, _: &keyring_core::Error) -> bool {
     false
 }
 
-pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
+pub fn map_error(kind: KeychainKind, e: keyring_core::Error) -> Error {
     match &e {
         // ERROR_NO_SUCH_LOGON_SESSION: no user profile with a credential
         // store is loaded (services, some remote sessions).
@@ -69,6 +69,6 @@ pub fn map_error(kind: StoreKind, e: keyring_core::Error) -> Error {
     }
 }
 
-pub fn timeout_hint(_: StoreKind) -> &'static str {
+pub fn timeout_hint(_: KeychainKind) -> &'static str {
     ""
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use super::{Keychain, StoreKind, Stored, platform};
+use super::{Keychain, KeychainKind, Stored, platform};
 use crate::error::{Error, Result};
 
 /// `inner`, every call bounded by `limit`.
@@ -34,7 +34,7 @@ impl<K: Keychain + 'static> Bounded<K> {
 }
 
 impl<K: Keychain + 'static> Keychain for Bounded<K> {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         self.inner.kind()
     }
 
@@ -53,7 +53,7 @@ impl<K: Keychain + 'static> Keychain for Bounded<K> {
 
 /// Run `op` (a call to `kind`) on a worker thread; give up after `limit`.
 pub fn call<T: Send + 'static>(
-    kind: StoreKind,
+    kind: KeychainKind,
     limit: Duration,
     op: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -80,8 +80,8 @@ pub fn call<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keychain::memory::Memory;
     use crate::secret::Secret;
-    use crate::store::memory::Memory;
     use std::time::Instant;
 
     fn stored(secret: &str) -> Stored {
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn calls_pass_through_within_the_limit() {
-        let k = Bounded::new(Memory::new(StoreKind::Keyutils), Duration::from_secs(5));
+        let k = Bounded::new(Memory::new(KeychainKind::Keyutils), Duration::from_secs(5));
         k.set("h.example", stored("s1")).unwrap();
         let got = k.get("h.example").unwrap().unwrap();
         assert_eq!(
@@ -108,7 +108,7 @@ mod tests {
     /// A keychain that never answers costs the limit, then one line.
     #[test]
     fn a_hung_keychain_is_abandoned_at_the_limit() {
-        let hung = Memory::new(StoreKind::SecretService).hanging(Duration::from_secs(30));
+        let hung = Memory::new(KeychainKind::SecretService).hanging(Duration::from_secs(30));
         let k = Bounded::new(hung, Duration::from_millis(100));
         let started = Instant::now();
         let e = k.get("h.example").unwrap_err();
@@ -117,7 +117,7 @@ mod tests {
             matches!(
                 e,
                 Error::KeychainTimeout {
-                    store: StoreKind::SecretService,
+                    store: KeychainKind::SecretService,
                     ..
                 }
             ),

@@ -7,12 +7,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{Keychain, StoreKind, Stored};
+use super::{Keychain, KeychainKind, Stored};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 pub struct Memory {
-    kind: StoreKind,
+    kind: KeychainKind,
     entries: Mutex<HashMap<String, Secret<String>>>,
     /// How long each call takes before it answers (a hung keychain).
     delay: Duration,
@@ -21,7 +21,7 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub fn new(kind: StoreKind) -> Memory {
+    pub fn new(kind: KeychainKind) -> Memory {
         Memory {
             kind,
             entries: Mutex::default(),
@@ -65,7 +65,7 @@ impl Memory {
 }
 
 impl Keychain for Memory {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         self.kind
     }
 
@@ -92,11 +92,11 @@ impl Keychain for Memory {
 /// Windows side from WSL falls back to the others when it is down.
 pub struct Keychains {
     stores: Vec<Memory>,
-    forced: Mutex<Option<StoreKind>>,
+    forced: Mutex<Option<KeychainKind>>,
 }
 
 impl Keychains {
-    pub fn new(kinds: &[StoreKind]) -> Keychains {
+    pub fn new(kinds: &[KeychainKind]) -> Keychains {
         Keychains {
             stores: kinds.iter().map(|k| Memory::new(*k)).collect(),
             forced: Mutex::new(None),
@@ -105,15 +105,15 @@ impl Keychains {
 
     /// From now on as `DOCKER_CREDENTIAL_HARBOR_STORE=kind` is (`Some`) or
     /// is not set (`None`).
-    pub fn force(&self, kind: Option<StoreKind>) {
+    pub fn force(&self, kind: Option<KeychainKind>) {
         *self.forced.lock().unwrap_or_else(|e| e.into_inner()) = kind;
     }
 
-    fn forced_kind(&self) -> Option<StoreKind> {
+    fn forced_kind(&self) -> Option<KeychainKind> {
         *self.forced.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn get(&self, kind: StoreKind) -> &Memory {
+    pub fn get(&self, kind: KeychainKind) -> &Memory {
         self.stores
             .iter()
             .find(|m| m.kind == kind)
@@ -122,31 +122,35 @@ impl Keychains {
 }
 
 impl super::Keychains for Keychains {
-    fn choose(&self) -> Result<StoreKind> {
+    fn choose(&self) -> Result<KeychainKind> {
         Ok(self.forced_kind().unwrap_or(self.stores[0].kind))
     }
 
-    fn forced(&self) -> Result<Option<StoreKind>> {
+    fn forced(&self) -> Result<Option<KeychainKind>> {
         Ok(self.forced_kind())
     }
 
-    fn search_order(&self) -> Result<Vec<StoreKind>> {
+    fn search_order(&self) -> Result<Vec<KeychainKind>> {
         Ok(match self.forced_kind() {
             Some(k) => vec![k],
             None => self.stores.iter().map(|m| m.kind).collect(),
         })
     }
 
-    fn instead_of(&self, kind: StoreKind, e: &Error) -> Result<Option<(Vec<StoreKind>, String)>> {
+    fn instead_of(
+        &self,
+        kind: KeychainKind,
+        e: &Error,
+    ) -> Result<Option<(Vec<KeychainKind>, String)>> {
         let down = matches!(e, Error::KeychainUnavailable { store, .. } if *store == kind);
-        if kind != StoreKind::WindowsViaWsl || !down || self.forced_kind().is_some() {
+        if kind != KeychainKind::WindowsViaWsl || !down || self.forced_kind().is_some() {
             return Ok(None);
         }
         let others = self.stores.iter().map(|m| m.kind).filter(|k| *k != kind);
         Ok(Some((others.collect(), format!("{kind}: not reachable"))))
     }
 
-    fn open(&self, kind: StoreKind) -> Box<dyn Keychain + '_> {
+    fn open(&self, kind: KeychainKind) -> Box<dyn Keychain + '_> {
         Box::new(self.get(kind))
     }
 

@@ -14,12 +14,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Keychain, StoreKind, Stored};
+use super::{Keychain, KeychainKind, Stored};
 use crate::error::{Error, NOT_FOUND, Result};
 use crate::secret::Secret;
 use zeroize::Zeroizing;
 
-const KIND: StoreKind = StoreKind::WindowsViaWsl;
+const KIND: KeychainKind = KeychainKind::WindowsViaWsl;
 /// The Windows build as it is installed on Windows (and seen on WSL's PATH).
 pub const EXE: &str = "docker-credential-harbor.exe";
 /// What WSL's init registers for running Windows programs (`-late` on newer WSL).
@@ -212,7 +212,7 @@ impl Default for Bridge {
 }
 
 impl Keychain for Bridge {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         KIND
     }
 

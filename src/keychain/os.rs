@@ -12,18 +12,18 @@ use std::sync::Arc;
 
 use keyring_core::{CredentialStore, Entry};
 
-use super::{Keychain, SERVICE, StoreKind, Stored, platform};
+use super::{Keychain, KeychainKind, SERVICE, Stored, platform};
 use crate::error::Result;
 
 /// An OS keychain. Its calls may block (a Secret Service that never
 /// answers): [`super::keychain`] wraps it in [`super::bounded::Bounded`].
-pub struct Os(pub StoreKind);
+pub struct Os(pub KeychainKind);
 
 impl Os {
     fn entry(&self, key: &str) -> Result<Entry> {
         let kind = self.0;
         let store: Arc<CredentialStore> = platform::open(kind)?;
-        let entry = if kind == StoreKind::SecretService {
+        let entry = if kind == KeychainKind::SecretService {
             // The label is what people see in Seahorse or KeePassXC.
             let label = format!("Harbor registry {key} ({})", crate::NAME);
             let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
@@ -36,7 +36,7 @@ impl Os {
 }
 
 impl Keychain for Os {
-    fn kind(&self) -> StoreKind {
+    fn kind(&self) -> KeychainKind {
         self.0
     }
 
