@@ -69,9 +69,43 @@ fn left_raw_by_serde_json(c: char) -> bool {
     ('\u{7f}'..='\u{9f}').contains(&c)
 }
 
+/// A time span for people: "3 days", "5 hours", "12 minutes".
+pub fn span(secs: i64) -> String {
+    let secs = secs.unsigned_abs();
+    let (n, unit) = if secs >= 2 * 86_400 {
+        (secs / 86_400, "day")
+    } else if secs >= 2 * 3_600 {
+        (secs / 3_600, "hour")
+    } else if secs >= 120 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// "3 days ago".
+pub fn ago(secs: i64) -> String {
+    format!("{} ago", span(secs))
+}
+
+/// "in 3 days".
+pub fn within(secs: i64) -> String {
+    format!("in {}", span(secs))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{escape, json};
+    use super::{ago, escape, json, span, within};
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(within(5 * 86_400 + 10), "in 5 days");
+        assert_eq!(ago(2 * 86_400), "2 days ago");
+        assert_eq!(span(3 * 3_600), "3 hours");
+        assert_eq!(span(90), "90 seconds");
+        assert_eq!(span(1), "1 second");
+    }
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {

@@ -16,7 +16,7 @@ use crate::verdict::Verdict;
 /// trusted): docker's own error then says nothing about the secret either.
 pub(super) fn refusal(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
     let last = crate::check::last(entry);
-    let when = crate::notice::ago(index::now() - last.at);
+    let when = crate::text::ago(index::now() - last.at);
     let msg = match (last.verdict, entry.kind) {
         (_, AccountKind::Token) | (Verdict::Accepted | Verdict::Unreachable, _) => return,
         (Verdict::Blocked, _) => format!(
@@ -74,7 +74,7 @@ pub(super) fn expiry(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut
         format!(
             "warning: robot account {} for {key} expired {}; ask a project admin for a new secret, then run {}",
             entry.username,
-            crate::notice::ago(-left),
+            crate::text::ago(-left),
             crate::cmd("login --robot-file FILE")
         )
     } else if left <= 0 {
@@ -83,14 +83,14 @@ pub(super) fn expiry(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut
             "warning: robot account {} for {key} passed its recorded expiry {}: it has expired unless a project \
              admin extended it, and the registry decides; if pulls fail, ask for a new secret, then run {}",
             entry.username,
-            crate::notice::ago(-left),
+            crate::text::ago(-left),
             crate::cmd("login --robot-file FILE")
         )
     } else {
         format!(
             "warning: robot account {} for {key} expires {}; ask a project admin to refresh it",
             entry.username,
-            crate::notice::within(left)
+            crate::text::within(left)
         )
     };
     warn(stderr, &msg);

@@ -100,7 +100,7 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
             say_err!(
                 "warning: robot account {username} for {registry} passed its recorded expiry {}; answering anyway, \
                  as an admin may have extended it (the registry decides); cached for {} only",
-                crate::notice::ago(-left),
+                crate::text::ago(-left),
                 kube::go_duration(cache)
             );
             cache

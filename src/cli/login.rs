@@ -105,7 +105,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
         );
     }
     match (expires_at, index::robot_time_left(expires_at, now)) {
-        (_, Some(left)) => println!("The robot account expires {}.", crate::notice::within(left)),
+        (_, Some(left)) => println!("The robot account expires {}.", crate::text::within(left)),
         (Some(_), None) => println!("The robot account never expires."),
         (None, None) => {}
     }
@@ -278,7 +278,7 @@ fn ask_secret(username: &str) -> Result<Secret<String>> {
 /// How long ago a robot's file says it expired (`None`: not passed, or not known).
 fn passed_expiry(login: &Login, now: i64) -> Option<String> {
     let left = index::robot_time_left(login.expires_at, now)?;
-    (login.kind == AccountKind::Robot && left <= 0).then(|| crate::notice::ago(-left))
+    (login.kind == AccountKind::Robot && left <= 0).then(|| crate::text::ago(-left))
 }
 
 /// Ask the registry; `passed`: how long ago the robot's file says it

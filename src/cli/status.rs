@@ -11,7 +11,6 @@ use crate::account::AccountKind;
 use crate::check::Finding;
 use crate::error::{Error, Result};
 use crate::index;
-use crate::notice;
 use crate::registry::NetOptions;
 use crate::text::escape;
 use crate::verdict::Verdict;
@@ -163,7 +162,7 @@ fn print_row(r: &Row, now: i64) {
     println!("{}", escape(&r.registry));
     println!("  account:  {} ({})", escape(&r.username), r.kind.name());
     println!("  keychain: {}", r.keychain);
-    println!("  stored:   {}", notice::ago(now - r.stored_at));
+    println!("  stored:   {}", crate::text::ago(now - r.stored_at));
     if r.expires_at.is_some() {
         println!("  expiry:   {}", expiry(r, now));
     } else if r.kind == AccountKind::Robot {
@@ -174,7 +173,11 @@ fn print_row(r: &Row, now: i64) {
         println!("  check:    {}", escape(c));
     }
     if !r.session_lives.is_empty() {
-        let spans: Vec<String> = r.session_lives.iter().map(|s| notice::span(*s)).collect();
+        let spans: Vec<String> = r
+            .session_lives
+            .iter()
+            .map(|s| crate::text::span(*s))
+            .collect();
         println!(
             "  lived:    {} (from its store or renewal until Harbor refused it)",
             spans.join(", ")
@@ -212,7 +215,7 @@ fn print_last_check(last: Option<&crate::verdict::Check>, now: i64) {
     println!(
         "  checked:  {} {}",
         c.verdict.name(),
-        notice::ago(now - c.at)
+        crate::text::ago(now - c.at)
     );
     if let Some(why) = &c.detail {
         // Recorded by the check: it says why no verdict could be made.
@@ -233,14 +236,14 @@ fn expiry(r: &Row, now: i64) -> String {
         None => "never".into(),
         Some(left) if left <= 0 && r.expired => format!(
             "expired {} (refused by the registry since)",
-            notice::ago(-left)
+            crate::text::ago(-left)
         ),
         Some(left) if left <= 0 => format!(
             "its recorded date passed {}; the registry decides (run {})",
-            notice::ago(-left),
+            crate::text::ago(-left),
             crate::cmd("status --check")
         ),
-        Some(left) => format!("expires {}", notice::within(left)),
+        Some(left) => format!("expires {}", crate::text::within(left)),
     }
 }
 

@@ -196,7 +196,7 @@ pub(super) fn tls_message(host: &str, e: &rustls::Error, now: i64) -> String {
                 format!(
                     "{cert} expired on {} ({}); the registry's administrator must renew it",
                     tls::utc(at),
-                    crate::notice::ago(now - at)
+                    crate::text::ago(now - at)
                 )
             }
             C::Expired => {
@@ -207,7 +207,7 @@ pub(super) fn tls_message(host: &str, e: &rustls::Error, now: i64) -> String {
                 format!(
                     "{cert} is not valid before {} ({}); check this computer's clock",
                     tls::utc(at),
-                    crate::notice::within(at - now)
+                    crate::text::within(at - now)
                 )
             }
             C::NotValidYet => format!("{cert} is not valid yet; check this computer's clock"),
