@@ -550,7 +550,10 @@ fn find(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Found>
         warnings::expiry(cx, &key, e, stderr);
         return Ok(Found::of(hit, &key, known));
     }
-    let (kind, stored) = read_keychains(cx, &key, known.as_ref(), stderr)?;
+    let home = known.as_ref().map(|e| e.store);
+    let (kind, stored) = keychain::read(cx.keychains.as_ref(), &key, home, &mut |line| {
+        warn(stderr, line)
+    })?;
     match &known {
         Some(e) => {
             if let Some(g) = cached_generation
@@ -585,61 +588,6 @@ impl Found {
             known: known.map(|e| (key.to_string(), e)),
         }
     }
-}
-
-/// `key`'s secret from its keychain (the index's), or searched for in every
-/// keychain when the index does not know it; which keychain answered.
-fn read_keychains(
-    cx: &Context,
-    key: &str,
-    known: Option<&index::Entry>,
-    stderr: &mut dyn Write,
-) -> Result<(KeychainKind, keychain::Stored)> {
-    let mut order = match known {
-        Some(e) => vec![e.store],
-        None => cx.keychains.search_order()?,
-    };
-    let mut first_error = None;
-    let mut i = 0;
-    while let Some(&kind) = order.get(i) {
-        i += 1;
-        let e = match cx.keychains.open(kind).get(key) {
-            Ok(Some(stored)) => return Ok((kind, stored)),
-            Ok(None) => continue,
-            Err(e) => e,
-        };
-        // In WSL with the Windows side out of reach: the Linux keychains,
-        // said once; a secret in neither is not found.
-        if let Some((linux, why)) = cx.keychains.instead_of(kind, &e)? {
-            warn(
-                stderr,
-                &format!(
-                    "warning: {why}; looking in the Linux keychain instead; {}",
-                    keychain::SHARED_LOGIN
-                ),
-            );
-            for k in linux {
-                if !order.contains(&k) {
-                    order.push(k);
-                }
-            }
-            continue;
-        }
-        match e {
-            _ if known.is_some() && order.len() == 1 => return Err(e),
-            // Searching for a key the index does not know: a keychain that
-            // cannot be used cannot hold it either; the kernel keyring
-            // refusing a process without a session keyring is no news at all.
-            Error::KeychainUnavailable {
-                store: KeychainKind::Keyutils,
-                ..
-            } => {}
-            e => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    Err(first_error.unwrap_or(Error::NotFound))
 }
 
 /// Put a keychain entry that the index lacks back into the index, so `list`

@@ -379,6 +379,59 @@ pub trait Keychains {
     fn waiter(&self) -> Waiter;
 }
 
+/// `key`'s entry from `home` (the keychain the index names), or searched
+/// for in every keychain when the index names none; which keychain
+/// answered. The order, the WSL fallback (said through `warn`) and which
+/// error wins are decided here, for every caller.
+pub fn read(
+    keychains: &dyn Keychains,
+    key: &str,
+    home: Option<KeychainKind>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<(KeychainKind, Stored)> {
+    let mut order = match home {
+        Some(kind) => vec![kind],
+        None => keychains.search_order()?,
+    };
+    let mut first_error = None;
+    let mut i = 0;
+    while let Some(&kind) = order.get(i) {
+        i += 1;
+        let e = match keychains.open(kind).get(key) {
+            Ok(Some(stored)) => return Ok((kind, stored)),
+            Ok(None) => continue,
+            Err(e) => e,
+        };
+        // In WSL with the Windows side out of reach: the Linux keychains,
+        // said once; a secret in neither is not found.
+        if let Some((linux, why)) = keychains.instead_of(kind, &e)? {
+            warn(&format!(
+                "warning: {why}; looking in the Linux keychain instead; {SHARED_LOGIN}"
+            ));
+            for k in linux {
+                if !order.contains(&k) {
+                    order.push(k);
+                }
+            }
+            continue;
+        }
+        match e {
+            _ if home.is_some() && order.len() == 1 => return Err(e),
+            // Searching for a key the index does not know: a keychain that
+            // cannot be used cannot hold it either; the kernel keyring
+            // refusing a process without a session keyring is no news at all.
+            Error::KeychainUnavailable {
+                store: KeychainKind::Keyutils,
+                ..
+            } => {}
+            e => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(Error::NotFound))
+}
+
 /// This machine's keychains, opened for `waiter`: a human command's calls
 /// wait as long as a person needs, a client's are cut off in time.
 pub struct System {
