@@ -162,8 +162,8 @@ impl Default for Index {
 }
 
 /// The outcome of reading the index without a lock.
-pub enum Loaded {
-    Ok(Index),
+pub enum Loaded<T = Index> {
+    Ok(T),
     Missing,
     /// Unreadable or not valid JSON; the string says why, in one line.
     Corrupt(String),
@@ -211,10 +211,15 @@ pub fn load() -> Result<Loaded> {
 
 /// Read the index in `dir` as it is now.
 pub fn load_in(dir: &Path) -> Result<Loaded> {
+    Ok(read(dir, |bytes| serde_json::from_slice::<Index>(bytes)))
+}
+
+/// The index file in `dir` read by `parse` (all of it, or one entry).
+fn read<T>(dir: &Path, parse: impl FnOnce(&[u8]) -> serde_json::Result<T>) -> Loaded<T> {
     let p = dir.join(FILE_NAME);
-    Ok(match fs::read(&p) {
-        Ok(bytes) => match serde_json::from_slice::<Index>(&bytes) {
-            Ok(i) => Loaded::Ok(i),
+    match fs::read(&p) {
+        Ok(bytes) => match parse(&bytes) {
+            Ok(t) => Loaded::Ok(t),
             // The version first: a newer index is not damaged, only not ours.
             Err(_) if version_of(&bytes).is_some_and(|v| v > VERSION) => {
                 Loaded::TooNew(version_of(&bytes).unwrap_or(VERSION))
@@ -223,7 +228,18 @@ pub fn load_in(dir: &Path) -> Result<Loaded> {
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::Missing,
         Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", p.display())),
-    })
+    }
+}
+
+/// For readers that can live with a damaged index: what was read (`none`
+/// when nothing could be) and the one-line warning.
+fn lenient<T>(dir: &Path, loaded: Loaded<T>, none: T) -> (T, Option<String>) {
+    match loaded {
+        Loaded::Ok(t) => (t, None),
+        Loaded::Missing => (none, None),
+        Loaded::Corrupt(why) => (none, Some(why)),
+        Loaded::TooNew(v) => (none, Some(too_new(&dir.join(FILE_NAME), v).to_string())),
+    }
 }
 
 /// The `version` of an index this binary cannot otherwise read.
@@ -245,15 +261,7 @@ pub fn load_lenient() -> Result<(Index, Option<String>)> {
 
 /// [`load_lenient`] of the index in `dir`.
 pub fn load_lenient_in(dir: &Path) -> Result<(Index, Option<String>)> {
-    Ok(match load_in(dir)? {
-        Loaded::Ok(i) => (i, None),
-        Loaded::Missing => (Index::default(), None),
-        Loaded::Corrupt(why) => (Index::default(), Some(why)),
-        Loaded::TooNew(v) => (
-            Index::default(),
-            Some(too_new(&dir.join(FILE_NAME), v).to_string()),
-        ),
-    })
+    Ok(lenient(dir, load_in(dir)?, Index::default()))
 }
 
 /// `key`'s entry alone, read without parsing the others: the protocol's
@@ -267,29 +275,14 @@ pub fn load_entry_lenient_in(dir: &Path, key: &str) -> Result<(Option<Entry>, Op
         #[serde(default, borrow)]
         registries: BTreeMap<String, &'a serde_json::value::RawValue>,
     }
-    let p = dir.join(FILE_NAME);
-    let bytes = match fs::read(&p) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, None)),
-        Err(e) => return Ok((None, Some(format!("cannot read {}: {e}", p.display())))),
-    };
-    let entry = serde_json::from_slice::<Skim>(&bytes).and_then(|skim| {
+    let entry = read(dir, |bytes| {
+        let skim = serde_json::from_slice::<Skim>(bytes)?;
         skim.registries
             .get(key)
             .map(|raw| serde_json::from_str::<Entry>(raw.get()))
             .transpose()
     });
-    Ok(match entry {
-        Ok(entry) => (entry, None),
-        Err(_) if version_of(&bytes).is_some_and(|v| v > VERSION) => {
-            let v = version_of(&bytes).unwrap_or(VERSION);
-            (None, Some(too_new(&p, v).to_string()))
-        }
-        Err(e) => (
-            None,
-            Some(format!("{} is not a valid index ({e})", p.display())),
-        ),
-    })
+    Ok(lenient(dir, entry, None))
 }
 
 /// Run `change` on the index under the exclusive lock and write the result

@@ -72,6 +72,11 @@ pub struct Row {
 /// The files a client reads, given docker's (see [`Row::reads`]).
 pub type Reads = fn(docker: &Path) -> Result<Vec<(PathBuf, bool)>>;
 
+/// A client that reads its own file, when it has one, and nothing else.
+fn own_file_only(file: Option<PathBuf>) -> Result<Vec<(PathBuf, bool)>> {
+    Ok(file.map(|p| (p, false)).into_iter().collect())
+}
+
 /// No other spelling.
 fn only_the_key(_: &str) -> Option<String> {
     None
@@ -137,12 +142,7 @@ pub const CLIENTS: [Row; 5] = [
         selected: Selected::Neither,
         login_files: || Ok(apptainer_config_path()?.into_iter().collect()),
         // Its own file if it exists, else docker's (never both).
-        reads: Some(|_| {
-            Ok(apptainer_config_path()?
-                .map(|p| (p, false))
-                .into_iter()
-                .collect())
-        }),
+        reads: Some(|_| own_file_only(apptainer_config_path()?)),
         also_asks: only_the_key,
         honours_creds_store: false,
         native_store: None,
@@ -154,12 +154,7 @@ pub const CLIENTS: [Row; 5] = [
         selected: Selected::Neither,
         login_files: || Ok(singularity_config_path()?.into_iter().collect()),
         // Its own file only.
-        reads: Some(|_| {
-            Ok(singularity_config_path()?
-                .map(|p| (p, false))
-                .into_iter()
-                .collect())
-        }),
+        reads: Some(|_| own_file_only(singularity_config_path()?)),
         also_asks: only_the_key,
         honours_creds_store: false,
         native_store: None,
