@@ -6,15 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::account::AccountKind;
 use crate::cache::{self, Cache};
-use crate::ci_env::{self, CiCredentials};
+use crate::ci_env::CiCredentials;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::keychain::{self, KeychainKind, Keychains, Stored};
-use crate::paths;
 use crate::protocol;
 use crate::registry;
 use crate::secret::Secret;
@@ -36,13 +37,8 @@ pub fn version_line() -> String {
 pub struct Context {
     keychains: Box<dyn Keychains>,
     cache: Box<dyn Cache>,
-    /// The index's directory; `None` without a home directory (CI mode
-    /// needs none).
-    data_dir: Option<PathBuf>,
-    /// Where rate-limited warnings keep their stamps.
-    notices: Option<PathBuf>,
-    /// The pipeline's credentials in CI mode (see [`ci_env`]).
-    ci: Option<CiCredentials>,
+    /// The directories, the variables and the settings, read once.
+    config: Arc<Config>,
     /// Whether `get` may start a background check (see [`crate::check`]).
     checks: bool,
     /// Which requests are meant for this helper (see [`Context::served`]).
@@ -78,35 +74,38 @@ impl Context {
     /// cache, for this tool's own commands run by a person (login, logout,
     /// configure, kube-secret): every registry they name is theirs, and a
     /// keychain call waits as long as a person needs to answer a dialog.
-    pub fn system() -> Context {
-        Context::waited_on_by(keychain::Waiter::Person)
+    pub fn system(config: &Arc<Config>) -> Context {
+        Context::waited_on_by(config, keychain::Waiter::Person)
     }
 
     /// [`Context::system`] for a program waiting on the answer (kubelet):
     /// every keychain call keeps a program's time limit.
-    pub fn unattended() -> Context {
-        Context::waited_on_by(keychain::Waiter::Program)
+    pub fn unattended(config: &Arc<Config>) -> Context {
+        Context::waited_on_by(config, keychain::Waiter::Program)
     }
 
     /// [`Context::unattended`] for a client's protocol request: what it is
     /// meant for is decided from files alone, before any keychain call.
-    pub fn for_clients() -> Context {
+    pub fn for_clients(config: &Arc<Config>) -> Context {
         Context {
-            scope: clients_scope(),
-            ..Context::unattended()
+            scope: clients_scope(config),
+            ..Context::unattended(config)
         }
     }
 
-    fn waited_on_by(waiter: keychain::Waiter) -> Context {
+    fn waited_on_by(config: &Arc<Config>, waiter: keychain::Waiter) -> Context {
         Context {
-            keychains: Box::new(keychain::System::new(waiter)),
-            cache: Box::new(cache::KernelKeyring),
-            data_dir: paths::data_dir().ok(),
-            notices: paths::cache_dir().ok(),
-            ci: ci_env::credentials(),
+            keychains: Box::new(keychain::System::new(waiter, config)),
+            cache: Box::new(cache::KernelKeyring::new(config.cache_ttl())),
+            config: Arc::clone(config),
             checks: true,
             scope: Scope::Everything,
         }
+    }
+
+    /// The configuration this context was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Whether this helper serves `key` (see [`Scope`]). For any other,
@@ -126,16 +125,12 @@ impl Context {
         }
     }
 
-    fn index_dir(&self) -> Result<PathBuf> {
-        match &self.data_dir {
-            Some(d) => Ok(d.clone()),
-            // Its error says what is missing.
-            None => paths::data_dir(),
-        }
+    fn index_dir(&self) -> Result<&Path> {
+        self.config.data_dir()
     }
 
     fn ci_for(&self, key: &str) -> Option<&CiCredentials> {
-        self.ci.as_ref().filter(|c| c.registry == key)
+        self.config.ci_for(key)
     }
 
     fn transact<T, U>(
@@ -143,35 +138,31 @@ impl Context {
         change: impl FnOnce(&mut index::Index) -> Result<T>,
         apply: impl FnOnce(&T) -> Result<U>,
     ) -> Result<(T, U, Option<String>)> {
-        index::transact_in(&self.index_dir()?, change, apply)
+        index::transact(self.index_dir()?, change, apply)
     }
 
     fn load_index(&self) -> Result<(index::Index, Option<String>)> {
-        index::load_lenient_in(&self.index_dir()?)
+        index::load_lenient(self.index_dir()?)
     }
 
     fn load_entry(&self, key: &str) -> Result<(Option<index::Entry>, Option<String>)> {
-        index::load_entry_lenient_in(&self.index_dir()?, key)
+        index::load_entry_lenient(self.index_dir()?, key)
     }
 
     fn notice_due(&self, name: &str, period_secs: u64) -> bool {
-        match &self.notices {
-            Some(dir) => crate::notice::due_in(dir, name, period_secs),
-            None => true,
-        }
+        crate::notice::due(self.config.cache_dir().ok(), name, period_secs)
     }
 }
 
 /// Only the drop-in makes containers/image ask about every registry;
 /// without it this is a helper like any other, which keeps what it is
 /// given (and the WSL bridge's Linux side chose for its Windows build).
-fn clients_scope() -> Scope {
-    if std::env::var_os(crate::env_vars::BRIDGED).is_some()
-        || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists())
-    {
+fn clients_scope(config: &Arc<Config>) -> Scope {
+    if config.bridged() || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists()) {
         return Scope::Everything;
     }
     let caller = crate::caller::Caller::parent();
+    let config = Arc::clone(config);
     Scope::Asked(Box::new(move |key| {
         if let Some(files) = caller.as_ref().and_then(|c| c.auth_files_for(key)) {
             return match files
@@ -182,7 +173,8 @@ fn clients_scope() -> Scope {
                 false => Asked::Elsewhere,
             };
         }
-        let default = crate::settings::default_registry()
+        let default = config
+            .default_registry()
             .ok()
             .and_then(|d| registry::normalize(&d).ok());
         if default.is_some_and(|d| d == key) || crate::clients::routes_to_helper(key) {
@@ -483,9 +475,9 @@ fn new_entry(
 pub fn get(cx: &Context, server_url: &str, stderr: &mut dyn Write) -> Result<Secret<String>> {
     let found = find(cx, server_url, stderr)?;
     if let Some((key, entry)) = &found.known {
-        warnings::refusal(key, entry, stderr);
+        warnings::refusal(cx, key, entry, stderr);
         if cx.checks {
-            crate::check::background::maybe_start(key, entry, stderr);
+            crate::check::background::maybe_start(&cx.config, key, entry, stderr);
         }
     }
     Ok(protocol::format_get(
@@ -701,7 +693,7 @@ pub fn list(cx: &Context, stderr: &mut dyn Write) -> Result<BTreeMap<String, Str
         .filter(|(k, _)| cx.served(k, true))
         .map(|(k, e)| (k.clone(), e.username.clone()))
         .collect();
-    if let Some(ci) = &cx.ci {
+    if let Some(ci) = cx.config.ci() {
         out.insert(ci.registry.clone(), ci.username.clone());
     }
     Ok(out)

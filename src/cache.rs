@@ -11,16 +11,6 @@
 
 use crate::keychain::Stored;
 
-const DEFAULT_TTL: u64 = 600;
-
-pub fn ttl() -> u64 {
-    std::env::var(crate::env_vars::CACHE_TTL)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_TTL)
-        .min(86_400)
-}
-
 #[cfg(target_os = "linux")]
 mod imp {
     use linux_keyutils::{KeyRing, KeyRingIdentifier};
@@ -64,8 +54,8 @@ mod imp {
     }
 
     /// The cached entry for `key` if it was made for `generation`.
-    pub fn get(key: &str, generation: u64) -> Option<Stored> {
-        if ttl() == 0 {
+    pub fn get(key: &str, generation: u64, ttl: u64) -> Option<Stored> {
+        if ttl == 0 {
             return None;
         }
         let k = session()?.search(&description(key)).ok()?;
@@ -79,8 +69,7 @@ mod imp {
 
     /// Keep a copy of `stored` for `generation`; failures are ignored (no cache).
     /// With the cache off, an older copy still goes: nothing outlives a store.
-    pub fn put(key: &str, generation: u64, stored: &Stored) {
-        let ttl = ttl();
+    pub fn put(key: &str, generation: u64, stored: &Stored, ttl: u64) {
         if ttl == 0 {
             invalidate(key);
             return;
@@ -109,10 +98,10 @@ mod imp {
 mod imp {
     use super::*;
 
-    pub fn get(_: &str, _: u64) -> Option<Stored> {
+    pub fn get(_: &str, _: u64, _: u64) -> Option<Stored> {
         None
     }
-    pub fn put(_: &str, _: u64, _: &Stored) {}
+    pub fn put(_: &str, _: u64, _: &Stored, _: u64) {}
     pub fn invalidate(_: &str) {}
 }
 
@@ -139,15 +128,24 @@ impl<C: Cache + ?Sized> Cache for &C {
     }
 }
 
-/// The copy in this session's kernel keyring (none outside Linux).
-pub struct KernelKeyring;
+/// The copy in this session's kernel keyring (none outside Linux), kept
+/// `ttl` seconds (0: no copies; see `Config::cache_ttl`).
+pub struct KernelKeyring {
+    ttl: u64,
+}
+
+impl KernelKeyring {
+    pub fn new(ttl: u64) -> KernelKeyring {
+        KernelKeyring { ttl }
+    }
+}
 
 impl Cache for KernelKeyring {
     fn get(&self, key: &str, generation: u64) -> Option<Stored> {
-        imp::get(key, generation)
+        imp::get(key, generation, self.ttl)
     }
     fn put(&self, key: &str, generation: u64, stored: &Stored) {
-        imp::put(key, generation, stored)
+        imp::put(key, generation, stored, self.ttl)
     }
     fn invalidate(&self, key: &str) {
         imp::invalidate(key)

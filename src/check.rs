@@ -9,7 +9,10 @@
 
 pub mod background;
 
+use std::sync::Arc;
+
 use crate::account::AccountKind;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::{self, Entry};
 use crate::registry::NetOptions;
@@ -70,15 +73,15 @@ pub fn idp_down_text(key: &str) -> String {
 
 /// Check the secret stored for `key` and record the verdict; `None` when
 /// nothing (or nothing checkable) is stored.
-pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
-    let (idx, _) = index::load_lenient()?;
+pub fn check_stored(config: &Arc<Config>, key: &str) -> Result<Option<Verdict>> {
+    let (idx, _) = index::load_lenient(config.data_dir()?)?;
     let Some(entry) = idx.registries.get(key) else {
         return Ok(None);
     };
     if entry.kind == AccountKind::Token {
         return Ok(None);
     }
-    let unattended = crate::keychain::System::new(crate::keychain::Waiter::Program);
+    let unattended = crate::keychain::System::new(crate::keychain::Waiter::Program, config);
     let Some(stored) = unattended.get(entry.store, key)? else {
         return Ok(None);
     };
@@ -89,7 +92,7 @@ pub fn check_stored(key: &str) -> Result<Option<Verdict>> {
     let found = ask(key, entry, &entry.net, &stored, false).finding;
     let verdict = found.verdict;
     let now_dead = verdict == Verdict::Refused && !found.idp_down;
-    let before = record(key, entry.generation, found)?;
+    let before = record(config, key, entry.generation, found)?;
     if let Some(before) = before
         && now_dead
         && !before.is_some_and(|c| c.verdict == Verdict::Refused && !c.idp_down)
@@ -186,8 +189,13 @@ pub fn verdict_of(e: &Error) -> Finding {
 /// `generation`. A secret stored or erased meanwhile is left alone: the
 /// verdict was about the old one. `Some(previous check)` when it was
 /// recorded, `None` when it was not.
-pub fn record(key: &str, generation: Option<u64>, found: Finding) -> Result<Option<Option<Check>>> {
-    let (previous, _) = index::update(|idx| {
+pub fn record(
+    config: &Config,
+    key: &str,
+    generation: Option<u64>,
+    found: Finding,
+) -> Result<Option<Option<Check>>> {
+    let (previous, _) = index::update(config.data_dir()?, |idx| {
         Ok(match idx.registries.get_mut(key) {
             Some(e) if e.generation == generation => {
                 let before = e.check.clone().filter(|c| c.at >= e.stored_at);

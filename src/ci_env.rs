@@ -19,27 +19,57 @@ pub struct CiCredentials {
     pub registry: String,
 }
 
-/// The CI credentials, if both variables are set (and the registry they are
-/// for is a valid address).
-pub fn credentials() -> Option<CiCredentials> {
-    let username = std::env::var(crate::env_vars::HARBOR_USERNAME)
-        .ok()
-        .filter(|v| !v.is_empty())?;
-    let secret = std::env::var(crate::env_vars::HARBOR_PASSWORD)
-        .ok()
-        .filter(|v| !v.is_empty())?;
-    let registry = match std::env::var(crate::env_vars::HARBOR_HOST) {
-        Ok(h) if !h.trim().is_empty() => registry::normalize(&h).ok()?,
-        _ => registry::normalize(&crate::settings::default_registry().ok()?).ok()?,
-    };
-    Some(CiCredentials {
-        username,
-        secret: Secret::new(secret),
-        registry,
-    })
+/// The three variables as the process started with them; `None` unless
+/// both the username and the password are set.
+#[derive(Clone)]
+pub struct Vars {
+    username: String,
+    secret: Secret<String>,
+    host: Option<String>,
 }
 
-/// The CI credentials if they apply to the registry `key`.
-pub fn for_key(key: &str) -> Option<CiCredentials> {
-    credentials().filter(|c| c.registry == key)
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vars")
+            .field("username", &self.username)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vars {
+    /// The variables as given (unit tests).
+    pub fn new(username: &str, secret: &str, host: Option<&str>) -> Vars {
+        Vars {
+            username: username.into(),
+            secret: Secret::new(secret.into()),
+            host: host.map(Into::into),
+        }
+    }
+
+    pub fn from_env() -> Option<Vars> {
+        let set = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Some(Vars {
+            username: set(crate::env_vars::HARBOR_USERNAME)?,
+            secret: Secret::new(set(crate::env_vars::HARBOR_PASSWORD)?),
+            host: std::env::var(crate::env_vars::HARBOR_HOST).ok(),
+        })
+    }
+
+    /// The credentials, if the registry they are for (`HARBOR_HOST`, else
+    /// `default_registry()`) is a valid address.
+    pub fn credentials(
+        &self,
+        default_registry: impl FnOnce() -> Option<String>,
+    ) -> Option<CiCredentials> {
+        let registry = match self.host.as_deref() {
+            Some(h) if !h.trim().is_empty() => registry::normalize(h).ok()?,
+            _ => registry::normalize(&default_registry()?).ok()?,
+        };
+        Some(CiCredentials {
+            username: self.username.clone(),
+            secret: self.secret.clone(),
+            registry,
+        })
+    }
 }

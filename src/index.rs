@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use crate::account::AccountKind;
 use crate::error::{Error, Result};
 use crate::keychain::KeychainKind;
-use crate::paths;
 use crate::private_file;
 use crate::registry::NetOptions;
 use crate::verdict::{Check, Verdict};
@@ -200,17 +199,8 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-pub fn path() -> Result<PathBuf> {
-    Ok(paths::data_dir()?.join(FILE_NAME))
-}
-
-/// Read the index as it is now.
-pub fn load() -> Result<Loaded> {
-    load_in(&paths::data_dir()?)
-}
-
-/// Read the index in `dir` as it is now.
-pub fn load_in(dir: &Path) -> Result<Loaded> {
+/// Read the index in `dir` (the config's data directory) as it is now.
+pub fn load(dir: &Path) -> Result<Loaded> {
     Ok(read(dir, |bytes| serde_json::from_slice::<Index>(bytes)))
 }
 
@@ -253,23 +243,18 @@ fn version_of(bytes: &[u8]) -> Option<u32> {
         .map(|v| v.version)
 }
 
-/// The index for readers that can live with a damaged one: empty plus a
-/// one-line warning when it could not be read.
-pub fn load_lenient() -> Result<(Index, Option<String>)> {
-    load_lenient_in(&paths::data_dir()?)
-}
-
-/// [`load_lenient`] of the index in `dir`.
-pub fn load_lenient_in(dir: &Path) -> Result<(Index, Option<String>)> {
-    Ok(lenient(dir, load_in(dir)?, Index::default()))
+/// The index in `dir` for readers that can live with a damaged one: empty
+/// plus a one-line warning when it could not be read.
+pub fn load_lenient(dir: &Path) -> Result<(Index, Option<String>)> {
+    Ok(lenient(dir, load(dir)?, Index::default()))
 }
 
 /// `key`'s entry alone, read without parsing the others: the protocol's
 /// `get` (docker runs one for every pull) needs nothing else, and parsing
 /// 200 entries took longer than all the rest of a warm `get` (issue 34).
-/// The outcomes are [`load_lenient_in`]'s for that entry: damaged JSON, or
+/// The outcomes are [`load_lenient`]'s for that entry: damaged JSON, or
 /// an entry this version cannot read, gives no entry and the same warning.
-pub fn load_entry_lenient_in(dir: &Path, key: &str) -> Result<(Option<Entry>, Option<String>)> {
+pub fn load_entry_lenient(dir: &Path, key: &str) -> Result<(Option<Entry>, Option<String>)> {
     #[derive(Deserialize)]
     struct Skim<'a> {
         #[serde(default, borrow)]
@@ -288,8 +273,11 @@ pub fn load_entry_lenient_in(dir: &Path, key: &str) -> Result<(Option<Entry>, Op
 /// Run `change` on the index under the exclusive lock and write the result
 /// atomically. A corrupt index is moved aside (kept for inspection) and
 /// replaced; the caller is told so through the returned note.
-pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Option<String>)> {
-    transact(change, |_| Ok(())).map(|(t, (), note)| (t, note))
+pub fn update<T>(
+    dir: &Path,
+    change: impl FnOnce(&mut Index) -> Result<T>,
+) -> Result<(T, Option<String>)> {
+    transact(dir, change, |_| Ok(())).map(|(t, (), note)| (t, note))
 }
 
 /// Change the index and the keychain together, under the lock, so that a
@@ -298,14 +286,6 @@ pub fn update<T>(change: impl FnOnce(&mut Index) -> Result<T>) -> Result<(T, Opt
 /// changes the keychain, and only if it succeeds is the new index put in
 /// place. A full or read-only disk thus fails before the keychain is touched.
 pub fn transact<T, U>(
-    change: impl FnOnce(&mut Index) -> Result<T>,
-    apply: impl FnOnce(&T) -> Result<U>,
-) -> Result<(T, U, Option<String>)> {
-    transact_in(&paths::data_dir()?, change, apply)
-}
-
-/// [`transact`] on the index in `dir`.
-pub fn transact_in<T, U>(
     dir: &Path,
     change: impl FnOnce(&mut Index) -> Result<T>,
     apply: impl FnOnce(&T) -> Result<U>,
@@ -314,7 +294,7 @@ pub fn transact_in<T, U>(
     let _lock = lock(dir)?;
     let p = dir.join(FILE_NAME);
     let mut note = None;
-    let mut index = match load_in(dir)? {
+    let mut index = match load(dir)? {
         Loaded::Ok(i) if i.version > VERSION => return Err(too_new(&p, i.version)),
         Loaded::TooNew(v) => return Err(too_new(&p, v)),
         Loaded::Ok(i) => i,
@@ -374,10 +354,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let write = |text: &str| fs::write(dir.path().join(FILE_NAME), text).unwrap();
         let whole = |key: &str| {
-            let (idx, why) = load_lenient_in(dir.path()).unwrap();
+            let (idx, why) = load_lenient(dir.path()).unwrap();
             (idx.registries.get(key).cloned(), why)
         };
-        let one = |key: &str| load_entry_lenient_in(dir.path(), key).unwrap();
+        let one = |key: &str| load_entry_lenient(dir.path(), key).unwrap();
         assert_eq!(one("a.example"), (None, None), "no index");
         let entry =
             r#"{"username":"u","kind":"user","store":"keyutils","stored_at":1,"generation":7}"#;

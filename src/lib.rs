@@ -21,6 +21,7 @@ pub mod check;
 pub mod ci_env;
 pub mod cli;
 pub mod clients;
+pub mod config;
 pub mod desktop;
 pub mod env_vars;
 pub mod error;

@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use docker_credential_harbor::config::Config;
 use docker_credential_harbor::{NAME, actions, cli};
 
 fn main() -> ExitCode {
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
             print!("{}", actions::version_line());
             ExitCode::SUCCESS
         }
-        Some(a) if cli::is_command(a) => cli::main(args),
+        Some(a) if cli::is_command(a) => cli::main(args, &Arc::new(Config::from_env())),
         Some(a) => fail(&format!("{}: unknown action: {a}", NAME)),
     }
 }
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
 fn protocol_action(action: &str) -> ExitCode {
     let mut stderr = std::io::stderr();
     let result = actions::run(
-        &actions::Context::for_clients(),
+        &actions::Context::for_clients(&Arc::new(Config::from_env())),
         action,
         std::io::stdin().lock(),
         &mut stderr,

@@ -2,22 +2,19 @@
 //! be noise; once a day is a reminder. (Time spans for people: `text`.)
 
 use std::fs;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::paths;
 use crate::private_file;
 
 /// True (and the stamp renewed) if the notice `name` was not shown in the last
-/// `period_secs`. Any file-system trouble means "show it".
-pub fn due(name: &str, period_secs: u64) -> bool {
-    match paths::cache_dir() {
-        Ok(dir) => due_in(&dir, name, period_secs),
-        Err(_) => true,
-    }
-}
-
-/// [`due`], with the stamps kept under `dir`.
-pub fn due_in(dir: &std::path::Path, name: &str, period_secs: u64) -> bool {
+/// `period_secs`; the stamps live under `dir` (the config's cache directory).
+/// Any file-system trouble, or no directory, means "show it".
+pub fn due(dir: Option<&Path>, name: &str, period_secs: u64) -> bool {
+    let Some(dir) = dir else {
+        return true;
+    };
     let stamp = dir.join("notices").join(paths::file_stem(name));
     let recent = fs::metadata(&stamp)
         .and_then(|m| m.modified())

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use directories::ProjectDirs;
 
+use crate::config::Dirs;
 use crate::error::{Error, Result};
 use crate::platform::{self, Platform};
 
@@ -13,7 +14,7 @@ fn project() -> Result<ProjectDirs> {
     ProjectDirs::from("", "", crate::NAME).ok_or_else(no_home)
 }
 
-fn no_home() -> Error {
+pub fn no_home() -> Error {
     Error::Config("cannot find the home directory (is HOME set?)".into())
 }
 
@@ -24,19 +25,19 @@ pub fn home() -> Result<PathBuf> {
         .ok_or_else(no_home)
 }
 
-/// Holds the index of stored registries.
-pub fn data_dir() -> Result<PathBuf> {
-    Ok(project()?.data_dir().to_path_buf())
-}
-
-/// Holds `config.json`, the settings file (see [`config_dir_on`]).
-pub fn config_dir() -> Result<PathBuf> {
-    Ok(config_dir_on(
-        Platform::CURRENT,
-        &home()?,
-        &platform::env_var,
-        project()?.config_dir(),
-    ))
+/// The tool's directories (read once, into [`crate::config::Config`]).
+pub fn dirs() -> Result<Dirs> {
+    let project = project()?;
+    Ok(Dirs {
+        data: project.data_dir().to_path_buf(),
+        cache: project.cache_dir().to_path_buf(),
+        config: config_dir_on(
+            Platform::CURRENT,
+            &home()?,
+            &platform::env_var,
+            project.config_dir(),
+        ),
+    })
 }
 
 /// The settings file's directory on `platform`: on Linux and macOS
@@ -59,11 +60,6 @@ pub fn config_dir_on(
             .unwrap_or_else(|| home.join(".config"))
             .join(crate::NAME),
     }
-}
-
-/// Holds throw-away state such as when a warning was last shown.
-pub fn cache_dir() -> Result<PathBuf> {
-    Ok(project()?.cache_dir().to_path_buf())
 }
 
 /// `path` with symlinks resolved (the file's, or its directory's while the
@@ -157,7 +153,7 @@ mod tests {
     #[test]
     fn on_linux_the_settings_directory_did_not_move() {
         assert_eq!(
-            config_dir().unwrap(),
+            dirs().unwrap().config,
             project().unwrap().config_dir().to_path_buf()
         );
     }

@@ -2,12 +2,12 @@
 //! the default registry for `login`, `logout` and `status`, and how often a
 //! stored secret is checked in the background; in WSL, where the Windows build is.
 
-use std::sync::OnceLock;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::paths;
 
 /// The registry this tool was first built for.
 pub const DEFAULT_REGISTRY: &str = "hub.k8s.ucar.edu";
@@ -25,52 +25,26 @@ pub struct Settings {
     pub windows_helper: Option<String>,
 }
 
-pub fn path() -> Result<std::path::PathBuf> {
-    Ok(paths::config_dir()?.join("config.json"))
-}
+/// The settings file's name in the config directory.
+pub const FILE_NAME: &str = "config.json";
 
 /// The line `status` and `doctor` give the settings file: its path (a file
 /// anywhere else is not read), and whether it is there.
-pub fn line() -> String {
-    match path() {
+pub fn line(config: &Config) -> String {
+    match config.settings_path() {
         Ok(p) if p.exists() => format!("settings: {}", p.display()),
         Ok(p) => format!("settings: {} (not there: defaults)", p.display()),
         Err(e) => format!("settings: {}", e.one_line()),
     }
 }
 
-/// The settings, read once per process: one `get` asks for them in three
-/// places (the default registry, the check interval, the WSL bridge), and
-/// nothing in a run writes them. A file that cannot be read is not
-/// remembered: each caller gets its error.
-pub fn load() -> Result<Settings> {
-    static READ: OnceLock<Settings> = OnceLock::new();
-    if let Some(s) = READ.get() {
-        return Ok(s.clone());
-    }
-    let read = read()?;
-    Ok(READ.get_or_init(|| read).clone())
-}
-
-fn read() -> Result<Settings> {
-    let p = path()?;
-    match std::fs::read(&p) {
+/// The settings file at `p`; defaults when there is none. Read through
+/// [`Config::settings`], once per process.
+pub fn read(p: &Path) -> Result<Settings> {
+    match std::fs::read(p) {
         Ok(b) => serde_json::from_slice(&b)
             .map_err(|e| Error::Config(format!("{} is not valid: {e}", p.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-        Err(e) => Err(Error::file("cannot read", p, e)),
+        Err(e) => Err(Error::file("cannot read", p.to_path_buf(), e)),
     }
-}
-
-/// The registry to use when the user names none: the environment, then the
-/// settings file, then [`DEFAULT_REGISTRY`].
-pub fn default_registry() -> Result<String> {
-    if let Ok(r) = std::env::var(crate::env_vars::REGISTRY)
-        && !r.trim().is_empty()
-    {
-        return Ok(r.trim().to_string());
-    }
-    Ok(load()?
-        .registry
-        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string()))
 }

@@ -1,6 +1,8 @@
 //! The actions in-process, over keychains and a cache in memory: each case
 //! the integration suites drive through the binary, without spawning it.
 
+use std::path::PathBuf;
+
 use super::*;
 use crate::keychain::Keychain;
 use crate::keychain::memory;
@@ -50,12 +52,16 @@ impl Session {
     }
 
     pub(super) fn cx(&self) -> Context {
+        self.cx_with(crate::config::Vars::default())
+    }
+
+    /// A context whose process was started with `vars` set.
+    pub(super) fn cx_with(&self, vars: crate::config::Vars) -> Context {
+        let dirs = crate::config::Dirs::under(self.dir.path());
         Context {
             keychains: Box::new(self.keychains),
             cache: Box::new(self.cache),
-            data_dir: Some(self.dir.path().join("data")),
-            notices: Some(self.dir.path().join("cache")),
-            ci: None,
+            config: Arc::new(Config::new(Some(dirs), vars)),
             checks: false,
             scope: Scope::Everything,
         }
@@ -102,7 +108,7 @@ impl Session {
     }
 
     pub(super) fn index(&self) -> index::Index {
-        match index::load_in(&self.dir.path().join("data")).unwrap() {
+        match index::load(&self.dir.path().join("data")).unwrap() {
             index::Loaded::Ok(i) => i,
             index::Loaded::Missing => index::Index::default(),
             _ => panic!("unreadable index"),
@@ -118,7 +124,7 @@ impl Session {
     }
 
     pub(super) fn edit(&self, f: impl FnOnce(&mut index::Entry)) {
-        index::transact_in(
+        index::transact(
             &self.dir.path().join("data"),
             |idx| {
                 f(idx.registries.get_mut(KEY).unwrap());
@@ -522,11 +528,9 @@ fn a_damaged_index_is_read_around_and_moved_aside_when_rewritten() {
 #[test]
 fn ci_mode_answers_for_its_registry_only_and_keeps_nothing() {
     let s = Session::new(&[SecretService]);
-    let mut cx = s.cx();
-    cx.ci = Some(CiCredentials {
-        username: "robot$ci".into(),
-        secret: Secret::new("pipeline".into()),
-        registry: KEY.into(),
+    let cx = s.cx_with(crate::config::Vars {
+        ci: Some(crate::ci_env::Vars::new("robot$ci", "pipeline", Some(KEY))),
+        ..Default::default()
     });
     // Nothing works in the keychain: CI mode must not need it.
     s.keychains.get(SecretService).set_down(true);
@@ -712,7 +716,14 @@ fn a_store_for_a_new_login_never_replaces_one() {
 #[test]
 fn who_waits_bounds_the_keychain_calls() {
     use crate::keychain::Waiter;
-    assert_eq!(Context::system().keychains.waiter(), Waiter::Person);
-    assert_eq!(Context::unattended().keychains.waiter(), Waiter::Program);
-    assert_eq!(Context::for_clients().keychains.waiter(), Waiter::Program);
+    let config = Arc::new(Config::new(None, Default::default()));
+    assert_eq!(Context::system(&config).keychains.waiter(), Waiter::Person);
+    assert_eq!(
+        Context::unattended(&config).keychains.waiter(),
+        Waiter::Program
+    );
+    assert_eq!(
+        Context::for_clients(&config).keychains.waiter(),
+        Waiter::Program
+    );
 }

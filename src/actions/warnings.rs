@@ -14,7 +14,7 @@ use crate::verdict::Verdict;
 /// `unauthorized`, so the user learns what to do. Also while the last check
 /// was blocked (a 403 from something in front of Harbor, a certificate not
 /// trusted): docker's own error then says nothing about the secret either.
-pub(super) fn refusal(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
+pub(super) fn refusal(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
     let last = crate::check::last(entry);
     let when = crate::text::ago(index::now() - last.at);
     let msg = match (last.verdict, entry.kind) {
@@ -35,7 +35,9 @@ pub(super) fn refusal(key: &str, entry: &index::Entry, stderr: &mut dyn Write) {
             crate::check::idp_down_text(key)
         ),
         (Verdict::Refused, AccountKind::User) => {
-            let is_default = crate::settings::default_registry()
+            let is_default = cx
+                .config
+                .default_registry()
                 .ok()
                 .and_then(|d| registry::normalize(&d).ok())
                 .is_some_and(|d| d == key);

@@ -5,10 +5,12 @@
 //! the one check ([`super::ask`]) and records it ([`super::record`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{check_stored, last};
 use crate::account::AccountKind;
+use crate::config::Config;
 use crate::error::Result;
 use crate::index::{self, Entry};
 use crate::paths;
@@ -68,18 +70,11 @@ pub fn parse_interval(v: &serde_json::Value) -> std::result::Result<Interval, St
     })
 }
 
-/// The interval in force: the variable, then the settings file, then the
-/// default. A value that does not parse falls back to the default, with the
-/// reason for the caller to show.
-pub fn interval() -> (Interval, Option<String>) {
-    let configured = match std::env::var(crate::env_vars::CHECK_INTERVAL) {
-        Ok(v) if !v.trim().is_empty() => Some(serde_json::Value::String(v)),
-        _ => crate::settings::load()
-            .ok()
-            .and_then(|s| s.check_interval)
-            .filter(|v| !v.is_null()),
-    };
-    match configured.as_ref().map(parse_interval) {
+/// The interval in force given what was configured (the variable, else the
+/// settings file; see `Config::check_interval`): the default when nothing
+/// was, or (with the reason for the caller to show) when it does not parse.
+pub fn interval_of(configured: Option<&serde_json::Value>) -> (Interval, Option<String>) {
+    match configured.map(parse_interval) {
         None => (Interval::Every(DEFAULT_INTERVAL), None),
         Some(Ok(i)) => (i, None),
         Some(Err(why)) => (Interval::Every(DEFAULT_INTERVAL), Some(why)),
@@ -117,24 +112,24 @@ fn passed_unchecked(entry: &Entry, last: &Check, now: i64) -> bool {
 
 /// Called by `get` after it found `entry` for `key`: start a background check
 /// if one is due and none is running. Never fails, never waits.
-pub fn maybe_start(key: &str, entry: &Entry, stderr: &mut dyn std::io::Write) {
-    if !cfg!(feature = "net") || crate::ci_env::credentials().is_some() {
+pub fn maybe_start(config: &Config, key: &str, entry: &Entry, stderr: &mut dyn std::io::Write) {
+    if !cfg!(feature = "net") || config.ci().is_some() {
         // CI mode: the pipeline's variables are the credentials; check nothing.
         return;
     }
-    let (interval, problem) = interval();
+    let (interval, problem) = config.check_interval();
     if let Some(why) = problem
-        && crate::notice::due("check-interval", 86_400)
+        && crate::notice::due(config.cache_dir().ok(), "check-interval", 86_400)
     {
         let _ = writeln!(stderr, "{}: warning: {why}", crate::NAME);
     }
     if due(entry, index::now(), interval) {
-        let _ = start(key);
+        let _ = start(config, key);
     }
 }
 
-fn checks_dir() -> Result<PathBuf> {
-    Ok(paths::cache_dir()?.join("checks"))
+fn checks_dir(config: &Config) -> Result<PathBuf> {
+    Ok(config.cache_dir()?.join("checks"))
 }
 
 /// The marker that says a check of `key` is running.
@@ -144,8 +139,8 @@ fn marker(dir: &Path, key: &str) -> PathBuf {
 
 /// Start one check of `key` unless one is already running. The decision is
 /// made under a per-registry lock, so 30 parallel `get`s start one check.
-fn start(key: &str) -> Result<()> {
-    let dir = checks_dir()?;
+fn start(config: &Config, key: &str) -> Result<()> {
+    let dir = checks_dir(config)?;
     private_file::ensure_private_dir(&dir)?;
     let lock_path = dir.join(format!("{}.lock", paths::file_stem(key)));
     let lock = private_file::open_lock(&lock_path)?;
@@ -251,13 +246,13 @@ fn close_inherited() {
 
 /// The body of `background-check KEY`: check once, record the verdict, and
 /// clear the running marker. Bounded by [`LIMIT`] whatever the network does.
-pub fn run(key: &str) {
+pub fn run(config: &Arc<Config>, key: &str) {
     std::thread::spawn(|| {
         std::thread::sleep(LIMIT);
         std::process::exit(0);
     });
-    let _ = check_stored(key);
-    if let Ok(dir) = checks_dir() {
+    let _ = check_stored(config, key);
+    if let Ok(dir) = checks_dir(config) {
         let _ = std::fs::remove_file(marker(&dir, key));
     }
 }

@@ -4,12 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::NetArgs;
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
+use crate::config::Config;
 use crate::error::Result;
 use crate::paths;
 use crate::text::{escape, say, say_err};
@@ -152,18 +154,19 @@ fn collect(out: &mut Vec<migrate::Found>, who: &'static str, file: &AuthFile, ke
     }
 }
 
-pub fn run(a: ConfigureArgs) -> Result<ExitCode> {
-    let keys = super::registry_keys(&a.registries)?;
+pub fn run(config: &Arc<Config>, a: ConfigureArgs) -> Result<ExitCode> {
+    let keys = super::registry_keys(config, &a.registries)?;
     let files = targets(&a)?;
     // Checked (and moved into the keychain) before any file is opened for
     // its edit: a network check holds no file.
-    let mut state = load_state()?;
+    let mut state = load_state(config.data_dir()?)?;
     let plan = if a.undo {
         migrate::Plan::nothing()
     } else {
         let checking = migrate::Checking {
             verify: !a.no_verify,
             net: a.net.options(None),
+            config: Arc::clone(config),
         };
         migrate::decide(plaintext_in(&files, &keys, &state)?, &checking)
     };
@@ -372,8 +375,8 @@ fn undo(who: &str, file: &mut AuthFile, keys: &[String], record: Option<FileReco
 
 /// The registry keys configure has set up (from its record), normalised:
 /// what `doctor` checks when no registry is named.
-pub fn configured_keys() -> Result<Vec<String>> {
-    let mut keys: Vec<String> = load_state()?
+pub fn configured_keys(config: &Config) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = load_state(config.data_dir()?)?
         .files
         .values()
         .flat_map(|r| r.keys.keys())

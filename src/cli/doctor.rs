@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
+use crate::config::Config;
 use crate::error::Result;
 use crate::text::say;
 
@@ -373,9 +374,9 @@ fn docker_note() -> &'static str {
 }
 
 /// What each client reads for `key`, printed; problems go to `r`.
-fn report_registry(r: &mut Report, key: &str) -> Result<()> {
+fn report_registry(config: &Config, r: &mut Report, key: &str) -> Result<()> {
     r.registry(key);
-    report_adoption(r, key);
+    report_adoption(config, r, key);
     let docker = clients::docker_config_path()?;
     report_docker(r, &docker, key);
     report_containers(r, &docker, key)?;
@@ -387,8 +388,10 @@ fn report_registry(r: &mut Report, key: &str) -> Result<()> {
 }
 
 /// Where the login came from, when configure took it over.
-fn report_adoption(r: &mut Report, key: &str) {
-    if let Some(from) = crate::index::load_lenient()
+fn report_adoption(config: &Config, r: &mut Report, key: &str) {
+    if let Some(from) = config
+        .data_dir()
+        .and_then(crate::index::load_lenient)
         .ok()
         .and_then(|(mut i, _)| i.registries.remove(key))
         .and_then(|e| e.adopted_from)
@@ -597,8 +600,8 @@ fn report_sudo_docker(r: &mut Report, key: &str) {
 }
 
 /// Where new logins go (a Secret Service that hangs costs the keychain timeout).
-fn report_keychain(r: &mut Report) {
-    match crate::keychain::choose() {
+fn report_keychain(config: &Config, r: &mut Report) {
+    match crate::keychain::choose(config) {
         Ok(kind) => {
             r.keychain = Some(kind.name());
             if !r.json {
@@ -613,20 +616,20 @@ fn report_keychain(r: &mut Report) {
     }
 }
 
-pub fn run(a: DoctorArgs) -> Result<ExitCode> {
+pub fn run(config: &Config, a: DoctorArgs) -> Result<ExitCode> {
     let keys = if a.registries.is_empty() {
-        match super::configure::configured_keys()? {
-            k if k.is_empty() => super::registry_keys(&[])?,
+        match super::configure::configured_keys(config)? {
+            k if k.is_empty() => super::registry_keys(config, &[])?,
             k => k,
         }
     } else {
-        super::registry_keys(&a.registries)?
+        super::registry_keys(config, &a.registries)?
     };
     let mut r = Report {
         version: JSON_VERSION,
         helper: clients::find_on_path(crate::NAME),
         keychain: None,
-        settings: crate::settings::path().ok(),
+        settings: config.settings_path().ok(),
         registries: Vec::new(),
         problems: Vec::new(),
         problem_count: 0,
@@ -653,12 +656,12 @@ pub fn run(a: DoctorArgs) -> Result<ExitCode> {
     ) {
         r.add_problem(None, &problem, &fix);
     }
-    report_keychain(&mut r);
+    report_keychain(config, &mut r);
     if !r.json {
-        say!("{}", crate::settings::line());
+        say!("{}", crate::settings::line(config));
     }
     for key in &keys {
-        report_registry(&mut r, key)?;
+        report_registry(config, &mut r, key)?;
     }
     r.exit_code = u8::from(r.problem_count > 0);
     if r.json {

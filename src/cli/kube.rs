@@ -4,10 +4,12 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use crate::account::AccountKind;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::kube;
@@ -54,14 +56,14 @@ pub struct SecretArgs {
 /// How long kubelet may cache a robot past its recorded expiry.
 const PASSED_EXPIRY_CACHE_SECS: u64 = 60;
 
-pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
+pub fn provider(config: &Arc<Config>, a: ProviderArgs) -> Result<ExitCode> {
     let cache_secs = kube::parse_duration(&a.cache_duration).ok_or_else(|| {
         Error::Usage(format!(
             "--cache-duration {:?} is not a duration like 5m or 1h (at most 2562047h)",
             a.cache_duration
         ))
     })?;
-    let served = super::registry_keys(&a.registries)?;
+    let served = super::registry_keys(config, &a.registries)?;
     let input = crate::protocol::read_input(std::io::stdin().lock())?;
     let req = kube::parse_request(input.expose())?;
     let registry = kube::image_registry(&req.image)?;
@@ -81,11 +83,13 @@ pub fn provider(a: ProviderArgs) -> Result<ExitCode> {
         None => {
             // kubelet waits on the answer: a program's bound.
             let (u, s) = crate::actions::lookup(
-                &crate::actions::Context::unattended(),
+                &crate::actions::Context::unattended(config),
                 &registry,
                 &mut std::io::stderr(),
             )?;
-            let exp = index::load_lenient()
+            let exp = config
+                .data_dir()
+                .and_then(index::load_lenient)
                 .ok()
                 .and_then(|(i, _)| i.registries.get(&registry).and_then(|e| e.expires_at));
             (u, s, exp)
@@ -144,10 +148,10 @@ fn check_private(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-pub fn secret(a: SecretArgs) -> Result<ExitCode> {
-    let registry = crate::registry::normalize(&super::registry_or_default(a.registry)?)?;
+pub fn secret(config: &Arc<Config>, a: SecretArgs) -> Result<ExitCode> {
+    let registry = crate::registry::normalize(&super::registry_or_default(config, a.registry)?)?;
     let (username, secret): (String, Secret<String>) = crate::actions::lookup(
-        &crate::actions::Context::system(),
+        &crate::actions::Context::system(config),
         &registry,
         &mut std::io::stderr(),
     )?;

@@ -5,12 +5,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::NetArgs;
 use crate::account::AccountKind;
 use crate::actions::{self, LoginFacts};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::protocol::{self, Credentials};
@@ -59,15 +61,15 @@ pub(crate) struct Login {
     pub expires_at: Option<i64>,
 }
 
-pub fn run(a: LoginArgs) -> Result<ExitCode> {
+pub fn run(config: &Arc<Config>, a: LoginArgs) -> Result<ExitCode> {
     if a.password.is_some() {
         return Err(Error::Usage(
             "a secret on the command line ends up in shell history and `ps`; use --password-stdin, or let login ask for it".into(),
         ));
     }
-    let registry = super::registry_or_default(a.registry.clone())?;
+    let registry = super::registry_or_default(config, a.registry.clone())?;
     let key = crate::registry::normalize(&registry)?;
-    let login = credentials(&a, &key)?;
+    let login = credentials(config, &a, &key)?;
     if login.secret.is_empty() {
         return Err(Error::BadInput("the secret is empty".into()));
     }
@@ -82,7 +84,7 @@ pub fn run(a: LoginArgs) -> Result<ExitCode> {
     // Accepted past its date: extended, to a date nobody tells a robot.
     let expires_at = login.expires_at.filter(|_| passed.is_none());
     let stored_in = actions::store_with(
-        &actions::Context::system(),
+        &actions::Context::system(config),
         Credentials {
             server_url: registry.trim().to_string(),
             username: login.username,
@@ -180,7 +182,7 @@ fn hint_if_docker_does_not_ask_us(key: &str) {
     }
 }
 
-fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
+fn credentials(config: &Config, a: &LoginArgs, key: &str) -> Result<Login> {
     if let Some(file) = &a.robot_file {
         let robot = crate::robot::read(file)?;
         warn_if_readable_by_others(file);
@@ -196,7 +198,7 @@ fn credentials(a: &LoginArgs, key: &str) -> Result<Login> {
         None if a.password_stdin => {
             return Err(Error::Usage("--password-stdin needs --username".into()));
         }
-        None => ask_username(key)?,
+        None => ask_username(config, key)?,
     };
     if username.is_empty() {
         return Err(Error::BadInput("the username is empty".into()));
@@ -227,13 +229,15 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
-fn ask_username(key: &str) -> Result<String> {
+fn ask_username(config: &Config, key: &str) -> Result<String> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::Usage(
             "no terminal to ask for the username; pass --username (and --password-stdin), or --robot-file".into(),
         ));
     }
-    let previous = index::load_lenient()
+    let previous = config
+        .data_dir()
+        .and_then(index::load_lenient)
         .ok()
         .and_then(|(i, _)| i.registries.get(key).map(|e| e.username.clone()));
     let mut err = std::io::stderr();

@@ -4,8 +4,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
 
 mod configure;
 mod doctor;
@@ -148,7 +151,7 @@ pub fn is_command(arg: &str) -> bool {
         || command().get_subcommands().any(|c| c.get_name() == arg)
 }
 
-pub fn main(args: Vec<OsString>) -> ExitCode {
+pub fn main(args: Vec<OsString>, config: &Arc<Config>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -161,14 +164,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Login(a) => login::run(a),
-        Command::Logout(a) => logout(a),
-        Command::Status(a) => status::run(a),
-        Command::Configure(a) => configure::run(a),
-        Command::Doctor(a) => doctor::run(a),
-        Command::KubeletCredentialProvider(a) => kube::provider(a),
-        Command::KubeSecret(a) => kube::secret(a),
-        Command::Renew(a) => renew::run(a),
+        Command::Login(a) => login::run(config, a),
+        Command::Logout(a) => logout(config, a),
+        Command::Status(a) => status::run(config, a),
+        Command::Configure(a) => configure::run(config, a),
+        Command::Doctor(a) => doctor::run(config, a),
+        Command::KubeletCredentialProvider(a) => kube::provider(config, a),
+        Command::KubeSecret(a) => kube::secret(config, a),
+        Command::Renew(a) => renew::run(config, a),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();
             clap_complete::generate(shell.generator(), &mut command(), crate::NAME, &mut out);
@@ -179,7 +182,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| crate::error::Error::Config(format!("cannot write the man page: {e}"))),
         Command::BackgroundCheck { key } => {
-            crate::check::background::run(&key);
+            crate::check::background::run(config, &key);
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -193,18 +196,18 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 /// The registry the user named, or the configured default.
-pub fn registry_or_default(r: Option<String>) -> crate::error::Result<String> {
+pub fn registry_or_default(config: &Config, r: Option<String>) -> crate::error::Result<String> {
     match r {
         Some(r) if !r.trim().is_empty() => Ok(r),
-        _ => crate::settings::default_registry(),
+        _ => config.default_registry(),
     }
 }
 
 /// The keys of the registries named with `--registry`, or of the default one.
-pub fn registry_keys(named: &[String]) -> crate::error::Result<Vec<String>> {
+pub fn registry_keys(config: &Config, named: &[String]) -> crate::error::Result<Vec<String>> {
     if named.is_empty() {
         return Ok(vec![crate::registry::normalize(
-            &crate::settings::default_registry()?,
+            &config.default_registry()?,
         )?]);
     }
     named
@@ -213,11 +216,11 @@ pub fn registry_keys(named: &[String]) -> crate::error::Result<Vec<String>> {
         .collect()
 }
 
-fn logout(a: LogoutArgs) -> crate::error::Result<ExitCode> {
-    let registry = registry_or_default(a.registry)?;
+fn logout(config: &Arc<Config>, a: LogoutArgs) -> crate::error::Result<ExitCode> {
+    let registry = registry_or_default(config, a.registry)?;
     let key = crate::registry::normalize(&registry)?;
     match crate::actions::erase(
-        &crate::actions::Context::system(),
+        &crate::actions::Context::system(config),
         &key,
         &mut std::io::stderr(),
     ) {

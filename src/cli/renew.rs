@@ -7,12 +7,14 @@
 //! Harbor answers 403.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use super::NetArgs;
 use crate::account::AccountKind;
 use crate::check::{self, Finding};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::secret::Secret;
@@ -44,17 +46,17 @@ pub struct RenewArgs {
     net: NetArgs,
 }
 
-pub fn run(a: RenewArgs) -> Result<ExitCode> {
+pub fn run(config: &Arc<Config>, a: RenewArgs) -> Result<ExitCode> {
     use crate::harbor;
-    let registry = super::registry_or_default(a.registry.clone())?;
+    let registry = super::registry_or_default(config, a.registry.clone())?;
     let key = crate::registry::normalize(&registry)?;
-    if crate::ci_env::for_key(&key).is_some() {
+    if config.ci_for(&key).is_some() {
         return Err(Error::Usage(
             "HARBOR_USERNAME/HARBOR_PASSWORD are set: those CI credentials have no web session to renew"
                 .into(),
         ));
     }
-    let (idx, _) = index::load_lenient()?;
+    let (idx, _) = index::load_lenient(config.data_dir()?)?;
     let entry = idx.registries.get(&key).cloned().ok_or_else(|| {
         Error::Config(format!(
             "not logged in to {key}; run {}",
@@ -62,7 +64,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
         ))
     })?;
     only_users(&key, &entry)?;
-    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person, config);
     let stored = person.get(entry.store, &key)?.ok_or_else(|| {
         Error::Config(format!(
             "the {} no longer holds the secret for {key}; run {}",
@@ -75,6 +77,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     let client = harbor::Client::connect_key(&key, Some(&address), &opts)?;
     let user = &stored.username;
     let renewal = Renewal {
+        config,
         key: &key,
         generation: entry.generation,
         user,
@@ -120,7 +123,7 @@ pub fn run(a: RenewArgs) -> Result<ExitCode> {
     );
     if std::io::stdin().is_terminal() {
         say_err!("{why}");
-        return take_new_secret(&key, &address, user, &opts, &client);
+        return take_new_secret(config, &key, &address, user, &opts, &client);
     }
     Err(Error::Unauthorized(why))
 }
@@ -144,6 +147,7 @@ fn only_users(key: &str, entry: &index::Entry) -> Result<()> {
 
 /// One renewal of the CLI secret stored for `key`.
 struct Renewal<'a> {
+    config: &'a Config,
     key: &'a str,
     generation: Option<u64>,
     user: &'a str,
@@ -153,7 +157,7 @@ struct Renewal<'a> {
 
 impl Renewal<'_> {
     fn record(&self, found: Finding) -> Result<()> {
-        check::record(self.key, self.generation, found).map(drop)
+        check::record(self.config, self.key, self.generation, found).map(drop)
     }
 
     /// A check that could not be made, recorded (a 403 or a refused
@@ -248,6 +252,7 @@ impl Renewal<'_> {
 
 /// On a terminal: take the regenerated secret right here, check it, keep it.
 fn take_new_secret(
+    config: &Arc<Config>,
     key: &str,
     address: &str,
     user: &str,
@@ -269,7 +274,7 @@ fn take_new_secret(
         )));
     }
     crate::actions::store_with(
-        &crate::actions::Context::system(),
+        &crate::actions::Context::system(config),
         crate::protocol::Credentials {
             server_url: address.to_string(),
             username: user.to_string(),

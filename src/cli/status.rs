@@ -2,6 +2,7 @@
 //! registry still accepts each secret.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use serde::Serialize;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use super::NetArgs;
 use crate::account::AccountKind;
 use crate::check::Finding;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::registry::NetOptions;
@@ -60,11 +62,11 @@ struct Row {
 const JSON_VERSION: u32 = 1;
 
 /// `{"version": 1, "registries": [...], "settings": PATH}`.
-fn json(rows: &[Row]) -> String {
+fn json(config: &Config, rows: &[Row]) -> String {
     let doc = serde_json::json!({
         "version": JSON_VERSION,
         "registries": rows,
-        "settings": crate::settings::path().ok(),
+        "settings": config.settings_path().ok(),
     });
     crate::text::json(&doc).unwrap_or_else(|_| "{}".into())
 }
@@ -72,8 +74,8 @@ fn json(rows: &[Row]) -> String {
 /// Two short lives are a pattern, not bad luck.
 const SHORT_LIVES: usize = 2;
 
-pub fn run(a: StatusArgs) -> Result<ExitCode> {
-    let (idx, damaged) = index::load_lenient()?;
+pub fn run(config: &Arc<Config>, a: StatusArgs) -> Result<ExitCode> {
+    let (idx, damaged) = index::load_lenient(config.data_dir()?)?;
     if let Some(why) = damaged {
         eprintln!("warning: {}", escape(&why));
     }
@@ -87,13 +89,13 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         .registries
         .iter()
         .filter(|(key, _)| only.as_ref().is_none_or(|o| o == *key))
-        .map(|(key, e)| row(&a, key, e, now))
+        .map(|(key, e)| row(config, &a, key, e, now))
         .collect();
     if let Some(o) = &only
         && rows.is_empty()
     {
         if a.json {
-            println!("{}", json(&[]));
+            println!("{}", json(config, &[]));
         }
         return Err(Error::Config(format!(
             "no credentials stored for {o}; run {}",
@@ -101,7 +103,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         )));
     }
     if a.json {
-        println!("{}", json(&rows));
+        println!("{}", json(config, &rows));
     } else if rows.is_empty() {
         println!(
             "No registries stored. Run {} to add one.",
@@ -111,7 +113,7 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
         rows.iter().for_each(|r| print_row(r, now));
     }
     if !a.json {
-        crate::text::say!("{}", crate::settings::line());
+        crate::text::say!("{}", crate::settings::line(config));
     }
     let failed = rows
         .iter()
@@ -124,11 +126,11 @@ pub fn run(a: StatusArgs) -> Result<ExitCode> {
 }
 
 /// One registry's row; with `--check`, checked (and the verdict recorded) first.
-fn row(a: &StatusArgs, key: &str, e: &index::Entry, now: i64) -> Row {
+fn row(config: &Arc<Config>, a: &StatusArgs, key: &str, e: &index::Entry, now: i64) -> Row {
     let check = a.check.then(|| {
-        let (text, verdict) = check_stored(key, e, &a.net.options(Some(&e.net)));
+        let (text, verdict) = check_stored(config, key, e, &a.net.options(Some(&e.net)));
         if let Some(found) = verdict
-            && let Err(err) = crate::check::record(key, e.generation, found)
+            && let Err(err) = crate::check::record(config, key, e.generation, found)
         {
             eprintln!("warning: cannot record the check: {}", err.one_line());
         }
@@ -138,7 +140,7 @@ fn row(a: &StatusArgs, key: &str, e: &index::Entry, now: i64) -> Row {
     // acceptance past a robot's recorded expiry also drops that date).
     let checked = a
         .check
-        .then(|| index::load_lenient().ok())
+        .then(|| config.data_dir().and_then(index::load_lenient).ok())
         .flatten()
         .and_then(|(mut i, _)| i.registries.remove(key));
     let e = checked.as_ref().unwrap_or(e);
@@ -250,8 +252,13 @@ fn expiry(r: &Row, now: i64) -> String {
 /// Check one stored secret (the one check service, [`crate::check::ask`]):
 /// the line to show, and what to record (nothing when the keychain, not
 /// the registry, failed).
-fn check_stored(key: &str, e: &index::Entry, net: &NetOptions) -> (String, Option<Finding>) {
-    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
+fn check_stored(
+    config: &Arc<Config>,
+    key: &str,
+    e: &index::Entry,
+    net: &NetOptions,
+) -> (String, Option<Finding>) {
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person, config);
     let stored = match person.get(e.store, key) {
         Ok(Some(s)) => s,
         Ok(None) => {

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use keyring_core::CredentialStore;
 
 use super::KeychainKind;
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// Best first: the order in which a key of unknown home is looked for.
@@ -38,35 +39,36 @@ fn session_bus_present() -> bool {
         .is_some_and(|p| p.exists())
 }
 
-pub fn reachable(kind: KeychainKind) -> bool {
+pub fn reachable(kind: KeychainKind, config: &Config) -> bool {
     match kind {
         KeychainKind::SecretService => session_bus_present(),
         KeychainKind::Keyutils => true,
         KeychainKind::Pass => super::pass::initialised(),
-        KeychainKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe().is_ok(),
+        KeychainKind::WindowsViaWsl => super::wsl::detected() && super::wsl::exe(config).is_ok(),
         _ => false,
     }
 }
 
 /// In WSL the Windows side (when it cannot be used, the caller falls back to
 /// [`detect_linux`], saying why); elsewhere [`detect_linux`].
-pub fn detect() -> Result<KeychainKind> {
+pub fn detect(config: &Config) -> Result<KeychainKind> {
     if super::wsl::detected() {
         return Ok(KeychainKind::WindowsViaWsl);
     }
-    detect_linux()
+    detect_linux(config)
 }
 
 /// Secret Service if a provider answers on the session bus, else an
 /// initialised password store, else the kernel keyring.
 /// A Secret Service that is there but hangs is an error, not a reason to put
 /// the secret somewhere the user does not expect.
-pub fn detect_linux() -> Result<KeychainKind> {
+pub fn detect_linux(config: &Config) -> Result<KeychainKind> {
     if !session_bus_present() {
         return Ok(without_secret_service());
     }
     let kind = KeychainKind::SecretService;
-    match super::bounded::call(kind, super::timeout(), move || open(kind).map(|_| ())) {
+    let limit = config.keychain_limit(super::Waiter::Program);
+    match super::bounded::call(kind, limit, move || open(kind).map(|_| ())) {
         Ok(()) => Ok(KeychainKind::SecretService),
         Err(e @ Error::KeychainTimeout { .. }) => Err(e),
         Err(_) => Ok(without_secret_service()),

@@ -10,10 +10,12 @@
 //! program 10 s, a person at a human command long enough to answer a
 //! Keychain or unlock dialog.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -72,19 +74,19 @@ impl KeychainKind {
 
 /// The keychain that a new secret goes to: the forced one, or the best one
 /// this session offers.
-pub fn choose() -> Result<KeychainKind> {
-    if let Some(kind) = forced()? {
+pub fn choose(config: &Config) -> Result<KeychainKind> {
+    if let Some(kind) = config.forced_keychain()? {
         return Ok(kind);
     }
-    platform::detect()
+    platform::detect(config)
 }
 
-/// The keychain named by `DOCKER_CREDENTIAL_HARBOR_STORE`, if any.
-pub fn forced() -> Result<Option<KeychainKind>> {
+/// The keychain named by `DOCKER_CREDENTIAL_HARBOR_STORE` (its value given), if any.
+pub fn forced_by(value: Option<&str>) -> Result<Option<KeychainKind>> {
     let var = crate::env_vars::STORE;
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => {
-            let kind = KeychainKind::parse(&v).ok_or_else(|| {
+    match value {
+        Some(v) if !v.trim().is_empty() => {
+            let kind = KeychainKind::parse(v).ok_or_else(|| {
                 Error::Config(format!(
                     "{var}={v:?} is not a keychain this program knows; use one of: {}",
                     platform::SUPPORTED
@@ -123,14 +125,14 @@ pub fn forced() -> Result<Option<KeychainKind>> {
 /// Keychains to search for a key whose home is unknown (no index entry):
 /// the preferred one first, then the others this session can reach.
 /// No probing here: each keychain is asked once, so a hung one costs one timeout.
-pub fn search_order() -> Result<Vec<KeychainKind>> {
-    if let Some(kind) = forced()? {
+pub fn search_order(config: &Config) -> Result<Vec<KeychainKind>> {
+    if let Some(kind) = config.forced_keychain()? {
         return Ok(vec![kind]);
     }
     Ok(platform::SUPPORTED
         .iter()
         .copied()
-        .filter(|k| platform::reachable(*k))
+        .filter(|k| platform::reachable(*k, config))
         .collect())
 }
 
@@ -138,24 +140,31 @@ pub fn search_order() -> Result<Vec<KeychainKind>> {
 /// .exe, interop down) and it was not forced: the Linux keychains to use
 /// instead, best first, and the reason, for one line on stderr that also
 /// says how to get the shared login ([`SHARED_LOGIN`]).
-pub fn instead_of(kind: KeychainKind, e: &Error) -> Result<Option<(Vec<KeychainKind>, String)>> {
+pub fn instead_of(
+    config: &Config,
+    kind: KeychainKind,
+    e: &Error,
+) -> Result<Option<(Vec<KeychainKind>, String)>> {
     #[cfg(target_os = "linux")]
-    if kind == KeychainKind::WindowsViaWsl && wsl::unusable(e) && forced()?.is_none() {
+    if kind == KeychainKind::WindowsViaWsl
+        && wsl::unusable(e)
+        && config.forced_keychain()?.is_none()
+    {
         let reason = match e {
             Error::KeychainUnavailable { reason, .. } => format!("{}: {reason}", kind.display()),
             other => other.one_line(),
         };
-        let best = linux::detect_linux()?;
+        let best = linux::detect_linux(config)?;
         let mut order = vec![best];
         order.extend(
             linux::SUPPORTED
                 .iter()
                 .copied()
-                .filter(|k| *k != kind && *k != best && linux::reachable(*k)),
+                .filter(|k| *k != kind && *k != best && linux::reachable(*k, config)),
         );
         return Ok(Some((order, reason)));
     }
-    let _ = (kind, e);
+    let _ = (config, kind, e);
     Ok(None)
 }
 
@@ -179,13 +188,9 @@ pub enum Waiter {
 
 impl Waiter {
     /// How long one keychain call may take: `DOCKER_CREDENTIAL_HARBOR_TIMEOUT`
-    /// seconds when set, else [`Waiter::default_limit`].
-    pub fn limit(self) -> Duration {
-        self.limit_with(std::env::var(crate::env_vars::TIMEOUT).ok().as_deref())
-    }
-
-    /// [`Waiter::limit`] with the variable's value given.
-    fn limit_with(self, var: Option<&str>) -> Duration {
+    /// seconds (`var`, its value) when set, else [`Waiter::default_limit`].
+    /// Read through `Config::keychain_limit`.
+    pub fn limit_with(self, var: Option<&str>) -> Duration {
         var.and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0)
             .map(Duration::from_secs_f64)
@@ -202,22 +207,17 @@ impl Waiter {
     }
 }
 
-/// The limit of a program's keychain call (see [`Waiter`]).
-pub fn timeout() -> Duration {
-    Waiter::Program.limit()
-}
-
 /// The line a person reads before the first call to `kind` may bring up a
 /// dialog: the macOS Keychain asks whether this (unsigned) program may read
 /// its entry after every upgrade. `None` for a program, which shows no dialog's
 /// answer to anyone, and for keychains that do not ask.
-fn before_first_call(waiter: Waiter, kind: KeychainKind) -> Option<String> {
+fn before_first_call(waiter: Waiter, kind: KeychainKind, limit: Duration) -> Option<String> {
     (waiter == Waiter::Person && kind == KeychainKind::MacosKeychain).then(|| {
         format!(
             "note: the macOS Keychain may show a dialog asking whether {} may use its entry: \
              choose \"Always Allow\" (waiting up to {} s)",
             crate::NAME,
-            waiter.limit().as_secs()
+            limit.as_secs()
         )
     })
 }
@@ -436,11 +436,15 @@ pub fn read(
 /// wait as long as a person needs, a client's are cut off in time.
 pub struct System {
     waiter: Waiter,
+    config: Arc<Config>,
 }
 
 impl System {
-    pub const fn new(waiter: Waiter) -> System {
-        System { waiter }
+    pub fn new(waiter: Waiter, config: &Arc<Config>) -> System {
+        System {
+            waiter,
+            config: Arc::clone(config),
+        }
     }
 
     /// The entry under `key` in `kind`, or `None` when there is none.
@@ -451,27 +455,28 @@ impl System {
 
 impl Keychains for System {
     fn choose(&self) -> Result<KeychainKind> {
-        choose()
+        choose(&self.config)
     }
     fn forced(&self) -> Result<Option<KeychainKind>> {
-        forced()
+        self.config.forced_keychain()
     }
     fn search_order(&self) -> Result<Vec<KeychainKind>> {
-        search_order()
+        search_order(&self.config)
     }
     fn instead_of(
         &self,
         kind: KeychainKind,
         e: &Error,
     ) -> Result<Option<(Vec<KeychainKind>, String)>> {
-        instead_of(kind, e)
+        instead_of(&self.config, kind, e)
     }
     fn open(&self, kind: KeychainKind) -> Box<dyn Keychain + '_> {
-        if let Some(line) = before_first_call(self.waiter, kind) {
+        let limit = self.config.keychain_limit(self.waiter);
+        if let Some(line) = before_first_call(self.waiter, kind, limit) {
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| crate::text::say_err!("{line}"));
         }
-        keychain(kind, self.waiter.limit())
+        keychain(kind, limit, &self.config)
     }
     fn waiter(&self) -> Waiter {
         self.waiter
@@ -522,10 +527,10 @@ impl<K: Keychain + ?Sized> Keychain for &K {
 /// The keychain `kind`, every call bounded: the OS keychains on a worker
 /// thread abandoned at `limit`; the WSL bridge kills its own process (at a
 /// program's limit: the Windows side shows no dialog).
-fn keychain(kind: KeychainKind, limit: Duration) -> Box<dyn Keychain> {
+fn keychain(kind: KeychainKind, limit: Duration, config: &Arc<Config>) -> Box<dyn Keychain> {
     #[cfg(target_os = "linux")]
     match kind {
-        KeychainKind::WindowsViaWsl => return Box::new(wsl::Bridge::default()),
+        KeychainKind::WindowsViaWsl => return Box::new(wsl::Bridge::new(config)),
         // A kernel keyring call is a syscall that waits on no other
         // process: it cannot hang as a D-Bus call can, so it needs no
         // worker thread (a thread, its stack and an arena on every get).
@@ -534,6 +539,8 @@ fn keychain(kind: KeychainKind, limit: Duration) -> Box<dyn Keychain> {
         KeychainKind::Pass => return Box::new(pass::Pass::new(limit)),
         _ => {}
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = config;
     Box::new(bounded::Bounded::new(os::Os(kind), limit))
 }
 
@@ -630,20 +637,29 @@ mod tests {
                 assert_eq!(w.limit_with(Some(bad)), w.default_limit(), "{bad}");
             }
         }
-        assert_eq!(System::new(Waiter::Person).waiter(), Waiter::Person);
-        assert_eq!(System::new(Waiter::Program).waiter(), Waiter::Program);
+        let config = Arc::new(Config::new(None, Default::default()));
+        assert_eq!(
+            System::new(Waiter::Person, &config).waiter(),
+            Waiter::Person
+        );
+        assert_eq!(
+            System::new(Waiter::Program, &config).waiter(),
+            Waiter::Program
+        );
     }
+
+    const LIMIT: Duration = Duration::from_secs(120);
 
     /// Said once before a human command's first macOS Keychain call; never
     /// to a client (docker shows helpers' stderr) nor for other keychains.
     #[test]
     fn only_a_person_is_told_about_the_keychain_dialog() {
-        let line = before_first_call(Waiter::Person, KeychainKind::MacosKeychain).unwrap();
+        let line = before_first_call(Waiter::Person, KeychainKind::MacosKeychain, LIMIT).unwrap();
         assert!(line.contains("Keychain may show a dialog"), "{line}");
         assert!(line.contains("\"Always Allow\""), "{line}");
         assert!(line.contains("up to "), "{line}");
         assert_eq!(
-            before_first_call(Waiter::Program, KeychainKind::MacosKeychain),
+            before_first_call(Waiter::Program, KeychainKind::MacosKeychain, LIMIT),
             None
         );
         for kind in [
@@ -652,7 +668,11 @@ mod tests {
             KeychainKind::WindowsCredentialManager,
             KeychainKind::WindowsViaWsl,
         ] {
-            assert_eq!(before_first_call(Waiter::Person, kind), None, "{kind:?}");
+            assert_eq!(
+                before_first_call(Waiter::Person, kind, LIMIT),
+                None,
+                "{kind:?}"
+            );
         }
     }
 

@@ -5,15 +5,16 @@ use std::sync::{Arc, OnceLock};
 use keyring_core::CredentialStore;
 
 use super::KeychainKind;
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub const SUPPORTED: &[KeychainKind] = &[KeychainKind::WindowsCredentialManager];
 
-pub fn reachable(kind: KeychainKind) -> bool {
+pub fn reachable(kind: KeychainKind, _: &Config) -> bool {
     kind == KeychainKind::WindowsCredentialManager
 }
 
-pub fn detect() -> Result<KeychainKind> {
+pub fn detect(_: &Config) -> Result<KeychainKind> {
     Ok(KeychainKind::WindowsCredentialManager)
 }
 

@@ -11,10 +11,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use super::{Keychain, KeychainKind, Stored};
+use crate::config::Config;
 use crate::error::{Error, NOT_FOUND, Result};
 use crate::secret::Secret;
 use zeroize::Zeroizing;
@@ -46,17 +47,14 @@ pub fn detected() -> bool {
 /// The Windows build to run: the settings file's `windows_helper`, else
 /// `docker-credential-harbor.exe` on PATH (Windows' PATH is appended to WSL's).
 /// The error says why there is none, or why the one found is not run.
-pub fn exe() -> std::result::Result<PathBuf, String> {
-    let configured = crate::settings::load()
-        .map_err(|e| e.one_line())?
-        .windows_helper
-        .filter(|p| !p.trim().is_empty());
-    if let Some(p) = configured {
-        let path = PathBuf::from(p.trim());
+pub fn exe(config: &Config) -> std::result::Result<PathBuf, String> {
+    let configured = config.windows_helper().map_err(|e| e.one_line())?;
+    if let Some(path) = configured {
         let named = || {
             format!(
                 "\"windows_helper\" in {} names {}",
-                crate::settings::path()
+                config
+                    .settings_path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
                 crate::text::escape(&path.display().to_string())
@@ -205,9 +203,14 @@ pub struct Bridge {
     run: Box<Runner>,
 }
 
-impl Default for Bridge {
-    fn default() -> Bridge {
-        Bridge { run: Box::new(run) }
+impl Bridge {
+    /// The Windows build `config` names or PATH holds, run at a program's
+    /// limit (the Windows side shows no dialog).
+    pub fn new(config: &Arc<Config>) -> Bridge {
+        let config = Arc::clone(config);
+        Bridge {
+            run: Box::new(move |action, input| run(&config, action, input)),
+        }
     }
 }
 
@@ -279,11 +282,11 @@ enum Answer {
 /// timeout (its whole process group is killed when it runs over). `Ok(Err)`
 /// is the helper's own answer (exit 1, one line); `Err` means it could not
 /// be run: not found, did not start, died, or did not answer in time.
-fn run(action: &str, input: Secret<String>) -> Ran {
-    let exe = exe().map_err(unavailable)?;
+fn run(config: &Config, action: &str, input: Secret<String>) -> Ran {
+    let exe = exe(config).map_err(unavailable)?;
     let shown = exe.display().to_string();
     let mut cmd = command(&exe, action);
-    let limit = super::timeout();
+    let limit = config.keychain_limit(super::Waiter::Program);
     let started = Instant::now();
     let mut child = cmd
         .spawn()

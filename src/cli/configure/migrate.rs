@@ -16,9 +16,11 @@
 //! [`Plan::apply`] then strips while each file is open for its edit.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::actions::{self, LoginFacts};
 use crate::auth_file::{AuthFile, Login, Plaintext};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index;
 use crate::protocol::Credentials;
@@ -86,6 +88,7 @@ pub struct Plan {
 pub struct Checking {
     pub verify: bool,
     pub net: NetOptions,
+    pub config: Arc<Config>,
 }
 
 /// Decide each entry's fate, registry by registry, in the order found
@@ -95,7 +98,7 @@ pub fn decide(found: Vec<Found>, how: &Checking) -> Plan {
     let mut plan = Plan::nothing();
     let mut stored: Vec<(String, Option<Login>)> = Vec::new();
     for f in found {
-        if crate::ci_env::for_key(&f.key).is_some() {
+        if how.config.ci_for(&f.key).is_some() {
             warn_kept(
                 &f,
                 &format!(
@@ -109,7 +112,7 @@ pub fn decide(found: Vec<Found>, how: &Checking) -> Plan {
         }
         let held = match stored.iter().position(|(k, _)| *k == f.key) {
             Some(i) => &mut stored[i].1,
-            None => match held_login(&f.key) {
+            None => match held_login(&how.config, &f.key) {
                 Ok(h) => {
                     stored.push((f.key.clone(), h));
                     &mut stored.last_mut().expect("just pushed").1
@@ -160,8 +163,12 @@ fn adopted(f: &Found, username: &str, why: &Why) {
 }
 
 /// What the keychain holds for `key` now.
-fn held_login(key: &str) -> Result<Option<Login>> {
-    match actions::lookup(&actions::Context::system(), key, &mut std::io::stderr()) {
+fn held_login(config: &Arc<Config>, key: &str) -> Result<Option<Login>> {
+    match actions::lookup(
+        &actions::Context::system(config),
+        key,
+        &mut std::io::stderr(),
+    ) {
         Ok((username, secret)) => Ok(Some(Login { username, secret })),
         Err(Error::NotFound) => Ok(None),
         Err(e) => Err(e),
@@ -252,7 +259,7 @@ fn check(f: &Found, login: &Login, how: &Checking) -> Option<Verdict> {
 
 /// Store `login` where no keychain holds one yet, and read it back.
 fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), String> {
-    let cx = actions::Context::system();
+    let cx = actions::Context::system(&how.config);
     let creds = Credentials {
         server_url: f.key.clone(),
         username: login.username.clone(),
@@ -268,7 +275,7 @@ fn store(f: &Found, login: &Login, how: &Checking) -> std::result::Result<(), St
         },
         ..LoginFacts::default()
     };
-    let person = crate::keychain::System::new(crate::keychain::Waiter::Person);
+    let person = crate::keychain::System::new(crate::keychain::Waiter::Person, &how.config);
     match actions::store_new(&cx, creds, facts, &mut std::io::stderr()) {
         Ok(Some(kind)) => match person.get(kind, &f.key) {
             // Only a copy read back from the keychain lets the file's go.

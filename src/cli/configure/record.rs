@@ -2,12 +2,11 @@
 //! changed in each file, so `configure --undo` takes back just that.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::paths;
 use crate::private_file;
 
 /// What configure changed in one file, so `--undo` can take back just that.
@@ -28,32 +27,37 @@ pub struct FileRecord {
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     pub files: BTreeMap<PathBuf, FileRecord>,
+    /// Where it was read from and goes back to (the config's data directory).
+    #[serde(skip)]
+    path: PathBuf,
 }
 
-fn state_path() -> Result<PathBuf> {
-    Ok(paths::data_dir()?.join("configure.json"))
-}
-
-pub fn load_state() -> Result<State> {
-    let p = state_path()?;
-    match std::fs::read(&p) {
-        Ok(b) => Ok(serde_json::from_slice(&b).unwrap_or_default()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-        Err(e) => Err(Error::file("cannot read", p, e)),
-    }
+/// The record in `dir` (the config's data directory).
+pub fn load_state(dir: &Path) -> Result<State> {
+    let path = dir.join("configure.json");
+    let files = match std::fs::read(&path) {
+        Ok(b) => {
+            serde_json::from_slice::<State>(&b)
+                .unwrap_or_default()
+                .files
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(Error::file("cannot read", path, e)),
+    };
+    Ok(State { files, path })
 }
 
 pub fn save_state(s: &State) -> Result<()> {
-    let p = state_path()?;
+    let p = &s.path;
     if s.files.is_empty() {
-        return match std::fs::remove_file(&p) {
+        return match std::fs::remove_file(p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::file("cannot remove", p, e))
+                Err(Error::file("cannot remove", p.clone(), e))
             }
             _ => Ok(()),
         };
     }
     private_file::ensure_private_dir(p.parent().unwrap_or(std::path::Path::new(".")))?;
     let text = serde_json::to_vec_pretty(s).map_err(|e| Error::Config(e.to_string()))?;
-    private_file::write_atomic(&p, &text, 0o600)
+    private_file::write_atomic(p, &text, 0o600)
 }
