@@ -5,7 +5,8 @@
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use super::{Keychain, KeychainKind, Stored, platform};
+use super::os::Platform;
+use super::{Current, Keychain, KeychainKind, Stored};
 use crate::error::{Error, Result};
 
 /// `inner`, every call bounded by `limit`.
@@ -72,7 +73,7 @@ pub fn call<T: Send + 'static>(
         Err(_) => Err(Error::KeychainTimeout {
             store: kind,
             secs: limit.as_secs().max(1),
-            hint: platform::timeout_hint(kind),
+            hint: Current::timeout_hint(kind),
         }),
     }
 }

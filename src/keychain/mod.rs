@@ -37,14 +37,17 @@ mod windows;
 #[cfg(target_os = "linux")]
 mod wsl;
 
+use os::Platform;
+
+/// This system's keychains (see [`os::Platform`]).
 #[cfg(target_os = "linux")]
-use linux as platform;
+type Current = linux::Linux;
+#[cfg(target_os = "macos")]
+type Current = macos::Macos;
+#[cfg(windows)]
+type Current = windows::Windows;
 #[cfg(target_os = "linux")]
 pub use linux::own_session_keyring;
-#[cfg(target_os = "macos")]
-use macos as platform;
-#[cfg(windows)]
-use windows as platform;
 
 /// The keychain service name every entry is filed under; the registry key is the user.
 pub const SERVICE: &str = crate::NAME;
@@ -58,7 +61,7 @@ pub use kind::KeychainKind;
 impl KeychainKind {
     /// Whether this build can talk to this keychain at all.
     pub fn supported(self) -> bool {
-        platform::SUPPORTED.contains(&self)
+        Current::SUPPORTED.contains(&self)
     }
 
     /// Slow keychains whose reads are copied into the kernel-keyring cache
@@ -78,7 +81,7 @@ pub fn choose(config: &Config) -> Result<KeychainKind> {
     if let Some(kind) = config.forced_keychain()? {
         return Ok(kind);
     }
-    platform::detect(config)
+    Current::detect(config)
 }
 
 /// The keychain named by `DOCKER_CREDENTIAL_HARBOR_STORE` (its value given), if any.
@@ -89,7 +92,7 @@ pub fn forced_by(value: Option<&str>) -> Result<Option<KeychainKind>> {
             let kind = KeychainKind::parse(v).ok_or_else(|| {
                 Error::Config(format!(
                     "{var}={v:?} is not a keychain this program knows; use one of: {}",
-                    platform::SUPPORTED
+                    Current::SUPPORTED
                         .iter()
                         .map(|k| k.name())
                         .collect::<Vec<_>>()
@@ -129,10 +132,10 @@ pub fn search_order(config: &Config) -> Result<Vec<KeychainKind>> {
     if let Some(kind) = config.forced_keychain()? {
         return Ok(vec![kind]);
     }
-    Ok(platform::SUPPORTED
+    Ok(Current::SUPPORTED
         .iter()
         .copied()
-        .filter(|k| platform::reachable(*k, config))
+        .filter(|k| Current::reachable(*k, config))
         .collect())
 }
 
@@ -157,10 +160,10 @@ pub fn instead_of(
         let best = linux::detect_linux(config)?;
         let mut order = vec![best];
         order.extend(
-            linux::SUPPORTED
+            linux::Linux::SUPPORTED
                 .iter()
                 .copied()
-                .filter(|k| *k != kind && *k != best && linux::reachable(*k, config)),
+                .filter(|k| *k != kind && *k != best && linux::Linux::reachable(*k, config)),
         );
         return Ok(Some((order, reason)));
     }
@@ -303,7 +306,7 @@ impl Stored {
             reason: format!(
                 "the entry {} was not written by this program (or is damaged); \
                  run {} to replace it",
-                platform::entry_name(key),
+                Current::entry_name(key),
                 crate::cmd("login")
             ),
         })
@@ -582,7 +585,7 @@ pub fn check_size(kind: KeychainKind, stored: &Stored) -> Result<()> {
         )));
     }
     let len = stored.encoded_len();
-    if let Some(max) = platform::max_blob(kind)
+    if let Some(max) = Current::max_blob(kind)
         && len > max
     {
         return Err(Error::BadInput(format!(

@@ -9,11 +9,87 @@
 //! into UTF-16.)
 
 use std::sync::Arc;
+#[cfg(not(target_os = "linux"))]
+use std::sync::OnceLock;
 
 use keyring_core::{CredentialStore, Entry};
 
-use super::{Keychain, KeychainKind, SERVICE, Stored, platform};
-use crate::error::Result;
+use super::{Current as platform, Keychain, KeychainKind, SERVICE, Stored};
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// What one operating system's file says about its keychains (`linux.rs`,
+/// `macos.rs`, `windows.rs`, each a unit struct): the store behind each
+/// kind and how its errors read. The defaults are a system with one
+/// keychain, always there, without size limits or races to retry, so a
+/// platform file says only where it differs.
+pub trait Platform {
+    /// The keychains this system offers, best first.
+    const SUPPORTED: &'static [KeychainKind];
+
+    /// Whether this session can use `kind` now.
+    fn reachable(kind: KeychainKind, _config: &Config) -> bool {
+        Self::SUPPORTED.contains(&kind)
+    }
+
+    /// Where a new secret goes when no keychain is forced.
+    fn detect(_config: &Config) -> Result<KeychainKind> {
+        Ok(Self::SUPPORTED[0])
+    }
+
+    /// The store behind `kind`, opened once per process.
+    fn open(kind: KeychainKind) -> Result<Arc<CredentialStore>>;
+
+    /// How people find the entry for `key` in the keychain's own tool.
+    fn entry_name(key: &str) -> String {
+        format!("for {key}")
+    }
+
+    /// The largest blob `kind` keeps, when below [`super::MAX_SECRET`]'s.
+    fn max_blob(_kind: KeychainKind) -> Option<usize> {
+        None
+    }
+
+    /// The item went away (a concurrent `erase`) mid-call: "not there".
+    fn vanished(_e: &keyring_core::Error) -> bool {
+        false
+    }
+
+    /// An error a concurrent `erase` can cause mid-call: worth one more try.
+    fn look_again(_kind: KeychainKind, _e: &keyring_core::Error) -> bool {
+        false
+    }
+
+    /// `e` from `kind` as the line people read, with what to do.
+    fn map_error(kind: KeychainKind, e: keyring_core::Error) -> Error;
+
+    /// What to do when `kind` did not answer in time.
+    fn timeout_hint(_kind: KeychainKind) -> &'static str {
+        ""
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+/// The store of a system with one keychain (macOS, Windows), made once by
+/// `make`; any other `kind` is not there on `system`.
+pub fn only_store(
+    kind: KeychainKind,
+    system: &str,
+    cell: &'static OnceLock<Arc<CredentialStore>>,
+    make: impl FnOnce() -> Result<Arc<CredentialStore>>,
+) -> Result<Arc<CredentialStore>> {
+    if Some(&kind) != platform::SUPPORTED.first() {
+        return Err(Error::Config(format!(
+            "{} is not available on {system}",
+            kind.display()
+        )));
+    }
+    if let Some(s) = cell.get() {
+        return Ok(s.clone());
+    }
+    let store = make()?;
+    Ok(cell.get_or_init(|| store).clone())
+}
 
 /// An OS keychain. Its calls may block (a Secret Service that never
 /// answers): [`super::keychain`] wraps it in [`super::bounded::Bounded`].
