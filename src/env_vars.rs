@@ -15,7 +15,7 @@ pub const REGISTRY: &str = "DOCKER_CREDENTIAL_HARBOR_REGISTRY";
 /// Set by the WSL bridge for the Windows build it runs: the Linux side chose
 /// the registry, so every one it sends is served.
 pub const BRIDGED: &str = "DOCKER_CREDENTIAL_HARBOR_BRIDGED";
-/// CI mode (see [`crate::ci_env`]): the pipeline's credentials...
+/// CI mode (see [`crate::protocol::ci_env`]): the pipeline's credentials...
 pub const HARBOR_USERNAME: &str = "HARBOR_USERNAME";
 pub const HARBOR_PASSWORD: &str = "HARBOR_PASSWORD";
 /// ...and the one registry they are for.

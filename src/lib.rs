@@ -12,36 +12,34 @@ pub fn cmd(args: &str) -> String {
     format!("`{NAME} {args}`")
 }
 
-pub mod account;
-pub mod actions;
-pub mod auth_file;
-pub mod cache;
-pub mod caller;
+// The architecture, a folder (or file) each:
+// - the helper protocol and its actions (what docker and podman run);
+pub mod protocol;
+// - the keychains behind one trait, and the kernel-keyring cache;
+pub mod keychain;
+// - Harbor over HTTP, and the one check service with its background runs;
 pub mod check;
-pub mod ci_env;
-pub mod cli;
-pub mod clients;
-pub mod config;
-pub mod desktop;
-pub mod env_vars;
-pub mod error;
 #[cfg(feature = "net")]
 pub mod harbor;
 #[cfg(not(feature = "net"))]
 #[path = "harbor/offline.rs"]
 pub mod harbor;
-
-pub mod index;
-pub mod keychain;
-pub mod kube;
-pub mod notice;
-pub mod paths;
-pub mod platform;
-pub mod private_file;
-pub mod protocol;
-pub mod registry;
 pub mod robot;
+// - the clients (docker, podman, Helm, ...) and their auth files;
+pub mod clients;
+// - Kubernetes (the kubelet provider, pull secrets);
+pub mod kube;
+// - state on disk: the configuration read once, the index, the one writer;
+pub mod state;
+// - the human commands;
+pub mod cli;
+// - and what they all share: a registry's address, accounts and verdicts,
+//   the secret type, errors, text for people, the platform, variable names.
+pub mod account;
+pub mod env_vars;
+pub mod error;
+pub mod platform;
+pub mod registry;
 pub mod secret;
-pub mod settings;
 pub mod text;
 pub mod verdict;

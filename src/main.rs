@@ -5,8 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use docker_credential_harbor::config::Config;
-use docker_credential_harbor::{NAME, actions, cli};
+use docker_credential_harbor::protocol::actions;
+use docker_credential_harbor::state::config::Config;
+use docker_credential_harbor::{NAME, cli};
 
 fn main() -> ExitCode {
     harden();

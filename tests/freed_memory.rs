@@ -164,7 +164,7 @@ fn secrets_leave_no_copy_in_freed_memory() {
 
     // The kernel-keyring cache's read (this suite runs in its own session
     // keyring: `keyctl session -`), small and larger than its stack buffer.
-    use docker_credential_harbor::cache::{Cache, KernelKeyring};
+    use docker_credential_harbor::keychain::cache::{Cache, KernelKeyring};
     for (i, secret) in [secret_text(&[canary]), secret_text(&[canary, &filler])]
         .into_iter()
         .enumerate()

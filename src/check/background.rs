@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use super::{check_stored, last};
 use crate::account::AccountKind;
-use crate::config::Config;
 use crate::error::Result;
-use crate::index::{self, Entry};
-use crate::paths;
-use crate::private_file;
+use crate::state::config::Config;
+use crate::state::index::{self, Entry};
+use crate::state::paths;
+use crate::state::private_file;
 use crate::verdict::{Check, Verdict};
 
 /// Six hours: a web session outlives that, and a pull a few times a day
@@ -119,7 +119,7 @@ pub fn maybe_start(config: &Config, key: &str, entry: &Entry, stderr: &mut dyn s
     }
     let (interval, problem) = config.check_interval();
     if let Some(why) = problem
-        && crate::notice::due(config.cache_dir().ok(), "check-interval", 86_400)
+        && crate::state::notice::due(config.cache_dir().ok(), "check-interval", 86_400)
     {
         let _ = writeln!(stderr, "{}: warning: {why}", crate::NAME);
     }

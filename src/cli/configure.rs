@@ -9,11 +9,11 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::NetArgs;
-use crate::auth_file::AuthFile;
+use crate::clients::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
-use crate::config::Config;
 use crate::error::Result;
-use crate::paths;
+use crate::state::config::Config;
+use crate::state::paths;
 use crate::text::{escape, say, say_err};
 
 mod adopt;
@@ -137,7 +137,9 @@ fn previous_helper(client: Client, file: &AuthFile, key: &str) -> Option<String>
 }
 
 fn legacy_path() -> Option<PathBuf> {
-    let path = clients::home().ok()?.join(crate::auth_file::LEGACY_NAME);
+    let path = clients::home()
+        .ok()?
+        .join(crate::clients::auth_file::LEGACY_NAME);
     path.is_file().then_some(path)
 }
 

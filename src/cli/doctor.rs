@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use crate::auth_file::AuthFile;
+use crate::clients::auth_file::AuthFile;
 use crate::clients::{self, Client, HELPER};
-use crate::config::Config;
 use crate::error::Result;
+use crate::state::config::Config;
 use crate::text::say;
 
 #[derive(Args)]
@@ -391,7 +391,7 @@ fn report_registry(config: &Config, r: &mut Report, key: &str) -> Result<()> {
 fn report_adoption(config: &Config, r: &mut Report, key: &str) {
     if let Some(from) = config
         .data_dir()
-        .and_then(crate::index::load_lenient)
+        .and_then(crate::state::index::load_lenient)
         .ok()
         .and_then(|(mut i, _)| i.registries.remove(key))
         .and_then(|e| e.adopted_from)
@@ -658,7 +658,7 @@ pub fn run(config: &Config, a: DoctorArgs) -> Result<ExitCode> {
     }
     report_keychain(config, &mut r);
     if !r.json {
-        say!("{}", crate::settings::line(config));
+        say!("{}", crate::state::settings::line(config));
     }
     for key in &keys {
         report_registry(config, &mut r, key)?;

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::account::AccountKind;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index;
 use crate::kube;
 use crate::secret::Secret;
+use crate::state::config::Config;
+use crate::state::index;
 use crate::text::say_err;
 
 #[derive(Args)]
@@ -82,8 +82,8 @@ pub fn provider(config: &Arc<Config>, a: ProviderArgs) -> Result<ExitCode> {
         }
         None => {
             // kubelet waits on the answer: a program's bound.
-            let (u, s) = crate::actions::lookup(
-                &crate::actions::Context::unattended(config),
+            let (u, s) = crate::protocol::actions::lookup(
+                &crate::protocol::actions::Context::unattended(config),
                 &registry,
                 &mut std::io::stderr(),
             )?;
@@ -128,7 +128,7 @@ fn check_private(path: &std::path::Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if !crate::private_file::is_private(&meta) {
+        if !crate::state::private_file::is_private(&meta) {
             return Err(Error::Config(format!(
                 "{} is readable by other users; chmod 600 it",
                 path.display()
@@ -150,8 +150,8 @@ fn check_private(path: &std::path::Path) -> Result<()> {
 
 pub fn secret(config: &Arc<Config>, a: SecretArgs) -> Result<ExitCode> {
     let registry = crate::registry::normalize(&super::registry_or_default(config, a.registry)?)?;
-    let (username, secret): (String, Secret<String>) = crate::actions::lookup(
-        &crate::actions::Context::system(config),
+    let (username, secret): (String, Secret<String>) = crate::protocol::actions::lookup(
+        &crate::protocol::actions::Context::system(config),
         &registry,
         &mut std::io::stderr(),
     )?;

@@ -11,13 +11,13 @@ use clap::Args;
 
 use super::NetArgs;
 use crate::account::AccountKind;
-use crate::actions::{self, LoginFacts};
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index;
+use crate::protocol::actions::{self, LoginFacts};
 use crate::protocol::{self, Credentials};
 use crate::registry::NetOptions;
 use crate::secret::Secret;
+use crate::state::config::Config;
+use crate::state::index;
 use crate::text::{escape, say};
 use crate::verdict::Verdict;
 
@@ -171,7 +171,7 @@ fn say_kept(
 /// A login docker never uses helps nobody: say how to connect the two.
 fn hint_if_docker_does_not_ask_us(key: &str) {
     let configured = crate::clients::docker_config_path()
-        .and_then(|p| crate::auth_file::AuthFile::open(&p))
+        .and_then(|p| crate::clients::auth_file::AuthFile::open(&p))
         .map(|f| f.cred_helper(key) == Some(crate::clients::HELPER))
         .unwrap_or(true);
     if !configured {
@@ -220,7 +220,7 @@ fn credentials(config: &Config, a: &LoginArgs, key: &str) -> Result<Login> {
 
 fn warn_if_readable_by_others(path: &Path) {
     if let Ok(m) = std::fs::metadata(path)
-        && !crate::private_file::is_private(&m)
+        && !crate::state::private_file::is_private(&m)
     {
         eprintln!(
             "warning: {} is readable by other users or otherwise open to them; delete it once imported",

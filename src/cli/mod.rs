@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Config;
+use crate::state::config::Config;
 
 mod configure;
 mod doctor;
@@ -219,8 +219,8 @@ pub fn registry_keys(config: &Config, named: &[String]) -> crate::error::Result<
 fn logout(config: &Arc<Config>, a: LogoutArgs) -> crate::error::Result<ExitCode> {
     let registry = registry_or_default(config, a.registry)?;
     let key = crate::registry::normalize(&registry)?;
-    match crate::actions::erase(
-        &crate::actions::Context::system(config),
+    match crate::protocol::actions::erase(
+        &crate::protocol::actions::Context::system(config),
         &key,
         &mut std::io::stderr(),
     ) {

@@ -14,10 +14,10 @@ use clap::Args;
 use super::NetArgs;
 use crate::account::AccountKind;
 use crate::check::{self, Finding};
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index;
 use crate::secret::Secret;
+use crate::state::config::Config;
+use crate::state::index;
 use crate::text::{say, say_err};
 use crate::verdict::Verdict;
 use std::io::IsTerminal;
@@ -273,14 +273,14 @@ fn take_new_secret(
             "{key} refuses that secret for {user} too; nothing was changed"
         )));
     }
-    crate::actions::store_with(
-        &crate::actions::Context::system(config),
+    crate::protocol::actions::store_with(
+        &crate::protocol::actions::Context::system(config),
         crate::protocol::Credentials {
             server_url: address.to_string(),
             username: user.to_string(),
             secret,
         },
-        crate::actions::LoginFacts {
+        crate::protocol::actions::LoginFacts {
             kind: Some(AccountKind::User),
             expires_at: None,
             verified_at: Some(index::now()),

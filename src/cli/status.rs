@@ -10,10 +10,10 @@ use serde::Serialize;
 use super::NetArgs;
 use crate::account::AccountKind;
 use crate::check::Finding;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index;
 use crate::registry::NetOptions;
+use crate::state::config::Config;
+use crate::state::index;
 use crate::text::escape;
 use crate::verdict::Verdict;
 
@@ -113,7 +113,7 @@ pub fn run(config: &Arc<Config>, a: StatusArgs) -> Result<ExitCode> {
         rows.iter().for_each(|r| print_row(r, now));
     }
     if !a.json {
-        crate::text::say!("{}", crate::settings::line(config));
+        crate::text::say!("{}", crate::state::settings::line(config));
     }
     let failed = rows
         .iter()

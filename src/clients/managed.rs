@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{HELPER, home, xdg_config_home};
 use crate::error::{Error, Result};
-use crate::private_file;
+use crate::state::private_file;
 
 /// The user tmpfiles.d entry that recreates the runtime file's `credHelpers`
 /// at each session start (systemd's user `systemd-tmpfiles-setup.service`).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 
+pub mod auth_file;
 mod managed;
 mod paths;
 pub use managed::*;
@@ -195,7 +196,7 @@ pub fn login_files(docker: bool, podman: bool) -> Result<Vec<(Client, PathBuf)>>
 }
 
 pub fn home() -> Result<PathBuf> {
-    crate::paths::home()
+    crate::state::paths::home()
 }
 
 /// Whether a client's login file routes `key` to this helper (a
@@ -213,7 +214,7 @@ pub fn routes_to_helper(key: &str) -> bool {
 /// Whether the auth file at `path` has a `credHelpers` entry naming this
 /// helper for `key` (any spelling). A file that cannot be read routes nothing.
 pub fn file_routes_to_helper(path: &Path, key: &str) -> bool {
-    crate::auth_file::AuthFile::open(path).is_ok_and(|f| {
+    crate::clients::auth_file::AuthFile::open(path).is_ok_and(|f| {
         f.keys_with_helper(HELPER)
             .iter()
             .any(|k| crate::registry::normalize(k).is_ok_and(|n| n == key))

@@ -94,7 +94,7 @@ fn first_line(body: impl std::io::Read) -> Option<String> {
 }
 
 pub(super) fn now() -> i64 {
-    crate::index::now()
+    crate::state::index::now()
 }
 
 /// `e` and the errors under it. `io::Error::source()` skips the error an

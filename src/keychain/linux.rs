@@ -10,8 +10,8 @@ use keyring_core::CredentialStore;
 
 use super::KeychainKind;
 use super::os::Platform;
-use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::state::config::Config;
 
 const SS_HINT: &str = "start a Secret Service (gnome-keyring, KeePassXC) in this D-Bus session, \
     or set DOCKER_CREDENTIAL_HARBOR_STORE=keyutils, or in CI set HARBOR_USERNAME and HARBOR_PASSWORD";

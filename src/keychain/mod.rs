@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::state::config::Config;
 
 mod bounded;
+pub mod cache;
 pub mod kind;
 #[cfg(target_os = "linux")]
 mod linux;

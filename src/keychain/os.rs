@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use keyring_core::{CredentialStore, Entry};
 
 use super::{Current as platform, Keychain, KeychainKind, SERVICE, Stored};
-use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::state::config::Config;
 
 /// What one operating system's file says about its keychains (`linux.rs`,
 /// `macos.rs`, `windows.rs`, each a unit struct): the store behind each

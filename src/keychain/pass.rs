@@ -192,8 +192,8 @@ impl Keychain for Pass {
         let dir = entry_dir(&prefix, key);
         let recipients = self.recipients(&prefix, &dir, deadline)?;
         let sealed = self.encrypt(&recipients, stored.secret.expose().as_bytes(), deadline)?;
-        crate::private_file::ensure_private_dir(&dir)?;
-        crate::private_file::write_atomic(&dir.join(&name), &sealed, 0o600)?;
+        crate::state::private_file::ensure_private_dir(&dir)?;
+        crate::state::private_file::write_atomic(&dir.join(&name), &sealed, 0o600)?;
         // One login per registry: another username's file would be read
         // first by docker-credential-pass when its name sorts first.
         for other in fs::read_dir(&dir).map_err(|e| Error::file("cannot read", &dir, e))? {

@@ -15,9 +15,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use super::{Keychain, KeychainKind, Stored};
-use crate::config::Config;
 use crate::error::{Error, NOT_FOUND, Result};
 use crate::secret::Secret;
+use crate::state::config::Config;
 use zeroize::Zeroizing;
 
 const KIND: KeychainKind = KeychainKind::WindowsViaWsl;

@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env};
-use docker_credential_harbor::{auth_file, kube, protocol, registry};
+use docker_credential_harbor::clients::auth_file;
+use docker_credential_harbor::{kube, protocol, registry};
 use proptest::prelude::*;
 
 fn cases() -> u32 {

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::auth_file::Login;
+use crate::clients::auth_file::Login;
 use crate::secret::Secret;
 use crate::text::say_err;
 

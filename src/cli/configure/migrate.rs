@@ -18,13 +18,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::actions::{self, LoginFacts};
-use crate::auth_file::{AuthFile, Login, Plaintext};
-use crate::config::Config;
+use crate::clients::auth_file::{AuthFile, Login, Plaintext};
 use crate::error::{Error, Result};
-use crate::index;
 use crate::protocol::Credentials;
+use crate::protocol::actions::{self, LoginFacts};
 use crate::registry::NetOptions;
+use crate::state::config::Config;
+use crate::state::index;
 use crate::text::{escape, say, say_err};
 use crate::verdict::Verdict;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::private_file;
+use crate::state::private_file;
 
 /// What configure changed in one file, so `--undo` can take back just that.
 #[derive(Default, Serialize, Deserialize)]

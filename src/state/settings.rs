@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::state::config::Config;
 
 /// The registry this tool was first built for.
 pub const DEFAULT_REGISTRY: &str = "hub.k8s.ucar.edu";

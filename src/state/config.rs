@@ -10,12 +10,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::check::background::{self, Interval};
-use crate::ci_env::{self, CiCredentials};
 use crate::env_vars;
 use crate::error::{Error, Result};
 use crate::keychain::{self, KeychainKind, Waiter};
-use crate::paths;
-use crate::settings::{self, Settings};
+use crate::protocol::ci_env::{self, CiCredentials};
+use crate::state::paths;
+use crate::state::settings::{self, Settings};
 
 /// The tool's directories: where the index, the stamps and the settings are.
 #[derive(Clone, Debug)]

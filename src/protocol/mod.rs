@@ -6,6 +6,14 @@
 //! `json.NewEncoder`: compact, a trailing newline, map keys sorted, `<`, `>`,
 //! `&`, U+2028, U+2029 escaped as `\u003c` and friends, and backspace and form
 //! feed as `\b` and `\f` (Go 1.21 and older wrote `\u0008` and `\u000c`).
+//!
+//! The folder is the helper protocol as a whole: this file the wire format,
+//! [`actions`] what each action does, [`caller`] who asked (and so whether
+//! the request is meant for this helper), [`ci_env`] CI mode.
+
+pub mod actions;
+pub mod caller;
+pub mod ci_env;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::account::AccountKind;
 use crate::error::{Error, Result};
 use crate::keychain::KeychainKind;
-use crate::private_file;
 use crate::registry::NetOptions;
+use crate::state::private_file;
 use crate::verdict::{Check, Verdict};
 
 pub const FILE_NAME: &str = "index.json";

@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::private_file;
 use crate::secret::Secret;
+use crate::state::private_file;
 
 /// Fields of an `auths` entry that hold a secret.
 const SECRET_FIELDS: [&str; 4] = ["auth", "password", "identitytoken", "registrytoken"];
@@ -246,7 +246,7 @@ impl AuthFile {
     /// Load `path`; a missing (or empty) file is an empty object. Anything that
     /// is not a JSON object is refused so the file is never clobbered.
     pub fn open(path: &Path) -> Result<AuthFile> {
-        let path = crate::paths::canonical(path);
+        let path = crate::state::paths::canonical(path);
         let legacy = path.file_name().is_some_and(|n| n == LEGACY_NAME);
         let original = read_if_there(&path)?;
         let value = parse(&path, original.as_deref())?;

@@ -8,14 +8,15 @@
 //! When a background check runs is [`background`]'s.
 
 pub mod background;
+pub mod desktop;
 
 use std::sync::Arc;
 
 use crate::account::AccountKind;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index::{self, Entry};
 use crate::registry::NetOptions;
+use crate::state::config::Config;
+use crate::state::index::{self, Entry};
 use crate::verdict::{Check, Verdict};
 
 /// The last thing known about the entry's secret: a recorded check made
@@ -99,7 +100,7 @@ pub fn check_stored(config: &Arc<Config>, key: &str) -> Result<Option<Verdict>> 
     {
         // The first refusal only: a reminder every minute would be nagging.
         // An identity-provider outage is nobody's to fix here: no notice.
-        crate::desktop::notify_refused(key, entry);
+        crate::check::desktop::notify_refused(key, entry);
     }
     Ok(Some(verdict))
 }
@@ -256,7 +257,7 @@ mod tests {
                 idp_down: false,
             }),
             net: NetOptions::default(),
-            lives: crate::index::Lives::default(),
+            lives: crate::state::index::Lives::default(),
             adopted_from: None,
             extra: serde_json::Map::new(),
         }

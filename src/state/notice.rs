@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::paths;
-use crate::private_file;
+use crate::state::paths;
+use crate::state::private_file;
 
 /// True (and the stamp renewed) if the notice `name` was not shown in the last
 /// `period_secs`; the stamps live under `dir` (the config's cache directory).

@@ -1,14 +1,14 @@
 //! Where the tool keeps its own (non-secret) files, and their names; they
-//! are written through [`crate::private_file`].
+//! are written through [`crate::state::private_file`].
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use directories::ProjectDirs;
 
-use crate::config::Dirs;
 use crate::error::{Error, Result};
 use crate::platform::{self, Platform};
+use crate::state::config::Dirs;
 
 fn project() -> Result<ProjectDirs> {
     ProjectDirs::from("", "", crate::NAME).ok_or_else(no_home)
@@ -25,7 +25,7 @@ pub fn home() -> Result<PathBuf> {
         .ok_or_else(no_home)
 }
 
-/// The tool's directories (read once, into [`crate::config::Config`]).
+/// The tool's directories (read once, into [`crate::state::config::Config`]).
 pub fn dirs() -> Result<Dirs> {
     let project = project()?;
     Ok(Dirs {

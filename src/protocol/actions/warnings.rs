@@ -5,8 +5,8 @@ use std::io::Write;
 
 use super::{Context, warn};
 use crate::account::AccountKind;
-use crate::index;
 use crate::registry;
+use crate::state::index;
 use crate::verdict::Verdict;
 
 /// One line on stderr on every `get` while the registry's last verdict on
@@ -100,9 +100,9 @@ pub(super) fn expiry(cx: &Context, key: &str, entry: &index::Entry, stderr: &mut
 
 #[cfg(test)]
 mod tests {
-    use crate::actions::tests::{KEY, Session};
-    use crate::index;
     use crate::keychain::KeychainKind::SecretService;
+    use crate::protocol::actions::tests::{KEY, Session};
+    use crate::state::index;
 
     #[test]
     fn a_refused_secret_is_named_on_every_get() {

@@ -6,7 +6,7 @@
 //! desktop, no notification daemon, no GUI session) means no notification;
 //! the text is escaped (crate::text::escape) before it goes anywhere.
 
-use crate::index::Entry;
+use crate::state::index::Entry;
 
 use crate::account::AccountKind;
 

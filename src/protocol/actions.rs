@@ -10,15 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::account::AccountKind;
-use crate::cache::{self, Cache};
-use crate::ci_env::CiCredentials;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index;
+use crate::keychain::cache::{self, Cache};
 use crate::keychain::{self, KeychainKind, Keychains, Stored};
 use crate::protocol;
+use crate::protocol::ci_env::CiCredentials;
 use crate::registry;
 use crate::secret::Secret;
+use crate::state::config::Config;
+use crate::state::index;
 
 use crate::NAME;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -150,7 +150,7 @@ impl Context {
     }
 
     fn notice_due(&self, name: &str, period_secs: u64) -> bool {
-        crate::notice::due(self.config.cache_dir().ok(), name, period_secs)
+        crate::state::notice::due(self.config.cache_dir().ok(), name, period_secs)
     }
 }
 
@@ -161,7 +161,7 @@ fn clients_scope(config: &Arc<Config>) -> Scope {
     if config.bridged() || !crate::clients::containers_dropin_path().is_ok_and(|p| p.exists()) {
         return Scope::Everything;
     }
-    let caller = crate::caller::Caller::parent();
+    let caller = crate::protocol::caller::Caller::parent();
     let config = Arc::clone(config);
     Scope::Asked(Box::new(move |key| {
         if let Some(files) = caller.as_ref().and_then(|c| c.auth_files_for(key)) {

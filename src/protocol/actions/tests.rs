@@ -52,12 +52,12 @@ impl Session {
     }
 
     pub(super) fn cx(&self) -> Context {
-        self.cx_with(crate::config::Vars::default())
+        self.cx_with(crate::state::config::Vars::default())
     }
 
     /// A context whose process was started with `vars` set.
-    pub(super) fn cx_with(&self, vars: crate::config::Vars) -> Context {
-        let dirs = crate::config::Dirs::under(self.dir.path());
+    pub(super) fn cx_with(&self, vars: crate::state::config::Vars) -> Context {
+        let dirs = crate::state::config::Dirs::under(self.dir.path());
         Context {
             keychains: Box::new(self.keychains),
             cache: Box::new(self.cache),
@@ -528,8 +528,12 @@ fn a_damaged_index_is_read_around_and_moved_aside_when_rewritten() {
 #[test]
 fn ci_mode_answers_for_its_registry_only_and_keeps_nothing() {
     let s = Session::new(&[SecretService]);
-    let cx = s.cx_with(crate::config::Vars {
-        ci: Some(crate::ci_env::Vars::new("robot$ci", "pipeline", Some(KEY))),
+    let cx = s.cx_with(crate::state::config::Vars {
+        ci: Some(crate::protocol::ci_env::Vars::new(
+            "robot$ci",
+            "pipeline",
+            Some(KEY),
+        )),
         ..Default::default()
     });
     // Nothing works in the keychain: CI mode must not need it.
