@@ -43,3 +43,49 @@ pub mod registry;
 pub mod secret;
 pub mod text;
 pub mod verdict;
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            }
+            out.push(p);
+        }
+    }
+
+    /// docs/layout.md is the map a newcomer reads: every file and folder it
+    /// names is in the tree (a bare name, as a section says `os.rs` for
+    /// `keychain/os.rs`, is found where its path ends so).
+    #[test]
+    fn the_layout_page_names_only_what_is_there() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let page = std::fs::read_to_string(root.join("docs/layout.md")).unwrap();
+        let mut tree = Vec::new();
+        files_under(&root.join("src"), &mut tree);
+        files_under(&root.join("tests"), &mut tree);
+        let named: Vec<&str> = page
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|t| !t.contains([' ', ':']) && !t.starts_with('/'))
+            .filter(|t| t.ends_with(".rs") || t.ends_with('/'))
+            .collect();
+        assert!(named.len() > 40, "too few names read: {named:?}");
+        let missing: Vec<&&str> = named
+            .iter()
+            .filter(|t| {
+                let t = t.trim_end_matches('/');
+                !tree.iter().any(|p| p.ends_with(t))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/layout.md names {missing:?}, not in the tree"
+        );
+    }
+}
