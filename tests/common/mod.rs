@@ -29,5 +29,6 @@ pub mod oci;
 pub mod peer_table;
 pub mod registry;
 pub mod rig;
+pub mod text;
 pub mod v2auth;
 pub mod wine;
