@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::bin::{self, Env};
+use common::commands::Login;
 use common::harbor::Account;
 use common::registry::Harbor;
 use common::text::{self, Normal};
@@ -784,17 +785,7 @@ fn a_stored_login_is_never_replaced_by_a_plaintext_one() {
         env.watch_secret(s);
     }
     let file = common::harbor::robot_file(env.root(), ROBOT.0, ROBOT.1, -1);
-    let out = bin::run(
-        &env,
-        &[
-            "login",
-            "--robot-file",
-            file.to_str().unwrap(),
-            &registry.url(),
-        ],
-        b"",
-    );
-    assert_eq!(out.code(), 0, "{out}");
+    Login::to(&env, &registry.url()).robot_file(&file).ok();
     std::fs::remove_file(&file).unwrap();
     let http = format!("http://{key}");
     let text = auths(&[(&key, JDOE), (&http, BOB)]);

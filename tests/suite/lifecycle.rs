@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, NAME, Output};
+use common::commands::Login;
 use common::harbor::{Account, HarborStandin, StandinOptions};
 use common::keychain;
 use common::registry::{Harbor, Registry};
@@ -77,19 +78,10 @@ impl Rig {
         bin::run(&self.env, args, b"")
     }
 
-    fn login(&self, user: &str, secret: &str) {
-        let out = bin::run(
-            &self.env,
-            &[
-                "login",
-                &self.registry.url(),
-                "-u",
-                user,
-                "--password-stdin",
-            ],
-            format!("{secret}\n").as_bytes(),
-        );
-        assert!(out.success(), "login\n{out}");
+    fn login(&self, user: &str, secret: &str) -> Output {
+        Login::to(&self.env, &self.registry.url())
+            .user(user, secret)
+            .ok()
     }
 
     fn entry(&self) -> Value {
@@ -309,18 +301,7 @@ fn a_username_with_control_characters_is_shown_escaped() {
     let key = rig.key();
     let shown = "jdoe\\u{1b}[2J\\nforged \\u{85}\\u{9b}31m\\u{7f}@ucar.edu";
     let no_controls = |out: &Output| !out.stdout.chars().any(|c| c.is_control() && c != '\n');
-    let login = bin::run(
-        &rig.env,
-        &[
-            "login",
-            &rig.registry.url(),
-            "-u",
-            ODD_USER,
-            "--password-stdin",
-        ],
-        format!("{ODD_SECRET}\n").as_bytes(),
-    );
-    assert!(login.success(), "{login}");
+    let login = rig.login(ODD_USER, ODD_SECRET);
     assert!(
         login.stdout.starts_with(&format!(
             "Login Succeeded: {shown} (user) for {key}, kept in the "
@@ -617,12 +598,9 @@ fn the_first_refusal_sends_one_desktop_notification() {
     env.watch_secret(USER_SECRET);
     let mut monitor =
         keychain::BusMonitor::start(ss.address(), &["interface='org.freedesktop.Notifications'"]);
-    let out = bin::run(
-        &env,
-        &["login", &registry.url(), "-u", USER, "--password-stdin"],
-        format!("{USER_SECRET}\n").as_bytes(),
-    );
-    assert!(out.success(), "{out}");
+    Login::to(&env, &registry.url())
+        .user(USER, USER_SECRET)
+        .ok();
     // First an identity-provider outage: nobody's to fix, no notification.
     standin.set_idp_down(true);
 

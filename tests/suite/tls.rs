@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::bin::{self, Output};
+use common::commands::Login;
 use common::harbor::{Account, HarborStandin};
 use common::keychain;
 use common::registry::{Harbor, Registry, openssl};
@@ -52,9 +53,11 @@ impl Home {
     }
 
     fn login_with(&self, registry: &str, extra: &[&str], vars: &[(&str, Option<&str>)]) -> Output {
-        let mut args = vec!["login", registry, "-u", USER, "--password-stdin"];
-        args.extend_from_slice(extra);
-        let out = bin::run_with(&self.env, vars, &args, SECRET.as_bytes());
+        let login = Login::to(&self.env, registry)
+            .user(USER, SECRET)
+            .args(extra);
+        let login = vars.iter().fold(login, |l, (k, v)| l.var(k, *v));
+        let out = login.run();
         assert!(!out.stdout.contains(SECRET), "secret on stdout\n{out}");
         out
     }
