@@ -12,6 +12,12 @@ use common::registry::Harbor;
 use common::text::{self, Normal};
 use serde_json::{Value, json};
 
+/// configure --docker: the credHelpers entry added and the plaintext secret of JDOE moved.
+const ADDED_AND_MOVED: &str = "\
+docker: $HOME/.docker/config.json: added credHelpers[$REGISTRY] = \"harbor\"
+docker: $HOME/.docker/config.json: moved the plaintext secret of jdoe@ucar.edu for $REGISTRY into the keychain and removed it from the file
+";
+
 const KEY: &str = "hub.k8s.ucar.edu";
 
 fn env() -> Env {
@@ -335,10 +341,7 @@ fn plaintext_secrets_move_into_the_keychain_after_a_check() {
     write(&docker_path(&env), &text);
     let out = configure(&env, &["--docker", "--registry", &key]);
     assert_eq!(out.code(), 0, "{out}");
-    text::assert_text(&Normal::registry(&env, &key), &out.stdout, "\
-docker: $HOME/.docker/config.json: added credHelpers[$REGISTRY] = \"harbor\"
-docker: $HOME/.docker/config.json: moved the plaintext secret of jdoe@ucar.edu for $REGISTRY into the keychain and removed it from the file
-");
+    text::assert_text(&Normal::registry(&env, &key), &out.stdout, ADDED_AND_MOVED);
     assert!(
         standin
             .token_log()
@@ -980,10 +983,7 @@ fn entries_the_check_cannot_judge_are_kept() {
     write(&docker_path(&env), &text.to_string());
     let out = configure(&env, &["--docker", "--registry", &key]);
     assert_eq!(out.code(), 0, "{out}");
-    text::assert_text(&Normal::registry(&env, &key), &out.stdout, "\
-docker: $HOME/.docker/config.json: added credHelpers[$REGISTRY] = \"harbor\"
-docker: $HOME/.docker/config.json: moved the plaintext secret of jdoe@ucar.edu for $REGISTRY into the keychain and removed it from the file
-");
+    text::assert_text(&Normal::registry(&env, &key), &out.stdout, ADDED_AND_MOVED);
     assert_eq!(
         bin::get_ok(&env, &key),
         (JDOE.0.into(), JDOE.1.into()),

@@ -28,6 +28,16 @@ const ROBOT_SECRET: &str = "robot-secret-lifecycle-91bd";
 /// A username a client could store: a terminal would act on every control in it.
 const ODD_USER: &str = "jdoe\u{1b}[2J\nforged \u{85}\u{9b}31m\u{7f}@ucar.edu";
 const ODD_SECRET: &str = "cli-secret-odd-lifecycle-44c1";
+/// What every reader says of the WAF's 403 in front of the stand-in.
+const BLOCKED: &str = "$HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators";
+/// What every reader says while Harbor cannot reach its identity provider.
+const OUTAGE: &str = "Harbor at $REGISTRY cannot reach its identity provider now, and refuses every CLI secret until it can: nothing to do on your side; try later";
+/// What `renew` prints first for a CLI secret whose web session expired.
+const SIGN_IN: &str = "\
+$REGISTRY refuses the CLI secret of jdoe@ucar.edu: your Harbor web session has expired.
+Sign in to Harbor through Entra ID at:
+  http://$HARBOR/c/oidc/login
+";
 
 struct Rig {
     // Drop order: the helper user (kernel-keyring leftovers, dirs), then the servers.
@@ -275,12 +285,11 @@ settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defa
     text::assert_text(
         &rig.normal(),
         &renew.stdout,
-        "\
-$REGISTRY refuses the CLI secret of jdoe@ucar.edu: your Harbor web session has expired.
-Sign in to Harbor through Entra ID at:
-  http://$HARBOR/c/oidc/login
-Waiting up to 3 s for Harbor to accept the CLI secret again...
-",
+        &format!(
+            "\
+{SIGN_IN}Waiting up to 3 s for Harbor to accept the CLI secret again...
+"
+        ),
     );
     text::assert_text(
         &rig.normal(),
@@ -913,7 +922,9 @@ fn a_403_in_front_of_harbor_is_blocked_for_every_reader_and_keeps_the_secret() {
     text::assert_text(
         &rig.normal(),
         &get.stderr,
-        "docker-credential-harbor: warning: the last check of the secret for $REGISTRY (N seconds ago) was blocked, so it says nothing about the secret: $HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators\n",
+        &format!(
+            "docker-credential-harbor: warning: the last check of the secret for $REGISTRY (N seconds ago) was blocked, so it says nothing about the secret: {BLOCKED}\n"
+        ),
     );
     assert_eq!(
         bin::parse_get(&get, &key),
@@ -923,26 +934,38 @@ fn a_403_in_front_of_harbor_is_blocked_for_every_reader_and_keeps_the_secret() {
     // status --check and status.
     let status = rig.helper(&["status", "--check", &key]);
     assert_eq!(status.code(), 1, "{status}");
-    text::assert_text(&rig.normal(), &status.stdout, "\
+    text::assert_text(
+        &rig.normal(),
+        &status.stdout,
+        &format!(
+            "\
 $REGISTRY
   account:  jdoe@ucar.edu (user)
   keychain: keyutils
   stored:   N seconds ago
   checked:  blocked N seconds ago
-            $HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators
-  check:    blocked: $HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators
+            {BLOCKED}
+  check:    blocked: {BLOCKED}
 settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-");
+"
+        ),
+    );
     let status = rig.helper(&["status", &key]);
-    text::assert_text(&rig.normal(), &status.stdout, "\
+    text::assert_text(
+        &rig.normal(),
+        &status.stdout,
+        &format!(
+            "\
 $REGISTRY
   account:  jdoe@ucar.edu (user)
   keychain: keyutils
   stored:   N seconds ago
   checked:  blocked N seconds ago
-            $HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators
+            {BLOCKED}
 settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-");
+"
+        ),
+    );
 
     // renew: no sign-in page, no polling.
     let (browser, ran) = common::harbor::browser_script(rig.env.root());
@@ -956,11 +979,7 @@ settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defa
     assert!(renew.elapsed < Duration::from_secs(10), "{renew}");
     // No sign-in page: nothing on stdout.
     text::assert_text(&rig.normal(), &renew.stdout, "");
-    text::assert_text(
-        &rig.normal(),
-        &renew.stderr,
-        "error: $HARBOR answered HTTP 403 (\"Request blocked: rate limit exceeded\") to the credential check: something in front of the registry (a firewall, a rate limiter or a proxy) stopped it, so it says nothing about the secret, which is kept; try again later, or ask the registry's administrators\n",
-    );
+    text::assert_text(&rig.normal(), &renew.stderr, &format!("error: {BLOCKED}\n"));
     assert!(!ran.exists(), "no browser was opened\n{renew}");
     assert_eq!(rig.entry()["check"]["verdict"], "blocked");
 
@@ -995,22 +1014,24 @@ fn an_identity_provider_outage_is_no_expired_session() {
     text::assert_text(
         &rig.normal(),
         &get.stderr,
-        "docker-credential-harbor: warning: $REGISTRY refused the CLI secret of jdoe@ucar.edu (N seconds ago): Harbor at $REGISTRY cannot reach its identity provider now, and refuses every CLI secret until it can: nothing to do on your side; try later\n",
+        &format!(
+            "docker-credential-harbor: warning: $REGISTRY refused the CLI secret of jdoe@ucar.edu (N seconds ago): {OUTAGE}\n"
+        ),
     );
 
     // status --check and status.
     let status = rig.helper(&["status", "--check", &key]);
     assert_eq!(status.code(), 1, "{status}");
-    text::assert_text(&rig.normal(), &status.stdout, "\
+    text::assert_text(&rig.normal(), &status.stdout, &format!("\
 $REGISTRY
   account:  jdoe@ucar.edu (user)
   keychain: keyutils
   stored:   N seconds ago
   checked:  refused N seconds ago
             Harbor could not reach its identity provider then, and refused every CLI secret: nothing to do on your side; try later
-  check:    refused: Harbor at $REGISTRY cannot reach its identity provider now, and refuses every CLI secret until it can: nothing to do on your side; try later (its sign-in page /c/oidc/login answered HTTP 500)
+  check:    refused: {OUTAGE} (its sign-in page /c/oidc/login answered HTTP 500)
 settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-");
+"));
     let status = rig.helper(&["status", &key]);
     text::assert_text(&rig.normal(), &status.stdout, "\
 $REGISTRY
@@ -1037,7 +1058,9 @@ settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defa
     text::assert_text(
         &rig.normal(),
         &renew.stderr,
-        "error: Harbor at $REGISTRY cannot reach its identity provider now, and refuses every CLI secret until it can: nothing to do on your side; try later (its sign-in page http://$HARBOR/c/oidc/login answered HTTP 500, so signing in cannot work now)\n",
+        &format!(
+            "error: {OUTAGE} (its sign-in page http://$HARBOR/c/oidc/login answered HTTP 500, so signing in cannot work now)\n"
+        ),
     );
     assert!(!ran.exists(), "no browser was opened\n{renew}");
     assert!(rig.entry()["lives"].is_null(), "{}", rig.entry());
@@ -1083,19 +1106,20 @@ fn renew_that_outlasts_into_an_outage_says_so() {
     text::assert_text(
         &rig.normal(),
         &renew.stdout,
-        "\
-$REGISTRY refuses the CLI secret of jdoe@ucar.edu: your Harbor web session has expired.
-Sign in to Harbor through Entra ID at:
-  http://$HARBOR/c/oidc/login
-Waiting up to 6 s for Harbor to accept the CLI secret again...
-",
+        &format!(
+            "\
+{SIGN_IN}Waiting up to 6 s for Harbor to accept the CLI secret again...
+"
+        ),
     );
     // Its look at the sign-in page stopped at Harbor's redirect.
     assert_eq!(rig.standin.idp_visits(), 0, "{renew}");
     text::assert_text(
         &rig.normal(),
         &renew.stderr,
-        "error: Harbor at $REGISTRY cannot reach its identity provider now, and refuses every CLI secret until it can: nothing to do on your side; try later (its sign-in page http://$HARBOR/c/oidc/login answered HTTP 500, so signing in cannot work now)\n",
+        &format!(
+            "error: {OUTAGE} (its sign-in page http://$HARBOR/c/oidc/login answered HTTP 500, so signing in cannot work now)\n"
+        ),
     );
     assert_eq!(rig.entry()["check"]["idp_down"], true, "{}", rig.entry());
     let checks = rig.checks_of(USER) - before;

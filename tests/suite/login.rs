@@ -30,6 +30,23 @@ use common::rig::KeyringUser;
 use common::text::{self, Normal};
 use serde_json::{Value, json};
 
+/// What `login` prints for USER before docker is configured.
+const LOGGED_IN_USER: &str = "\
+Login Succeeded: jdoe@ucar.edu (user) for $REGISTRY, kept in the kernel keyring.
+docker does not use this helper for $REGISTRY yet: run `docker-credential-harbor configure --registry $REGISTRY`.
+";
+/// `status --check` of ROBOT, accepted, its expiry unknown.
+const ROBOT_CHECKED: &str = "\
+$REGISTRY
+  account:  robot$proj+ci (robot)
+  keychain: keyutils
+  stored:   N seconds ago
+  expiry:   unknown (import with --robot-file to track it)
+  checked:  accepted N seconds ago
+  check:    accepted
+settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
+";
+
 const USER: &str = "jdoe@ucar.edu";
 const USER_SECRET: &str = "cli-secret-jdoe-0123456789";
 /// A user whose CLI secret is right but whose OIDC session Harbor cannot refresh.
@@ -428,10 +445,7 @@ fn user_cli_secret_is_verified_and_stored() {
     let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
     assert_succeeded(&out);
     // It names the account, its kind, the registry and the keychain.
-    text::assert_text(&fx.normal(), &out.stdout, "\
-Login Succeeded: jdoe@ucar.edu (user) for $REGISTRY, kept in the kernel keyring.
-docker does not use this helper for $REGISTRY yet: run `docker-credential-harbor configure --registry $REGISTRY`.
-");
+    text::assert_text(&fx.normal(), &out.stdout, LOGGED_IN_USER);
 
     assert_eq!(fx.get(), (USER.to_string(), USER_SECRET.to_string()));
     assert!(
@@ -904,20 +918,7 @@ fn status_check_forgets_a_passed_robot_date_once_accepted() {
     let out = fx.home.run(&["status", "--check"]);
     assert_eq!(out.code(), 0, "{out}");
     // Accepted, and the extended robot's old date is gone.
-    text::assert_text(
-        &fx.normal().seconds(),
-        &out.stdout,
-        "\
-$REGISTRY
-  account:  robot$proj+ci (robot)
-  keychain: keyutils
-  stored:   N seconds ago
-  expiry:   unknown (import with --robot-file to track it)
-  checked:  accepted N seconds ago
-  check:    accepted
-settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-",
-    );
+    text::assert_text(&fx.normal().seconds(), &out.stdout, ROBOT_CHECKED);
     let row = fx.home.status_rows().remove(0);
     assert!(row.get("expires_at").is_none(), "{row}");
 }
@@ -1284,20 +1285,7 @@ fn status_check_notices_an_expired_robot() {
     assert_succeeded(&fx.login(&["-u", ROBOT, "--password-stdin"], ROBOT_SECRET));
     let out = fx.home.run(&["status", "--check"]);
     assert_eq!(out.code(), 0, "{out}");
-    text::assert_text(
-        &fx.normal().seconds(),
-        &out.stdout,
-        "\
-$REGISTRY
-  account:  robot$proj+ci (robot)
-  keychain: keyutils
-  stored:   N seconds ago
-  expiry:   unknown (import with --robot-file to track it)
-  checked:  accepted N seconds ago
-  check:    accepted
-settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-",
-    );
+    text::assert_text(&fx.normal().seconds(), &out.stdout, ROBOT_CHECKED);
 
     fx.standin
         .update_account(ROBOT, |a| a.expires_at = Some(now() - 60));
@@ -1378,10 +1366,7 @@ fn login_says_when_docker_is_not_configured_to_use_the_helper() {
     let out = fx.login(&["-u", USER, "--password-stdin"], USER_SECRET);
     assert_succeeded(&out);
     // No credHelpers entry yet: it says how to add one.
-    text::assert_text(&fx.normal(), &out.stdout, "\
-Login Succeeded: jdoe@ucar.edu (user) for $REGISTRY, kept in the kernel keyring.
-docker does not use this helper for $REGISTRY yet: run `docker-credential-harbor configure --registry $REGISTRY`.
-");
+    text::assert_text(&fx.normal(), &out.stdout, LOGGED_IN_USER);
     let conf = bin::run(
         &fx.home.env,
         &["configure", "--docker", "--registry", &fx.key()],

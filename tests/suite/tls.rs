@@ -26,6 +26,17 @@ use common::registry::{Harbor, Registry, openssl};
 use common::rig::KeyringUser;
 use common::text::{self, Normal};
 
+/// `status --check` of USER, accepted.
+const CHECKED: &str = "\
+$REGISTRY
+  account:  tlsuser (user)
+  keychain: keyutils
+  stored:   N seconds ago
+  checked:  accepted N seconds ago
+  check:    accepted
+settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
+";
+
 const USER: &str = "tlsuser";
 const SECRET: &str = "tls-secret-0123456789";
 
@@ -444,19 +455,7 @@ fn self_signed_certificate_in_docker_certs_d_serves_login_and_status_check() {
 
     let out = home.run(&["status", "--check"]);
     assert_eq!(out.code(), 0, "status --check through certs.d\n{out}");
-    text::assert_text(
-        &home.normal(&key).seconds(),
-        &out.stdout,
-        "\
-$REGISTRY
-  account:  tlsuser (user)
-  keychain: keyutils
-  stored:   N seconds ago
-  checked:  accepted N seconds ago
-  check:    accepted
-settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-",
-    );
+    text::assert_text(&home.normal(&key).seconds(), &out.stdout, CHECKED);
 
     // Without the file the same check is blocked (nothing is sent): certs.d
     // is what made it work.
@@ -740,19 +739,7 @@ fn plain_http_registry_on_loopback_is_reached_without_a_scheme() {
     );
     let out = home.run(&["status", "--check", &key]);
     assert_eq!(out.code(), 0, "{out}");
-    text::assert_text(
-        &home.normal(&key).seconds(),
-        &out.stdout,
-        "\
-$REGISTRY
-  account:  tlsuser (user)
-  keychain: keyutils
-  stored:   N seconds ago
-  checked:  accepted N seconds ago
-  check:    accepted
-settings: $XDG_CONFIG_HOME/docker-credential-harbor/config.json (not there: defaults)
-",
-    );
+    text::assert_text(&home.normal(&key).seconds(), &out.stdout, CHECKED);
 
     let out = home.login(&by_name, &[]);
     assert_succeeded(&out);
