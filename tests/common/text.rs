@@ -177,32 +177,3 @@ pub fn literal(text: &str) -> String {
         .collect();
     format!("\"\\\n{}\"", lines.join("\n"))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_become_n() {
-        assert_eq!(
-            spans_as_n(
-                "accepted 1 second ago; expires in 12 days, v1.2 3 apples",
-                &UNITS
-            ),
-            "accepted N seconds ago; expires in N days, v1.2 3 apples"
-        );
-        assert_eq!(spans_as_n("port 5000 hours2", &UNITS), "port 5000 hours2");
-        assert_eq!(spans_as_n("3 dayses", &UNITS), "3 dayses");
-        assert_eq!(
-            spans_as_n("0 seconds, 2 days", &UNITS[..1]),
-            "N seconds, 2 days"
-        );
-    }
-
-    #[test]
-    fn a_literal_reads_as_the_text() {
-        assert_eq!(literal("a \"b\"\n"), "\"a \\\"b\\\"\\n\"");
-        assert_eq!(literal("a\nb\n"), "\"\\\na\nb\n\"");
-        assert_eq!(literal("  a\nb\n"), "\"  a\\nb\\n\"");
-    }
-}
