@@ -32,7 +32,8 @@ impl Normal {
     }
 
     /// The temporary directories of `env`: `$HOME`, `$XDG_DATA_HOME`,
-    /// `$XDG_CONFIG_HOME`, `$XDG_CACHE_HOME`, `$XDG_RUNTIME_DIR`.
+    /// `$XDG_CONFIG_HOME`, `$XDG_CACHE_HOME`, `$XDG_RUNTIME_DIR`, and the
+    /// rest of its temporary tree as `$ROOT`.
     pub fn env(env: &Env) -> Normal {
         let mut n = Normal::new();
         for (dir, name) in [
