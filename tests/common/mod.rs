@@ -19,6 +19,7 @@
 //! - `bin::BIN` (the binary under test) and the package version come from
 //!   `build.rs`: a library does not get `CARGO_BIN_EXE_*`.
 pub mod bin;
+pub mod commands;
 pub mod completion;
 pub mod dist;
 pub mod docker;
@@ -29,5 +30,6 @@ pub mod oci;
 pub mod peer_table;
 pub mod registry;
 pub mod rig;
+pub mod text;
 pub mod v2auth;
 pub mod wine;

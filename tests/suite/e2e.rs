@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bin::{self, Env, Output};
+use common::commands::Login;
 use common::docker::{self, Dockerd, Podman, assert_failed, assert_ok, configure_clients, skopeo};
 use common::harbor::{self, Account, HarborStandin, TokenLogEntry, now};
 use common::keychain::{self, KeyutilsCleanup, SecretService};
@@ -100,10 +101,10 @@ impl User {
 
     /// `docker-credential-harbor login URL -u USER --password-stdin [extra...]`.
     fn login(&self, url: &str, user: &str, secret: &str, extra: &[&str]) -> Output {
-        self.env.watch_secret(secret);
-        let mut args = vec!["login", url, "-u", user, "--password-stdin"];
-        args.extend_from_slice(extra);
-        self.helper(&args, format!("{secret}\n").as_bytes())
+        Login::to(&self.env, url)
+            .user(user, secret)
+            .args(extra)
+            .run()
     }
 }
 
@@ -692,10 +693,7 @@ fn robot_accounts_push_and_expire() {
     // A robot imported from Harbor's JSON file pushes.
     let in_30_days = now() + 30 * 86_400;
     let file = write_robot_file(env, ROBOT, ROBOT_SECRET, in_30_days);
-    let out = user.helper(
-        &["login", "--robot-file", file.to_str().unwrap(), &rig.url()],
-        b"",
-    );
+    let out = Login::to(env, &rig.url()).robot_file(&file).run();
     assert_ok(&out, "login --robot-file");
     // As login advises: the file holds the secret in plain text.
     std::fs::remove_file(&file).unwrap();
@@ -725,10 +723,10 @@ fn robot_accounts_push_and_expire() {
     // expired robot; unverified, nobody can tell. What was stored stays.
     let old = write_robot_file(env, OLD_ROBOT, OLD_ROBOT_SECRET, now() - 3600);
     for extra in [&[][..], &["--no-verify"][..]] {
-        let url = rig.url();
-        let mut args = vec!["login", "--robot-file", old.to_str().unwrap(), &url];
-        args.extend_from_slice(extra);
-        let out = user.helper(&args, b"");
+        let out = Login::to(env, &rig.url())
+            .robot_file(&old)
+            .args(extra)
+            .run();
         assert_failed(&out, "login with an expired robot file");
         assert!(out.stderr.contains("expired"), "says why\n{out}");
         assert_eq!(bin::get_ok(env, &addr), (ROBOT.into(), ROBOT_SECRET.into()));
@@ -741,10 +739,7 @@ fn robot_accounts_push_and_expire() {
     rig.standin
         .update_account(SHORT_ROBOT, |a| a.expires_at = Some(expires));
     let short = write_robot_file(env, SHORT_ROBOT, SHORT_ROBOT_SECRET, expires);
-    let out = user.helper(
-        &["login", "--robot-file", short.to_str().unwrap(), &rig.url()],
-        b"",
-    );
+    let out = Login::to(env, &rig.url()).robot_file(&short).run();
     assert_ok(&out, "login --robot-file (short-lived robot)");
     std::fs::remove_file(&short).unwrap();
     rmi(&d, env, &image);

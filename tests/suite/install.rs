@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::bin;
+use common::text::{self, Normal};
 use serde_json::Value;
 
 const ORIGINAL_DOCKER_CONFIG: &str = r#"{
@@ -67,6 +68,19 @@ impl Home {
         bin::run_bounded("sh", all, &self.vars(path), b"", Duration::from_secs(900))
     }
 
+    /// HOME as `$HOME`, the prefix as `$PREFIX`, this version as `$VERSION`,
+    /// the build target (it varies with the machine) as `$TARGET`.
+    fn normal(&self) -> Normal {
+        Normal::new()
+            .name(&self.home.display().to_string(), "$HOME")
+            .name(&self.prefix.display().to_string(), "$PREFIX")
+            .name(bin::VERSION, "$VERSION")
+            .name(
+                &format!("{}-unknown-linux-musl", std::env::consts::ARCH),
+                "$TARGET",
+            )
+    }
+
     fn docker_config(&self) -> PathBuf {
         self.home.join(".docker/config.json")
     }
@@ -103,7 +117,15 @@ fn install_rerun_and_uninstall() {
     let h = Home::new();
     let out = h.install(&[], &path_with_cargo());
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("Installed"), "{out}");
+    text::assert_text(&h.normal(), &out.stdout, "\
+Building docker-credential-harbor ($TARGET, release)...
+Installed $PREFIX/bin/docker-credential-harbor.
+docker: $HOME/.docker/config.json: added credHelpers[hub.k8s.ucar.edu] = \"harbor\"
+docker: $HOME/.docker/config.json: added credHelpers[hub.k8s.ucar.edu:443] = \"harbor\"
+podman/skopeo/buildah: $HOME/.config/containers/auth.json: added credHelpers[hub.k8s.ucar.edu] = \"harbor\"
+podman/skopeo/buildah: $HOME/.config/containers/registries.conf.d/50-docker-credential-harbor.conf: asks this helper first, so `podman logout --all` cannot turn it off
+Next: docker-credential-harbor login    (paste the CLI secret from your Harbor User Profile)
+");
     assert!(
         out.stderr.contains("is not on PATH"),
         "the prefix is not on PATH: warn\n{out}"
@@ -164,7 +186,18 @@ fn install_rerun_and_uninstall() {
         &format!("{}:{}", h.prefix.join("bin").display(), path_with_cargo()),
     );
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("up to date"), "{out}");
+    text::assert_text(
+        &h.normal(),
+        &out.stdout,
+        "\
+Building docker-credential-harbor ($TARGET, release)...
+$PREFIX/bin/docker-credential-harbor is up to date.
+docker: $HOME/.docker/config.json: hub.k8s.ucar.edu already uses this helper
+docker: $HOME/.docker/config.json: hub.k8s.ucar.edu:443 already uses this helper
+podman/skopeo/buildah: $HOME/.config/containers/auth.json: hub.k8s.ucar.edu already uses this helper
+Next: docker-credential-harbor login    (paste the CLI secret from your Harbor User Profile)
+",
+    );
     assert!(!out.stderr.contains("not on PATH"), "{out}");
     assert_eq!(
         std::fs::read(h.docker_config()).unwrap(),
@@ -196,7 +229,10 @@ fn install_rerun_and_uninstall() {
     // Uninstalling twice is fine.
     let out = h.install(&["--uninstall"], &path_with_cargo());
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stdout.contains("nothing to remove"), "{out}");
+    text::assert_text(&h.normal(), &out.stdout, "\
+$PREFIX/bin/docker-credential-harbor is not installed; nothing to remove.
+Secrets you stored stay in the OS keychain; run 'docker-credential-harbor logout REGISTRY' before uninstalling to remove them.
+");
 }
 
 /// A directory of symlinks to `tools`, found on the machine's PATH: a PATH
@@ -243,7 +279,11 @@ fn install_without_cargo_says_so() {
     let tools = only_tools(&["sh", "dirname", "id", "cat", "sed"]);
     let out = h.install(&[], tools.path().to_str().unwrap());
     assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stderr.contains("cargo not found"), "{out}");
+    text::assert_text(
+        &h.normal(),
+        &out.stderr,
+        "install.sh: cargo not found: install Rust first (https://rustup.rs), then run this again\n",
+    );
     assert!(!h.binary().exists());
     assert_eq!(
         std::fs::read_to_string(h.docker_config()).unwrap(),

@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use common::bin::{self, Env};
+use common::text::{self, Normal};
 use serde_json::Value;
 
 const REGISTRY: &str = "hub.k8s.ucar.edu";
@@ -168,7 +169,11 @@ fn provider_reads_a_root_only_robot_file_and_caps_the_cache_at_expiry() {
         "a group/world-readable file is refused\n{out}"
     );
     assert!(out.stdout.is_empty(), "{out}");
-    assert!(out.stderr.contains("chmod 600"), "{out}");
+    text::assert_text(
+        &Normal::env(&env),
+        &out.stderr,
+        "error: $ROOT/robot.json is readable by other users; chmod 600 it\n",
+    );
     bin::set_mode(&file, 0o600);
     let out = bin::run(
         &env,
@@ -257,29 +262,51 @@ fn provider_errors_go_to_stderr_with_a_nonzero_exit() {
     env.set("HARBOR_USERNAME", "robot$proj+ci");
     env.set("HARBOR_PASSWORD", "ci-secret-4");
     env.watch_secret("ci-secret-4");
+    // (what, the request, the one line on stderr)
     let cases: [(&str, String, &str); 7] = [
-        ("malformed JSON", "{".into(), "invalid CredentialProviderRequest JSON"),
-        ("not an object", "[]".into(), "invalid CredentialProviderRequest JSON"),
+        (
+            "malformed JSON",
+            "{".into(),
+            "error: invalid CredentialProviderRequest JSON: EOF while parsing an object",
+        ),
+        (
+            "not an object",
+            "[]".into(),
+            "error: invalid CredentialProviderRequest JSON: a value has the wrong type (line 1, column 2)",
+        ),
         (
             "unknown apiVersion",
             r#"{"apiVersion":"credentialprovider.kubelet.k8s.io/v9","kind":"CredentialProviderRequest","image":"hub.k8s.ucar.edu/a/b"}"#.into(),
-            "unsupported apiVersion",
+            "error: unsupported apiVersion \"credentialprovider.kubelet.k8s.io/v9\"; this provider speaks \
+             credentialprovider.kubelet.k8s.io/v1 and credentialprovider.kubelet.k8s.io/v1beta1",
         ),
         (
             "unknown kind",
             format!(r#"{{"apiVersion":"{V1}","kind":"CredentialProviderResponse","image":"hub.k8s.ucar.edu/a/b"}}"#),
-            "unexpected kind",
+            "error: unexpected kind \"CredentialProviderResponse\"; expected \"CredentialProviderRequest\"",
         ),
-        ("no image", format!(r#"{{"apiVersion":"{V1}","kind":"CredentialProviderRequest"}}"#), "no image"),
-        ("another registry", request("quay.io/org/img:1"), "does not serve"),
-        ("docker hub image", request("nginx:latest"), "does not serve"),
+        (
+            "no image",
+            format!(r#"{{"apiVersion":"{V1}","kind":"CredentialProviderRequest"}}"#),
+            "error: the request has no image",
+        ),
+        (
+            "another registry",
+            request("quay.io/org/img:1"),
+            "error: image quay.io/org/img:1 is on quay.io, which this provider does not serve (it serves hub.k8s.ucar.edu)",
+        ),
+        (
+            "docker hub image",
+            request("nginx:latest"),
+            "error: image nginx:latest is on https://index.docker.io/v1/, which this provider does not serve \
+             (it serves hub.k8s.ucar.edu)",
+        ),
     ];
-    for (what, input, expect) in cases {
+    for (what, input, says) in cases {
         let out = bin::run(&env, &["kubelet-credential-provider"], input.as_bytes());
         assert_eq!(out.code(), 1, "{what}\n{out}");
         assert!(out.stdout.is_empty(), "{what}: nothing on stdout\n{out}");
-        assert_eq!(out.stderr.lines().count(), 1, "{what}: one line\n{out}");
-        assert!(out.stderr.contains(expect), "{what}: {expect:?}\n{out}");
+        text::assert_text(&Normal::env(&env), &out.stderr, &format!("{says}\n"));
     }
     // Nothing stored and no CI variables: not found, non-zero.
     let env = env_for("nothing-stored.example");
@@ -289,7 +316,11 @@ fn provider_errors_go_to_stderr_with_a_nonzero_exit() {
         request("nothing-stored.example/p/i").as_bytes(),
     );
     assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stderr.contains("credentials not found"), "{out}");
+    text::assert_text(
+        &Normal::env(&env),
+        &out.stderr,
+        "error: credentials not found in native keychain\n",
+    );
 }
 
 fn decode_manifest(yaml: &str) -> Value {
@@ -322,18 +353,18 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
         b"",
     );
     assert_eq!(out.code(), 0, "{out}");
-    assert!(
-        out.stdout.contains("type: kubernetes.io/dockerconfigjson"),
-        "{out}"
-    );
-    assert!(
-        out.stdout.contains("  name: harbor-pull\n") && out.stdout.contains("  namespace: ci\n"),
-        "{out}"
-    );
-    assert!(
-        !out.stderr.contains("warning"),
-        "no warning when stdout is not a terminal\n{out}"
-    );
+    text::assert_text(&Normal::env(&env), &out.stdout, "\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: harbor-pull
+  namespace: ci
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: eyJhdXRocyI6eyJwdWxsLXNlY3JldC5leGFtcGxlIjp7InVzZXJuYW1lIjoicm9ib3QkcHJvaitwdWxsIiwicGFzc3dvcmQiOiJwdWxsLXNlY3JldC01IiwiYXV0aCI6ImNtOWliM1FrY0hKdmFpdHdkV3hzT25CMWJHd3RjMlZqY21WMExUVT0ifX19
+");
+    // No warning when stdout is not a terminal.
+    text::assert_text(&Normal::env(&env), &out.stderr, "");
     let ours = decode_manifest(&out.stdout);
     let entry = &ours["auths"][reg];
     assert_eq!(entry["username"], "robot$proj+pull");
@@ -376,14 +407,22 @@ fn kube_secret_decodes_back_and_matches_kubectl() {
     bin::store(&env, reg, "jdoe@ucar.edu", "cli-secret-6");
     let out = bin::run(&env, &["kube-secret", "--name", "p"], b"");
     assert_eq!(out.code(), 0, "{out}");
-    assert!(out.stderr.contains("robot account"), "{out}");
+    text::assert_text(
+        &Normal::env(&env),
+        &out.stderr,
+        "warning: jdoe@ucar.edu is a personal account; its CLI secret stops working when your web session expires, and a cluster should not pull as you. Prefer a robot account (login --robot-file).\n",
+    );
     let out = bin::run(&env, &["kube-secret", "--name", "Bad_Name"], b"");
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stdout.is_empty(), "{out}");
     bin::run(&env, &["erase"], reg.as_bytes());
     let out = bin::run(&env, &["kube-secret", "--name", "p"], b"");
     assert_eq!(out.code(), 1, "{out}");
-    assert!(out.stderr.contains("credentials not found"), "{out}");
+    text::assert_text(
+        &Normal::env(&env),
+        &out.stderr,
+        "error: credentials not found in native keychain\n",
+    );
     env.assert_no_secret_in_files();
 }
 

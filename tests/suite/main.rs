@@ -30,7 +30,7 @@ mod protocol; // store, get, erase, list, version against the real Secret Servic
 mod readme; // every command line in README.md and docs/, run
 mod release; // the cargo-dist release: archives, installers, formula, sums, the installer run
 mod reliability; // injected faults, many helpers at once, a final sweep for leaks and modes
-mod rig_selftest; // the rig itself: the Harbor stand-in answers as Harbor does
+mod rig_selftest; // the rig itself: the Harbor stand-in answers as Harbor does; the whole-output assert
 mod secrets; // no core dumps, no ptrace: the helper is non-dumpable before it reads anything
 mod tls; // private CAs, self-signed and mismatched certificates, proxies, plain HTTP rules
 mod windows; // the Windows build under Wine against Wine's Credential Manager

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::bin::{self, CACHE_TTL_ENV, Env, NOT_FOUND, Output, STORE_ENV, TIMEOUT_ENV};
+use common::commands::Login;
 use common::keychain::require_own_session_keyring;
 use common::rig::{CacheCleanup, cache_has};
 
@@ -580,20 +581,10 @@ fn login_says_where_the_secret_went() {
     let mut env = user();
     let gpg = GpgStore::new(&mut env, None);
     let key = host(&cache, "login", "pass-login");
-    env.watch_secret("login-secret-8a2d");
-    let out = bin::run(
-        &env,
-        &[
-            "login",
-            &key,
-            "-u",
-            "jdoe",
-            "--password-stdin",
-            "--no-verify",
-        ],
-        b"login-secret-8a2d\n",
-    );
-    assert_eq!(out.code(), 0, "{out}");
+    let out = Login::to(&env, &key)
+        .user("jdoe", "login-secret-8a2d")
+        .args(&["--no-verify"])
+        .ok();
     assert!(
         out.stdout.contains(&format!(
             "for {key}, kept in the password store (pass).\nThe secret is in {}, encrypted \

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::bin::{self, Env, Output};
+use common::commands::Login;
 use common::docker::{self, CLIENT_LIMIT, Podman, assert_failed, assert_ok};
 use common::harbor::{self, Account, HarborStandin};
 use common::keychain::SecretService;
@@ -291,12 +292,7 @@ fn after_the_runtime_dir_is_emptied() {
     let d = Desk::new();
     let addr = d.addr();
     d.configure();
-    let out = bin::run(
-        &d.env,
-        &["login", &addr, "-u", USER, "--password-stdin"],
-        format!("{SECRET}\n").as_bytes(),
-    );
-    assert_ok(&out, "docker-credential-harbor login");
+    Login::to(&d.env, &addr).user(USER, SECRET).ok();
     let image = d.push_layout("proj/boot:v1");
 
     std::fs::remove_dir_all(d.env.runtime_dir.join("containers")).unwrap();
@@ -366,12 +362,7 @@ fn a_stale_plaintext_secret_from_an_older_podman_login_no_longer_wins() {
     let addr = d.addr();
     let image = {
         // The registry needs an image: push it with the good secret first.
-        let out = bin::run(
-            &d.env,
-            &["login", &addr, "-u", USER, "--password-stdin"],
-            format!("{SECRET}\n").as_bytes(),
-        );
-        assert_ok(&out, "docker-credential-harbor login");
+        Login::to(&d.env, &addr).user(USER, SECRET).ok();
         let home = d.env.home.join(".config/containers/auth.json");
         std::fs::create_dir_all(home.parent().unwrap()).unwrap();
         std::fs::write(

@@ -54,6 +54,7 @@ use common::bin::{
     self, Env, NAME, NOT_FOUND, Output, TIMEOUT_ENV, assert_not_found, erase, get, get_ok, list,
     run, run_via, run_with, store, try_store, wait_until,
 };
+use common::commands::Login;
 use common::keychain::{BusMonitor, keyutils_has};
 use common::rig::{Backend, Rig, cache_has};
 use serde_json::Value;
@@ -712,18 +713,10 @@ fn unusable_config_cache_and_data_dirs_do_not_break_get() {
     )
     .unwrap();
     bin::set_mode(&robot, 0o600);
-    let out = run(
-        env,
-        &[
-            "login",
-            &a,
-            "--robot-file",
-            robot.to_str().unwrap(),
-            "--no-verify",
-        ],
-        b"",
-    );
-    assert_eq!(out.code(), 0, "{out}");
+    Login::to(env, &a)
+        .robot_file(&robot)
+        .args(&["--no-verify"])
+        .ok();
 
     let not_a_dir = files.path().join("plain-file");
     std::fs::write(&not_a_dir, b"not a directory").unwrap();
@@ -1458,37 +1451,11 @@ fn secret_sweep(kind: Backend) {
     let out = go(get(env, &a), true);
     assert_eq!(bin::parse_get(&out, &a), ("jdoe".into(), s_store.clone()));
     go(run(env, &["list"], b"unused\n"), false);
-    let out = go(
-        run(
-            env,
-            &[
-                "login",
-                &b,
-                "-u",
-                "jdoe@example.org",
-                "--password-stdin",
-                "--no-verify",
-            ],
-            format!("{s_login}\n").as_bytes(),
-        ),
-        false,
-    );
-    assert_eq!(out.code(), 0, "{out}");
-    let out = go(
-        run(
-            env,
-            &[
-                "login",
-                &c,
-                "--robot-file",
-                robot.to_str().unwrap(),
-                "--no-verify",
-            ],
-            b"",
-        ),
-        false,
-    );
-    assert_eq!(out.code(), 0, "{out}");
+    let no_verify = ["--no-verify"];
+    let login = Login::to(env, &b).user("jdoe@example.org", &s_login);
+    go(login.args(&no_verify).ok(), false);
+    let login = Login::to(env, &c).robot_file(&robot);
+    go(login.args(&no_verify).ok(), false);
     // The robot expires within a week: get warns and writes a notice stamp.
     let out = go(get(env, &c), true);
     assert_eq!(

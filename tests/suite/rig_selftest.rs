@@ -753,3 +753,40 @@ fn a_helper_installed_on_the_machine_is_on_no_rig_path() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// text: the whole-output assert and its normaliser
+
+#[test]
+fn normal_names_spans_of_time_and_leaves_other_numbers() {
+    let all = common::text::Normal::new().durations();
+    assert_eq!(
+        all.apply("accepted 1 second ago; expires in 12 days, v1.2 3 apples"),
+        "accepted N seconds ago; expires in N days, v1.2 3 apples"
+    );
+    assert_eq!(
+        all.apply("port 5000 hours2, 3 dayses"),
+        "port 5000 hours2, 3 dayses"
+    );
+    let seconds = common::text::Normal::new().seconds();
+    assert_eq!(seconds.apply("0 seconds, 2 days"), "N seconds, 2 days");
+}
+
+#[test]
+fn a_printed_text_is_offered_as_the_literal_that_reads_as_it() {
+    use common::text::literal;
+    assert_eq!(literal("a \"b\"\n"), "\"a \\\"b\\\"\\n\"");
+    assert_eq!(literal("a\nb\n"), "\"\\\na\nb\n\"");
+    assert_eq!(literal("  a\nb\n"), "\"  a\\nb\\n\"");
+}
+
+#[test]
+#[should_panic(expected = "-   2 | \"checked:  accepted\"\n+   2 | \"checked:  refused\"")]
+fn a_different_text_fails_naming_the_line_that_differs() {
+    let normal = common::text::Normal::new().name("127.0.0.1:5000", "$REGISTRY");
+    common::text::assert_text(
+        &normal,
+        "127.0.0.1:5000\nchecked:  refused\n",
+        "$REGISTRY\nchecked:  accepted\n",
+    );
+}
