@@ -418,7 +418,8 @@ fn self_signed_certificate_is_trusted_through_ssl_cert_file() {
     );
     home.assert_nothing_stored(&key);
 
-    // A stale SSL_CERT_FILE is named when it matters, and blocks nothing.
+    // A stale SSL_CERT_FILE leaves no CA to trust: the error names it, and
+    // --ca-file still works beside it.
     let missing = certs.path("gone.pem");
     let out = home.login_with(&key, &[], &[("SSL_CERT_FILE", Some(s(&missing)))]);
     assert_error(
