@@ -37,12 +37,7 @@ pub(super) fn client_config(
     } else {
         rustls_platform_verifier::Verifier::new_with_extra_roots(trusted.clone(), provider.clone())
     };
-    let inner = inner.map_err(|e| match setup(e) {
-        Error::Network(m) if !skipped.is_empty() => {
-            Error::Network(format!("{m}; passed over {}", skipped.join(", ")))
-        }
-        other => other,
-    })?;
+    let inner = inner.map_err(|e| verifier_failed(e, &skipped))?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(setup)?
@@ -55,6 +50,28 @@ pub(super) fn client_config(
     // reqwest is built without HTTP/2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((config, skipped))
+}
+
+/// The verifier could not be made. With no CA certificate at all the
+/// library says "unexpected error: No CA certificates were loaded from the
+/// system"; the usual cause is a stale `SSL_CERT_FILE`, which (as for
+/// OpenSSL and curl) takes the place of the system's certificates: say that,
+/// and what to do.
+fn verifier_failed(e: rustls::Error, skipped: &[String]) -> Error {
+    let no_roots = matches!(&e, rustls::Error::General(m) if m.contains("No CA certificates"));
+    let stale = skipped.iter().find(|s| s.starts_with("SSL_CERT_FILE"));
+    match (no_roots, stale) {
+        (true, Some(why)) => Error::Network(format!(
+            "cannot set up HTTPS: no CA certificate could be loaded: {why}, and SSL_CERT_FILE \
+             takes the place of the system's certificates; fix or unset SSL_CERT_FILE, or pass \
+             --ca-file CERT.pem"
+        )),
+        _ if skipped.is_empty() => Error::Network(format!("cannot set up HTTPS: {e}")),
+        _ => Error::Network(format!(
+            "cannot set up HTTPS: {e}; passed over {}",
+            skipped.join(", ")
+        )),
+    }
 }
 
 /// Every certificate the user explicitly trusts for `host`: `--ca-file`,

@@ -418,14 +418,15 @@ fn self_signed_certificate_is_trusted_through_ssl_cert_file() {
     );
     home.assert_nothing_stored(&key);
 
-    // A stale SSL_CERT_FILE leaves no CA to trust: the error names it, and
-    // --ca-file still works beside it.
+    // A stale SSL_CERT_FILE leaves no CA to trust (it takes the place of the
+    // system's certificates): the error says so in words, not the library's
+    // "unexpected error", and --ca-file still works beside it.
     let missing = certs.path("gone.pem");
     let out = home.login_with(&key, &[], &[("SSL_CERT_FILE", Some(s(&missing)))]);
     assert_error(
         &out,
         &home.normal(&key).name(s(&missing), "$MISSING"),
-        "error: cannot set up HTTPS: unexpected error: No CA certificates were loaded from the system; passed over SSL_CERT_FILE: cannot read $MISSING: No such file or directory (os error 2)\n",
+        "error: cannot set up HTTPS: no CA certificate could be loaded: SSL_CERT_FILE: cannot read $MISSING: No such file or directory (os error 2), and SSL_CERT_FILE takes the place of the system's certificates; fix or unset SSL_CERT_FILE, or pass --ca-file CERT.pem\n",
     );
     let out = home.login_with(
         &key,
